@@ -1,0 +1,41 @@
+"""anycapture: capture the local variables of any Python function while it runs.
+
+Attention maps and other intermediate tensors computed deep inside a model, with no change to
+the model's code and no cost while capture is off::
+
+    from anycapture import get_local
+
+    @get_local("attn")              # returns the very same function
+    def attention(q, k):
+        attn = (q @ k.T).softmax(-1)
+        return attn @ k
+
+    get_local.activate()            # before or after the model is imported
+    attention(q, k)
+    get_local.cache                 # {'attention.attn': [array(...)]}
+    get_local.clear()
+
+Decorating a function you cannot edit works the same way, after import::
+
+    get_local("attn")(timm.models.vision_transformer.Attention.forward)
+"""
+
+from __future__ import annotations
+
+from ._backends import BackendInfo, backend_info, backends
+from ._errors import BackendUnavailableError, CaptureError, CaptureWarning, UnknownVariableError
+from ._get_local import get_local
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendInfo",
+    "BackendUnavailableError",
+    "CaptureError",
+    "CaptureWarning",
+    "UnknownVariableError",
+    "__version__",
+    "backend_info",
+    "backends",
+    "get_local",
+]

@@ -1,0 +1,32 @@
+"""The small interface every capture mechanism implements."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from .._engine import Target
+
+__all__ = ["Backend", "InstallError", "Sink"]
+
+# Called with a variable's value at a return. Sinks never raise: they are the bound ``append``
+# of a store (a C call, the fast path) or a Python function that catches its own errors.
+Sink = Callable[[Any], Any]
+
+
+class InstallError(Exception):
+    """A backend cannot capture this particular function; the engine tries the next backend."""
+
+
+class Backend(Protocol):
+    """Begins and ends capture on one function, in place.
+
+    ``install`` is called again whenever ``target.varnames`` or ``target.sinks`` change; it must
+    leave the function capturing exactly those. ``uninstall`` restores the function exactly.
+    """
+
+    name: ClassVar[str]
+
+    def install(self, target: Target) -> None: ...
+
+    def uninstall(self, target: Target) -> None: ...

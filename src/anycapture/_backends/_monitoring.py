@@ -1,0 +1,107 @@
+"""Capture with ``sys.monitoring`` (3.12+): a ``PY_RETURN`` event on the target code objects only.
+
+The function's code is never touched, so debuggers and coverage see exactly the original. Events
+are enabled with ``set_local_events`` on each target's code object, so nothing else slows down.
+The callback reads the returning frame's locals, which makes this slower per call than rewriting.
+
+Events belong to a code object, not a function: closures made by one ``def`` share their code, so
+decorating one of them captures calls of all of them.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from types import CodeType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ._base import InstallError
+
+if TYPE_CHECKING:
+    from .._engine import Target
+
+__all__ = ["MonitoringBackend"]
+
+_TOOL_NAME = "anycapture"
+# 0-2 and 5 are reserved by CPython for debuggers, coverage, profilers and optimizers.
+_TOOL_IDS = (4, 3)
+_MISSING = object()
+
+
+class MonitoringBackend:
+    """Capture through ``sys.monitoring`` ``PY_RETURN`` events; needs Python 3.12 or newer."""
+
+    name: ClassVar[str] = "monitoring"
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._tool: int | None = None
+        # Tuples, replaced whole, so that the callback never sees a list being changed.
+        self._by_code: dict[CodeType, tuple[Target, ...]] = {}
+
+    # -- tool id ---------------------------------------------------------------------------
+    def _acquire(self) -> int:
+        if self._tool is not None:
+            return self._tool
+        monitoring = sys.monitoring
+        for tool in _TOOL_IDS:
+            if monitoring.get_tool(tool) is None:
+                monitoring.use_tool_id(tool, _TOOL_NAME)
+                monitoring.register_callback(tool, monitoring.events.PY_RETURN, self._on_return)
+                self._tool = tool
+                return tool
+        taken = {tool: monitoring.get_tool(tool) for tool in _TOOL_IDS}
+        raise InstallError(f"every sys.monitoring tool id anycapture may use is taken: {taken}")
+
+    def _release(self) -> None:
+        tool, self._tool = self._tool, None
+        if tool is None:
+            return
+        monitoring = sys.monitoring
+        # On 3.12/3.13 free_tool_id neither unregisters callbacks nor clears events: do both.
+        monitoring.register_callback(tool, monitoring.events.PY_RETURN, None)
+        monitoring.set_events(tool, 0)
+        monitoring.free_tool_id(tool)
+
+    # -- Backend ---------------------------------------------------------------------------
+    def install(self, target: Target) -> None:
+        with self._lock:
+            tool = self._acquire()
+            code = target.original_code
+            targets = self._by_code.get(code, ())
+            if target not in targets:
+                self._by_code[code] = (*targets, target)
+            sys.monitoring.set_local_events(tool, code, sys.monitoring.events.PY_RETURN)
+
+    def uninstall(self, target: Target) -> None:
+        with self._lock:
+            code = target.original_code
+            targets = tuple(t for t in self._by_code.get(code, ()) if t is not target)
+            if targets:
+                self._by_code[code] = targets
+            else:
+                self._by_code.pop(code, None)
+                if self._tool is not None:
+                    sys.monitoring.set_local_events(self._tool, code, 0)
+            if not self._by_code:
+                self._release()
+
+    # -- hot path --------------------------------------------------------------------------
+    def _on_return(self, code: CodeType, offset: int, retval: object) -> Any:
+        # Never return sys.monitoring.DISABLE: it would silence this return for good.
+        targets = self._by_code.get(code)
+        if not targets:
+            return None
+        try:
+            local_vars = sys._getframe(1).f_locals
+            for target in targets:
+                for index, name in enumerate(target.varnames):
+                    value = local_vars.get(name, _MISSING)
+                    if value is _MISSING:
+                        target.missing(index)
+                    else:
+                        target.sinks[index](value)
+        except Exception as exc:  # an error here must never reach the user's function
+            for target in targets:
+                target.failed(exc)
+        return None

@@ -1,0 +1,102 @@
+"""Find the Python function whose locals a decorator or ``capture`` target names.
+
+Decorators and wrappers stack: ``staticmethod``/``classmethod`` keep the function in ``__func__``,
+bound methods too, and ``functools.wraps`` wrappers (``torch.no_grad()``, ``lru_cache``...) in
+``__wrapped__``. We follow all of them and choose the innermost function that owns every
+requested name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import types
+from collections.abc import Sequence
+
+from ._errors import UnknownVariableError
+
+__all__ = ["check_varnames", "local_names", "resolve_function"]
+
+
+def local_names(code: types.CodeType) -> tuple[str, ...]:
+    """Arguments, locals, cell and free variables of ``code``, in that order."""
+    return code.co_varnames + code.co_cellvars + code.co_freevars
+
+
+def check_varnames(varnames: Sequence[object], who: str) -> tuple[str, ...]:
+    """Validate the requested names: at least one, each a str that is a Python identifier."""
+    if not varnames:
+        raise TypeError(f"{who} needs the name of at least one local variable, e.g. {who}('attn')")
+    names: list[str] = []
+    for name in varnames:
+        if not isinstance(name, str):
+            raise TypeError(f"{who} takes variable names as strings; got {name!r} ({type(name).__name__})")
+        if not name.isidentifier():
+            raise ValueError(f"{name!r} is not a Python variable name; {who} takes names such as 'attn'")
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _describe(obj: object, who: str) -> str:
+    if inspect.isclass(obj):
+        return (
+            f"{who} cannot capture from the class {obj.__qualname__}; decorate one of its methods "
+            f"instead, e.g. {who}(...)({obj.__qualname__}.forward)"
+        )
+    if isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType, types.MethodWrapperType,
+                        types.WrapperDescriptorType, types.MethodDescriptorType)):
+        return f"{obj!r} is implemented in C: it has no Python local variables to capture"
+    if callable(obj):
+        kind = type(obj).__qualname__
+        return (
+            f"{obj!r} is a callable {kind} object, not a function; capture from its method instead, "
+            f"e.g. {who}(...)({kind}.forward) or {who}(...)({kind}.__call__)"
+        )
+    return f"{who} captures from Python functions; got {obj!r} ({type(obj).__name__})"
+
+
+def _chain(obj: object) -> list[types.FunctionType]:
+    """Python functions reachable from ``obj``, outermost first."""
+    found: list[types.FunctionType] = []
+    seen: set[int] = set()
+    current: object = obj
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (staticmethod, classmethod, types.MethodType)):
+            current = current.__func__
+            continue
+        if isinstance(current, functools.partial):
+            current = current.func
+            continue
+        if isinstance(current, types.FunctionType):
+            found.append(current)
+        try:
+            # getattr_static: no __getattr__ of arbitrary objects (mocks, proxies) runs here.
+            current = inspect.getattr_static(current, "__wrapped__", None)
+        except Exception:
+            current = None
+    return found
+
+
+def resolve_function(obj: object, varnames: tuple[str, ...], who: str) -> types.FunctionType:
+    """The innermost function reachable from ``obj`` that has every name in ``varnames``."""
+    chain = _chain(obj)
+    if not chain:
+        raise TypeError(_describe(obj, who))
+    for func in reversed(chain):
+        if all(name in local_names(func.__code__) for name in varnames):
+            return func
+    func = chain[-1]
+    owned = local_names(func.__code__)
+    name = next(name for name in varnames if name not in owned)
+    where = f"{func.__module__}:{func.__qualname__}"
+    hint = "."
+    close = difflib.get_close_matches(name, owned, n=3)
+    if close:
+        hint = f"; did you mean {' or '.join(map(repr, close))}?"
+    elif name in func.__code__.co_names:
+        hint = f"; there {name!r} is a global, builtin or attribute name, not a local."
+    listing = ", ".join(owned) if owned else "(none)"
+    raise UnknownVariableError(f"{name!r} is not a local variable of {where}{hint} Its locals are: {listing}.")

@@ -1,0 +1,249 @@
+"""``get_local``: the seed's decorator API, capturing in place with no import-order rule."""
+
+from __future__ import annotations
+
+import threading
+import types
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from . import _engine
+from ._backends import Sink
+from ._functions import check_varnames, resolve_function
+from ._store import CacheView, Store, check_max_size
+from ._values import Converter, make_converter
+
+__all__ = ["get_local"]
+
+F = TypeVar("F")
+KeyStyle = Literal["qualname", "module"]
+_KEY_STYLES = ("qualname", "module")
+
+
+@dataclass(frozen=True)
+class _Options:
+    values: str = "numpy"
+    device: Any = None
+    clone: bool = False
+    key_style: str = "qualname"
+    collate_fn: Callable[[Any], Any] | None = None
+
+
+def make_sink(container: Any, convert: Converter | None, label: str) -> Sink:
+    """The callable that stores one value: the container's C ``append`` when nothing converts."""
+    append = container.append
+    if convert is None:
+        return append
+
+    def sink(value: Any) -> None:
+        try:
+            append(convert(value))
+        except Exception as exc:
+            _engine.warn_once(
+                ("convert", label),
+                f"could not convert a value captured as {label} ({type(exc).__name__}: {exc}); "
+                "the raw value was kept (this warning is shown once per key)",
+                stacklevel=3,
+            )
+            try:
+                append(value)
+            except Exception:  # noqa: S110 - nothing may escape into the user's function
+                pass
+
+    return sink
+
+
+class _GetLocalMeta(type):
+    """Makes ``get_local.cache`` a live view that cannot be replaced by accident."""
+
+    _store: Store
+
+    @property
+    def cache(cls) -> CacheView:
+        """Captured values: ``{'<qualname>.<variable>': [value per call, ...]}`` (live view)."""
+        return cls._store.view
+
+    @cache.setter
+    def cache(cls, value: object) -> None:
+        if isinstance(value, dict) and not value:
+            cls._store.clear()  # `get_local.cache = {}`, an old way to empty it
+            return
+        raise AttributeError("get_local.cache is a live view of captured values; use get_local.clear() to empty it")
+
+
+class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
+    """Capture local variables of a function each time it returns, with no change to its code.
+
+    ``@get_local('attn')`` returns the very function it was given; while capture is on, every
+    return of the function records the final value of ``attn`` under ``'<qualname>.attn'``::
+
+        >>> from anycapture import get_local
+        >>> @get_local("y")
+        ... def f(x):
+        ...     y = x * 2
+        ...     return y + 1
+        >>> get_local.activate()
+        >>> f(3)
+        7
+        >>> get_local.cache["f.y"]
+        [6]
+        >>> get_local.clear(); get_local.deactivate()
+    """
+
+    _lock = threading.RLock()
+    _store = Store()
+    _active = False
+    _options = _Options()
+    _registry: weakref.WeakKeyDictionary[types.FunctionType, tuple[str, ...]] = weakref.WeakKeyDictionary()
+    _key_owners: dict[str, str] = {}
+
+    def __init__(self, *varnames: str) -> None:
+        self.varnames = check_varnames(varnames, "get_local")
+
+    def __call__(self, obj: F) -> F:
+        func = resolve_function(obj, self.varnames, "get_local")
+        cls = type(self)
+        with cls._lock:
+            known = cls._registry.get(func, ())
+            cls._registry[func] = known + tuple(n for n in self.varnames if n not in known)
+            if cls._active:
+                cls._install(func)
+        return obj
+
+    # -- internals ---------------------------------------------------------------------------
+    @classmethod
+    def _key(cls, func: types.FunctionType, name: str) -> str:
+        if cls._options.key_style == "module":
+            return f"{func.__module__}:{func.__qualname__}.{name}"
+        return f"{func.__qualname__}.{name}"
+
+    @classmethod
+    def _install(cls, func: types.FunctionType) -> None:
+        options = cls._options
+        if options.collate_fn is not None:
+            convert: Converter | None = options.collate_fn
+        else:
+            convert = make_converter(options.values, device=options.device, clone=options.clone)
+        sinks: dict[str, Sink] = {}
+        label = _engine.label_of(func)
+        for name in cls._registry[func]:
+            key = cls._key(func, name)
+            owner = cls._key_owners.setdefault(key, label)
+            if owner != label:
+                _engine.warn_once(
+                    ("key", key, owner, label),
+                    f"{owner} and {label} both record under the key {key!r}, so their values share one "
+                    "list; use get_local.activate(key_style='module') to keep them apart",
+                    stacklevel=4,
+                )
+            sinks[name] = make_sink(cls._store.container(key), convert, key)
+        _engine.attach(func, cls, sinks)
+
+    @classmethod
+    def _install_all(cls) -> None:
+        for func in list(cls._registry.keys()):
+            cls._install(func)
+
+    # -- the seed's and AnyCapture 0.1.4's API -------------------------------------------------
+    @classmethod
+    def activate(
+        cls,
+        max_size: int | None = None,
+        *,
+        values: Literal["numpy", "tensor", "raw"] = "numpy",
+        device: Any = None,
+        clone: bool = False,
+        key_style: KeyStyle = "qualname",
+    ) -> None:
+        """Turn capture on for every decorated function, whenever it was decorated or imported.
+
+        Args:
+            max_size: keep only the newest ``max_size`` values per key (``None``, 0 or negative:
+                no limit). As in AnyCapture 0.1.4, each call sets it anew.
+            values: how values are stored. ``"numpy"`` (the seed's default): torch tensors become
+                ``tensor.detach().cpu().numpy()`` (dtypes numpy lacks are upcast to float32;
+                dicts, lists and tuples converted item by item), anything else is kept as it is.
+                ``"tensor"``: tensors are kept, detached. ``"raw"``: every value is kept exactly
+                as it is (not detached), the fastest mode.
+            device: with ``values="tensor"``, move tensors there (e.g. ``"cpu"``).
+            clone: copy each tensor/array, so later in-place changes do not reach the record.
+            key_style: ``"qualname"`` (the seed's ``Attention.forward.attn``) or ``"module"``
+                (``timm.models.vision_transformer:Attention.forward.attn``) to keep functions
+                with the same qualified name in different modules apart.
+
+        >>> get_local.activate(max_size=100); get_local.is_activated()
+        True
+        >>> get_local.deactivate()
+        """
+        size = check_max_size(max_size)
+        make_converter(values, device=device, clone=clone)  # validates before anything changes
+        if key_style not in _KEY_STYLES:
+            raise ValueError(f"key_style={key_style!r} is not a key style; use 'qualname' or 'module'")
+        if not isinstance(clone, bool):
+            raise TypeError(f"clone must be True or False; got {clone!r}")
+        with cls._lock:
+            cls._options = _Options(values, device, clone, key_style, cls._options.collate_fn)
+            cls._store.resize(size)
+            cls._active = True
+            cls._install_all()
+
+    @classmethod
+    def deactivate(cls) -> None:
+        """Turn capture off: every decorated function runs its original code again.
+
+        Captured values stay in the cache until :meth:`clear`.
+        """
+        with cls._lock:
+            cls._active = False
+            for func in list(cls._registry.keys()):
+                _engine.detach(func, cls)
+
+    @classmethod
+    def is_activated(cls) -> bool:
+        """Whether capture is on."""
+        return cls._active
+
+    @classmethod
+    def set_size(cls, max_size: int | None) -> int | None:
+        """Keep only the newest ``max_size`` values per key (``None``, 0 or negative: no limit).
+
+        Values already captured beyond the new limit are dropped, oldest first. Returns the
+        normalised size.
+
+        >>> get_local.set_size(0) is None
+        True
+        """
+        size = check_max_size(max_size)
+        with cls._lock:
+            cls._store.resize(size)
+            if cls._active:
+                cls._install_all()
+        return size
+
+    @classmethod
+    def set_collate_fn(cls, collate_fn: Callable[[Any], Any] | None = None) -> Callable[[Any], Any] | None:
+        """Store ``collate_fn(value)`` instead of the converted value; ``None`` restores the default.
+
+        If ``collate_fn`` raises, the raw value is kept and one warning is given; the captured
+        function is never affected. Returns the collate function now in use.
+        """
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"collate_fn must be callable or None; got {collate_fn!r}")
+        with cls._lock:
+            options = cls._options
+            cls._options = _Options(options.values, options.device, options.clone, options.key_style, collate_fn)
+            if cls._active:
+                cls._install_all()
+        return collate_fn
+
+    @classmethod
+    def get_cache(cls) -> CacheView:
+        """The cache, as :attr:`get_local.cache`."""
+        return cls._store.view
+
+    @classmethod
+    def clear(cls) -> None:
+        """Forget every captured value; ``len(get_local.cache) == 0`` afterwards."""
+        cls._store.clear()

@@ -1,0 +1,91 @@
+"""Where captured values live: one container per key, and the live read-only view users see."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping, MutableSequence
+from typing import Any
+
+__all__ = ["CacheView", "Store", "check_max_size"]
+
+
+def check_max_size(max_size: object) -> int | None:
+    """Normalise ``max_size`` as AnyCapture 0.1.4 does: ``None``, 0 or negative mean unbounded."""
+    if max_size is None:
+        return None
+    if isinstance(max_size, bool) or not isinstance(max_size, int):
+        raise TypeError(
+            f"max_size must be an int (the newest values kept per key) or None for no limit; "
+            f"got {max_size!r} ({type(max_size).__name__})"
+        )
+    return max_size if max_size > 0 else None
+
+
+class Store:
+    """Containers of captured values, by key.
+
+    Sinks are the containers' own ``append`` methods (a list, or a ``deque(maxlen=...)`` when
+    bounded, which drops the oldest value in O(1)), so containers are emptied in place and never
+    replaced except by :meth:`resize`, after which sinks must be rebuilt.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._containers: dict[str, MutableSequence[Any]] = {}
+        self.max_size: int | None = None
+        self.view = CacheView(self)
+
+    def container(self, key: str) -> MutableSequence[Any]:
+        with self._lock:
+            found = self._containers.get(key)
+            if found is None:
+                found = self._containers[key] = self._new([])
+            return found
+
+    def _new(self, values: list[Any]) -> MutableSequence[Any]:
+        return values if self.max_size is None else deque(values, maxlen=self.max_size)
+
+    def resize(self, max_size: int | None) -> None:
+        """Keep at most ``max_size`` newest values per key from now on (``None``: no limit)."""
+        with self._lock:
+            self.max_size = max_size
+            self._containers = {key: self._new(list(values)) for key, values in self._containers.items()}
+
+    def clear(self) -> None:
+        with self._lock:
+            for values in self._containers.values():
+                values.clear()
+
+    def items(self) -> list[tuple[str, MutableSequence[Any]]]:
+        return [(key, values) for key, values in list(self._containers.items()) if values]
+
+
+class CacheView(Mapping[str, list[Any]]):
+    """``get_local.cache``: a live mapping from ``<qualname>.<variable>`` to values in call order.
+
+    Keys appear once a value has been captured and disappear after ``clear()``. Each value is a
+    ``list``: the live list itself when there is no ``max_size``, else a copy of the newest values.
+
+    >>> from anycapture import get_local
+    >>> dict(get_local.cache) == {} or isinstance(get_local.cache, Mapping)
+    True
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getitem__(self, key: str) -> list[Any]:
+        values = self._store._containers.get(key)
+        if not values:
+            raise KeyError(key)
+        return values if isinstance(values, list) else list(values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([key for key, _ in self._store.items()])
+
+    def __len__(self) -> int:
+        return len(self._store.items())
+
+    def __repr__(self) -> str:
+        return repr({key: self[key] for key in self})

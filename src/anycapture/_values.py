@@ -1,0 +1,103 @@
+"""How a captured value is stored: the seed's numpy conversion, kept tensors, or the raw object.
+
+torch and numpy are never imported here: a value can only be a tensor if its module is loaded
+already, so ``sys.modules`` is consulted instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, Literal
+
+__all__ = ["VALUE_MODES", "Converter", "ValueMode", "make_converter"]
+
+ValueMode = Literal["numpy", "tensor", "raw"]
+VALUE_MODES: tuple[str, ...] = ("numpy", "tensor", "raw")
+Converter = Callable[[Any], Any]
+
+# Values of these exact types never need converting; the numpy sink stores them at once.
+_PLAIN = frozenset({int, float, bool, str, bytes, complex, type(None)})
+
+
+def _tensor_type() -> type | None:
+    torch = sys.modules.get("torch")
+    return getattr(torch, "Tensor", None) if torch is not None else None
+
+
+def _to_numpy(tensor: Any, clone: bool) -> Any:
+    """``tensor.detach().cpu().numpy()``, upcasting dtypes numpy lacks (bfloat16, float8, chalf)."""
+    import torch
+
+    value = tensor.detach()
+    on_cpu = value.device.type == "cpu"
+    if not on_cpu:
+        value = value.cpu()
+    value = value.resolve_conj().resolve_neg()
+    try:
+        array = value.numpy()
+    except TypeError:
+        if value.is_floating_point():
+            array = value.float().numpy()
+        elif value.is_complex():
+            array = value.to(torch.complex64).numpy()
+        else:
+            raise
+    else:
+        # On the CPU, .numpy() shares the tensor's memory (as the seed's arrays do).
+        if clone and on_cpu:
+            array = array.copy()
+    return array
+
+
+def _keep_tensor(tensor: Any, device: Any, clone: bool) -> Any:
+    value = tensor.detach()
+    if device is not None:
+        moved = value.to(device)
+        if moved is not value:
+            return moved
+    return value.clone() if clone else value
+
+
+def make_converter(mode: str, *, device: Any = None, clone: bool = False) -> Converter | None:
+    """Return the function applied to each captured value, or ``None`` to store values as they are.
+
+    >>> make_converter("raw") is None
+    True
+    >>> make_converter("numpy")([1, "a"])
+    [1, 'a']
+    """
+    if mode not in VALUE_MODES:
+        raise ValueError(f"values={mode!r} is not a value mode; use one of {', '.join(map(repr, VALUE_MODES))}")
+    if mode == "raw":
+        if device is not None or clone:
+            raise ValueError("values='raw' stores the object itself; device= and clone= need values='tensor' or 'numpy'")
+        return None
+    if mode == "numpy" and device is not None:
+        raise ValueError(f"device={device!r} only applies with values='tensor'; numpy arrays always live on the CPU")
+
+    def convert_tensor(tensor: Any) -> Any:
+        if mode == "numpy":
+            return _to_numpy(tensor, clone)
+        return _keep_tensor(tensor, device, clone)
+
+    def convert(value: Any) -> Any:
+        kind = type(value)
+        if kind in _PLAIN:
+            return value
+        if kind is dict:
+            return {key: convert(item) for key, item in value.items()}
+        if kind is list:
+            return [convert(item) for item in value]
+        if isinstance(value, tuple):
+            items = [convert(item) for item in value]
+            if all(new is old for new, old in zip(items, value)):
+                return value  # immutable and unchanged: keeps torch.Size and other subclasses
+            # Named tuples keep their type; other tuple subclasses become plain tuples.
+            return kind(*items) if hasattr(value, "_fields") else tuple(items)
+        tensor_type = _tensor_type()
+        if tensor_type is not None and isinstance(value, tensor_type):
+            return convert_tensor(value)
+        return value
+
+    return convert

@@ -1,0 +1,28 @@
+"""Every behaviour test runs once per backend available on this Python."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import anycapture
+from anycapture import get_local
+
+
+@pytest.fixture(params=anycapture.backends())
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Force one backend for the test, and leave get_local off and empty afterwards."""
+    monkeypatch.setenv("ANYCAPTURE_BACKEND", request.param)
+    yield request.param
+    get_local.deactivate()
+    get_local.clear()
+    get_local.set_collate_fn(None)
+    get_local.set_size(None)
+
+
+@pytest.fixture
+def active(backend: str) -> Iterator[str]:
+    """get_local switched on (seed defaults) with the backend under test."""
+    get_local.activate()
+    yield backend

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -19,10 +20,11 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     get_local.clear()
     get_local.set_collate_fn(None)
     get_local.set_size(None)
+    gc.collect()  # functions decorated by the test die, and leave get_local's registry
 
 
 @pytest.fixture
-def active(backend: str) -> Iterator[str]:
+def active(backend: str) -> str:
     """get_local switched on (seed defaults) with the backend under test."""
     get_local.activate()
-    yield backend
+    return backend

@@ -15,8 +15,10 @@ cannot raise after they have bound the name.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TypeGuard
 
-from bytecode import Bytecode, CellVar, FreeVar, Instr, Label, TryBegin, TryEnd
+from bytecode import Bytecode
+from bytecode.instr import CellVar, FreeVar, Instr, Label, TryBegin, TryEnd
 
 __all__ = ["bound_at_returns", "is_return"]
 
@@ -28,7 +30,7 @@ _DELETES = frozenset({"DELETE_FAST", "DELETE_DEREF"})
 _CLEARS = "LOAD_FAST_AND_CLEAR"
 
 
-def is_return(instr: object) -> bool:
+def is_return(instr: object) -> TypeGuard[Instr]:
     """Whether ``instr`` leaves the function by returning (not by raising or yielding)."""
     return isinstance(instr, Instr) and instr.name in _RETURNS
 
@@ -48,7 +50,7 @@ def _stored(instr: Instr) -> Iterable[str]:
     """Names an instruction binds."""
     if instr.name in _STORES or instr.name == "STORE_FAST_STORE_FAST":
         return _names(instr.arg)
-    if instr.name == "STORE_FAST_LOAD_FAST":
+    if instr.name == "STORE_FAST_LOAD_FAST" and isinstance(instr.arg, tuple):
         return _names(instr.arg[0])
     return ()
 

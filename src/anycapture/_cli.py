@@ -20,7 +20,7 @@ def _softmax(row: list[float]) -> list[float]:
 def attention(queries: list[list[float]], keys: list[list[float]]) -> list[list[float]]:
     """Scaled dot-product attention in plain Python: the function the demo captures from."""
     scale = 1 / math.sqrt(len(keys[0]))
-    scores = [[scale * sum(a * b for a, b in zip(q, k)) for k in keys] for q in queries]
+    scores = [[scale * sum(a * b for a, b in zip(q, k, strict=True)) for k in keys] for q in queries]
     attn = [_softmax(row) for row in scores]
     return attn
 
@@ -40,7 +40,7 @@ def demo() -> int:
     (attn,) = get_local.cache["attention.attn"]
     print("anycapture demo: captured the local 'attn' of attention() without changing its code\n")
     print("        " + "".join(f"{t:>8}" for t in tokens))
-    for token, row in zip(tokens, attn):
+    for token, row in zip(tokens, attn, strict=True):
         print(f"{token:>8}" + "".join(f"{p:8.3f}" for p in row))
     print(f"\nkeys: {sorted(get_local.cache)}")
     print("backends: " + ", ".join(f"{b.name} ({'available' if b.available else b.reason})" for b in backend_info()))

@@ -8,6 +8,7 @@ function's original code object is back and nothing of anycapture runs when it i
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import warnings
@@ -24,22 +25,19 @@ __all__ = ["Target", "attach", "attached_backend", "detach", "warn_once"]
 _MISSING = object()
 _lock = threading.RLock()
 _targets: weakref.WeakKeyDictionary[FunctionType, Target] = weakref.WeakKeyDictionary()
-_warned: set[tuple[str, ...]] = set()
 
 
-def warn_once(key: tuple[str, ...], message: str, stacklevel: int = 2) -> None:
-    """Warn once per ``key``; never raises, even under ``warnings.simplefilter('error')``.
+def warn_once(seen: set[object], key: object, message: str, stacklevel: int = 2) -> None:
+    """Warn unless ``key`` is in ``seen`` already; never raises, even under ``simplefilter('error')``.
 
     Capture code runs inside the user's function, where an escaping warning-turned-error would
     change what the function does.
     """
-    if key in _warned:
+    if key in seen:
         return
-    _warned.add(key)
-    try:
+    seen.add(key)
+    with contextlib.suppress(Exception):  # best effort: the user's code must not fail
         warnings.warn(message, CaptureWarning, stacklevel=stacklevel + 1)
-    except Exception:  # noqa: S110 - the warning is best effort; the user's code must not fail
-        pass
 
 
 def label_of(func: FunctionType) -> str:
@@ -61,6 +59,7 @@ class Target:
         self.installed_code: CodeType | None = None
         # Per backend, per tuple of names: whatever the backend built once and reuses.
         self.templates: dict[tuple[str, ...], Any] = {}
+        self.warned: set[object] = set()
 
     def function(self) -> FunctionType | None:
         return self._ref()
@@ -74,7 +73,8 @@ class Target:
     def missing(self, index: int) -> None:
         name = self.varnames[index]
         warn_once(
-            ("unbound", self.label, name),
+            self.warned,
+            ("unbound", name),
             f"{name!r} was not bound when {self.label} returned, so that call recorded no value for it "
             "(this warning is shown once per function and variable)",
             stacklevel=3,
@@ -82,7 +82,8 @@ class Target:
 
     def failed(self, exc: BaseException) -> None:
         warn_once(
-            ("failed", self.label),
+            self.warned,
+            "failed",
             f"capturing from {self.label} failed ({type(exc).__name__}: {exc}); the function itself ran "
             "unchanged (this warning is shown once per function)",
             stacklevel=3,
@@ -152,7 +153,8 @@ def _refresh(target: Target) -> None:
         target.backend = backend
         return
     warn_once(
-        ("uninstallable", target.label),
+        target.warned,
+        "uninstallable",
         f"cannot capture from {target.label}; it runs unchanged. " + "; ".join(reasons),
         stacklevel=4,
     )

@@ -45,8 +45,16 @@ def _describe(obj: object, who: str) -> str:
             f"{who} cannot capture from the class {obj.__qualname__}; decorate one of its methods "
             f"instead, e.g. {who}(...)({obj.__qualname__}.forward)"
         )
-    if isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType, types.MethodWrapperType,
-                        types.WrapperDescriptorType, types.MethodDescriptorType)):
+    if isinstance(
+        obj,
+        (
+            types.BuiltinFunctionType,
+            types.BuiltinMethodType,
+            types.MethodWrapperType,
+            types.WrapperDescriptorType,
+            types.MethodDescriptorType,
+        ),
+    ):
         return f"{obj!r} is implemented in C: it has no Python local variables to capture"
     if callable(obj):
         kind = type(obj).__qualname__
@@ -57,13 +65,15 @@ def _describe(obj: object, who: str) -> str:
     return f"{who} captures from Python functions; got {obj!r} ({type(obj).__name__})"
 
 
-def _chain(obj: object) -> list[types.FunctionType]:
-    """Python functions reachable from ``obj``, outermost first."""
+def _chain(obj: object) -> tuple[list[types.FunctionType], object]:
+    """Python functions reachable from ``obj``, outermost first, and the innermost object reached."""
     found: list[types.FunctionType] = []
     seen: set[int] = set()
     current: object = obj
+    last = obj
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        last = current
         if isinstance(current, (staticmethod, classmethod, types.MethodType)):
             current = current.__func__
             continue
@@ -77,14 +87,14 @@ def _chain(obj: object) -> list[types.FunctionType]:
             current = inspect.getattr_static(current, "__wrapped__", None)
         except Exception:
             current = None
-    return found
+    return found, last
 
 
 def resolve_function(obj: object, varnames: tuple[str, ...], who: str) -> types.FunctionType:
     """The innermost function reachable from ``obj`` that has every name in ``varnames``."""
-    chain = _chain(obj)
+    chain, innermost = _chain(obj)
     if not chain:
-        raise TypeError(_describe(obj, who))
+        raise TypeError(_describe(innermost, who))
     for func in reversed(chain):
         if all(name in local_names(func.__code__) for name in varnames):
             return func

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import types
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from . import _engine
-from ._backends import Sink
+from ._backends import Sink, preferred
 from ._functions import check_varnames, resolve_function
 from ._store import CacheView, Store, check_max_size
 from ._values import Converter, make_converter
@@ -33,24 +34,24 @@ class _Options:
 
 def make_sink(container: Any, convert: Converter | None, label: str) -> Sink:
     """The callable that stores one value: the container's C ``append`` when nothing converts."""
-    append = container.append
+    append: Sink = container.append
     if convert is None:
         return append
+    warned: set[object] = set()
 
     def sink(value: Any) -> None:
         try:
             append(convert(value))
         except Exception as exc:
             _engine.warn_once(
-                ("convert", label),
+                warned,
+                "convert",
                 f"could not convert a value captured as {label} ({type(exc).__name__}: {exc}); "
                 "the raw value was kept (this warning is shown once per key)",
                 stacklevel=3,
             )
-            try:
+            with contextlib.suppress(Exception):  # nothing may escape into the user's function
                 append(value)
-            except Exception:  # noqa: S110 - nothing may escape into the user's function
-                pass
 
     return sink
 
@@ -96,8 +97,9 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
     _store = Store()
     _active = False
     _options = _Options()
-    _registry: weakref.WeakKeyDictionary[types.FunctionType, tuple[str, ...]] = weakref.WeakKeyDictionary()
-    _key_owners: dict[str, str] = {}
+    _registry: ClassVar[weakref.WeakKeyDictionary[types.FunctionType, tuple[str, ...]]] = weakref.WeakKeyDictionary()
+    _key_owners: ClassVar[dict[str, str]] = {}
+    _warned: ClassVar[set[object]] = set()  # warnings already given since the last activate()
 
     def __init__(self, *varnames: str) -> None:
         self.varnames = check_varnames(varnames, "get_local")
@@ -133,6 +135,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
             owner = cls._key_owners.setdefault(key, label)
             if owner != label:
                 _engine.warn_once(
+                    cls._warned,
                     ("key", key, owner, label),
                     f"{owner} and {label} both record under the key {key!r}, so their values share one "
                     "list; use get_local.activate(key_style='module') to keep them apart",
@@ -183,10 +186,12 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
             raise ValueError(f"key_style={key_style!r} is not a key style; use 'qualname' or 'module'")
         if not isinstance(clone, bool):
             raise TypeError(f"clone must be True or False; got {clone!r}")
+        preferred()  # a forced ANYCAPTURE_BACKEND that cannot run is an error now, not later
         with cls._lock:
             cls._options = _Options(values, device, clone, key_style, cls._options.collate_fn)
             cls._store.resize(size)
             cls._active = True
+            cls._warned = set()
             cls._install_all()
 
     @classmethod

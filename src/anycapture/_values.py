@@ -71,7 +71,9 @@ def make_converter(mode: str, *, device: Any = None, clone: bool = False) -> Con
         raise ValueError(f"values={mode!r} is not a value mode; use one of {', '.join(map(repr, VALUE_MODES))}")
     if mode == "raw":
         if device is not None or clone:
-            raise ValueError("values='raw' stores the object itself; device= and clone= need values='tensor' or 'numpy'")
+            raise ValueError(
+                "values='raw' stores the object itself; device= and clone= need values='tensor' or 'numpy'"
+            )
         return None
     if mode == "numpy" and device is not None:
         raise ValueError(f"device={device!r} only applies with values='tensor'; numpy arrays always live on the CPU")
@@ -91,7 +93,7 @@ def make_converter(mode: str, *, device: Any = None, clone: bool = False) -> Con
             return [convert(item) for item in value]
         if isinstance(value, tuple):
             items = [convert(item) for item in value]
-            if all(new is old for new, old in zip(items, value)):
+            if all(new is old for new, old in zip(items, value, strict=True)):
                 return value  # immutable and unchanged: keeps torch.Size and other subclasses
             # Named tuples keep their type; other tuple subclasses become plain tuples.
             return kind(*items) if hasattr(value, "_fields") else tuple(items)

@@ -13,7 +13,8 @@ import sys
 from types import CodeType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bytecode import Bytecode, CellVar, Instr
+from bytecode import Bytecode
+from bytecode.instr import CellVar, Instr
 
 from .._analysis import bound_at_returns, is_return
 from ._base import InstallError, Sink
@@ -126,4 +127,3 @@ class BytecodeBackend:
         if func is not None and func.__code__ is target.installed_code:
             func.__code__ = target.original_code
         target.installed_code = None
-

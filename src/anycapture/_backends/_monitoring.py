@@ -5,7 +5,8 @@ are enabled with ``set_local_events`` on each target's code object, so nothing e
 The callback reads the returning frame's locals, which makes this slower per call than rewriting.
 
 Events belong to a code object, not a function: closures made by one ``def`` share their code, so
-decorating one of them captures calls of all of them.
+decorating one of them captures calls of all of them, recorded as the most recently attached one
+asks (it cannot tell which of them returned).
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ class MonitoringBackend:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._tool: int | None = None
-        # Tuples, replaced whole, so that the callback never sees a list being changed.
-        self._by_code: dict[CodeType, tuple[Target, ...]] = {}
+        # Keyed by id(): equal code objects (same source compiled twice) compare equal, but events
+        # belong to one object. Tuples, replaced whole, so the callback never sees one changing.
+        self._by_code: dict[int, tuple[Target, ...]] = {}
 
     # -- tool id ---------------------------------------------------------------------------
     def _acquire(self) -> int:
@@ -68,19 +70,19 @@ class MonitoringBackend:
         with self._lock:
             tool = self._acquire()
             code = target.original_code
-            targets = self._by_code.get(code, ())
+            targets = self._by_code.get(id(code), ())
             if target not in targets:
-                self._by_code[code] = (*targets, target)
+                self._by_code[id(code)] = (*targets, target)
             sys.monitoring.set_local_events(tool, code, sys.monitoring.events.PY_RETURN)
 
     def uninstall(self, target: Target) -> None:
         with self._lock:
             code = target.original_code
-            targets = tuple(t for t in self._by_code.get(code, ()) if t is not target)
+            targets = tuple(t for t in self._by_code.get(id(code), ()) if t is not target)
             if targets:
-                self._by_code[code] = targets
+                self._by_code[id(code)] = targets
             else:
-                self._by_code.pop(code, None)
+                self._by_code.pop(id(code), None)
                 if self._tool is not None:
                     sys.monitoring.set_local_events(self._tool, code, 0)
             if not self._by_code:
@@ -89,19 +91,18 @@ class MonitoringBackend:
     # -- hot path --------------------------------------------------------------------------
     def _on_return(self, code: CodeType, offset: int, retval: object) -> Any:
         # Never return sys.monitoring.DISABLE: it would silence this return for good.
-        targets = self._by_code.get(code)
+        targets = self._by_code.get(id(code))
         if not targets:
             return None
+        target = targets[-1]
         try:
             local_vars = sys._getframe(1).f_locals
-            for target in targets:
-                for index, name in enumerate(target.varnames):
-                    value = local_vars.get(name, _MISSING)
-                    if value is _MISSING:
-                        target.missing(index)
-                    else:
-                        target.sinks[index](value)
+            for index, name in enumerate(target.varnames):
+                value = local_vars.get(name, _MISSING)
+                if value is _MISSING:
+                    target.missing(index)
+                else:
+                    target.sinks[index](value)
         except Exception as exc:  # an error here must never reach the user's function
-            for target in targets:
-                target.failed(exc)
+            target.failed(exc)
         return None

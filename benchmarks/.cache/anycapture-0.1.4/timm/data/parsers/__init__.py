@@ -1,0 +1,1 @@
+from .parser_factory import create_parser

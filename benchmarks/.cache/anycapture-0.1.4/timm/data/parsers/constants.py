@@ -1,0 +1,1 @@
+IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg')

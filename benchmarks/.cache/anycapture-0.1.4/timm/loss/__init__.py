@@ -1,0 +1,3 @@
+from .cross_entropy import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
+from .jsd import JsdCrossEntropy
+from .asymmetric_loss import AsymmetricLossMultiLabel, AsymmetricLossSingleLabel

@@ -1,0 +1,35 @@
+"""Lint, type checks and tests on every supported Python: `python -m nox` (see README).
+
+Interpreters are found on PATH as python3.11/3.12/3.13; with pyenv, set
+PYENV_VERSION=3.11.7:3.12.1:3.13.0 so that its shims resolve all three.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.error_on_missing_interpreters = True
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHONS = ["3.11", "3.12", "3.13"]
+# torch is pinned here, never in the library: this CPU wheel lies on the CI machine's disk and
+# exists for 3.11 only, so torch-dependent tests run on 3.11 and skip elsewhere.
+TORCH = ["torch==2.13.0", "numpy"]
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format check) and mypy --strict."""
+    session.install("ruff", "mypy", "bytecode", "pytest", "nox")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The test suite, on every backend this Python offers."""
+    session.install("-e", ".[test]")
+    if session.python == "3.11":
+        session.install(*TORCH)
+    session.run("pytest", *session.posargs)

@@ -1,0 +1,57 @@
+"""Backend selection, forcing, and the promise that importing anycapture stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import anycapture
+from anycapture import BackendUnavailableError, get_local
+from anycapture._backends import preferred
+
+
+def test_backends_lists_what_runs_here() -> None:
+    """bytecode runs on 3.11-3.13; monitoring on 3.12+; reasons are given for the rest."""
+    names = anycapture.backends()
+    assert names[0] == "bytecode"
+    assert ("monitoring" in names) == (sys.version_info >= (3, 12))
+    for info in anycapture.backend_info():
+        assert info.available == (info.name in names)
+        assert info.available or info.reason
+
+
+def test_forcing_an_unknown_backend_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ANYCAPTURE_BACKEND naming a backend that cannot run says why."""
+    monkeypatch.setenv("ANYCAPTURE_BACKEND", "nonsense")
+    with pytest.raises(BackendUnavailableError, match="'nonsense' cannot be used: no backend is called"):
+        preferred()
+    with pytest.raises(BackendUnavailableError):
+        get_local.activate()
+    get_local.deactivate()
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="monitoring exists on 3.12+")
+def test_forcing_monitoring_on_311_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asking for sys.monitoring on 3.11 names the version it needs."""
+    monkeypatch.setenv("ANYCAPTURE_BACKEND", "monitoring")
+    with pytest.raises(BackendUnavailableError, match="needs Python 3.12"):
+        preferred()
+
+
+def test_import_pulls_in_no_heavy_modules() -> None:
+    """`import anycapture` loads neither torch, numpy, matplotlib nor transformers."""
+    code = (
+        "import sys, anycapture\n"
+        "heavy = [m for m in ('torch', 'numpy', 'matplotlib', 'transformers') if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_cli_demo_runs() -> None:
+    """`python -m anycapture demo` captures and prints an attention map."""
+    out = subprocess.run([sys.executable, "-m", "anycapture", "demo"], capture_output=True, text=True, check=True)
+    assert "attention.attn" in out.stdout

@@ -1,0 +1,623 @@
+"""get_local: the seed's API and every way a function can be entered and left."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+import threading
+import traceback
+import types
+import warnings
+
+import pytest
+
+from anycapture import CaptureWarning, UnknownVariableError, get_local
+from anycapture._engine import attached_backend
+
+
+def test_decorator_returns_the_same_function(backend: str) -> None:
+    """The decorator hands back the very object it was given, active or not."""
+
+    def f(x: int) -> int:
+        y = x + 1
+        return y
+
+    assert get_local("y")(f) is f
+    get_local.activate()
+    assert get_local("y")(f) is f
+
+
+def test_inactive_function_runs_its_original_code(backend: str) -> None:
+    """While capture is off the function's code object is the untouched original."""
+
+    def f(x: int) -> int:
+        y = x + 1
+        return y
+
+    original = f.__code__
+    get_local("y")(f)
+    assert f.__code__ is original
+    get_local.activate()
+    get_local.deactivate()
+    assert f.__code__ is original
+    assert f(1) == 2
+    assert len(get_local.cache) == 0
+
+
+def test_seed_readme_example(backend: str) -> None:
+    """The seed's README, as written: several names, a method, keys, clear()."""
+
+    @get_local("attention_map")
+    def your_attention_function(*args: int, **kwargs: int) -> int:
+        attention_map = sum(args)
+        return attention_map * 2
+
+    @get_local("attention_map", "query", "key", "value")
+    def another(*args: int, **kwargs: int) -> str:
+        query, key, value = args
+        attention_map = query * key
+        return "done"
+
+    class Attention:
+        @get_local("attn_map", "scores")
+        def forward(self, x: int) -> int:
+            scores = x * 3
+            attn_map = scores - 1
+            return attn_map
+
+    get_local.activate()
+    your_attention_function(1, 2)
+    another(2, 3, 4)
+    model = Attention()
+    for x in range(12):
+        model.forward(x)
+    cache = get_local.cache
+    prefix = "test_seed_readme_example.<locals>."
+    assert cache[prefix + "your_attention_function.attention_map"] == [3]
+    assert cache[prefix + "another.attention_map"] == [6]
+    assert cache[prefix + "another.query"] == [2]
+    assert cache[prefix + "another.value"] == [4]
+    assert cache[prefix + "Attention.forward.attn_map"] == [3 * x - 1 for x in range(12)]
+    assert len(cache[prefix + "Attention.forward.scores"]) == 12
+    get_local.clear()
+    assert len(get_local.cache) == 0
+
+
+def test_activate_after_import_and_any_number_of_times(backend: str) -> None:
+    """No import-order rule: decorate before or after activate(), toggle freely."""
+
+    def early(x: int) -> int:
+        y = x
+        return y
+
+    get_local("y")(early)
+    get_local.activate()
+
+    def late(x: int) -> int:
+        z = x
+        return z
+
+    get_local("z")(late)
+    for _ in range(3):
+        early(1)
+        late(2)
+        get_local.deactivate()
+        early(10)
+        late(20)
+        get_local.activate()
+    p = "test_activate_after_import_and_any_number_of_times.<locals>."
+    assert get_local.cache[p + "early.y"] == [1, 1, 1]
+    assert get_local.cache[p + "late.z"] == [2, 2, 2]
+
+
+def test_every_reference_sees_capture(active: str) -> None:
+    """Aliases, registries and bound methods made before decoration are all captured."""
+
+    class Model:
+        def forward(self, x: int) -> int:
+            h = x * 2
+            return h
+
+    def g(x: int) -> int:
+        h = x + 100
+        return h
+
+    alias = g
+    registry = {"g": g}
+    bound = Model().forward
+    get_local("h")(g)
+    get_local("h")(Model.forward)
+    alias(1)
+    registry["g"](2)
+    bound(3)
+    p = "test_every_reference_sees_capture.<locals>."
+    assert get_local.cache[p + "g.h"] == [101, 102]
+    assert get_local.cache[p + "Model.forward.h"] == [6]
+
+
+def test_every_way_out_is_seen(active: str) -> None:
+    """Early returns, returns in with/try/finally and falling off the end all record."""
+
+    class Ctx:
+        def __enter__(self) -> Ctx:
+            return self
+
+        def __exit__(self, *exc: object) -> bool:
+            return True  # swallows exceptions: one more way out
+
+    @get_local("y")
+    def f(x: int) -> int | None:
+        y = x
+        if x == 0:
+            return -1
+        with Ctx():
+            if x == 1:
+                return y
+        try:
+            if x == 3:
+                y = 33
+                return y
+        finally:
+            y = y * 10
+        if x == 4:
+            y = 44
+            return None
+        y = 55
+
+    @get_local("y")
+    def g(x: int) -> int | None:
+        y = x
+        with Ctx():
+            if x == 2:
+                y = 22
+                raise ValueError  # swallowed by __exit__: the function falls out of the with
+            return y
+
+    assert [f(i) for i in range(6)] == [-1, 1, None, 33, None, None]
+    assert [g(1), g(2)] == [1, None]
+    p = "test_every_way_out_is_seen.<locals>."
+    assert get_local.cache[p + "f.y"] == [0, 1, 55, 330, 44, 55]
+    assert get_local.cache[p + "g.y"] == [1, 22]
+
+
+def test_final_value_is_recorded(active: str) -> None:
+    """The value at the return, not an earlier one, even when reassigned in a loop."""
+
+    @get_local("attn")
+    def f(n: int) -> int:
+        attn = 0
+        for i in range(n):
+            attn = attn + i
+        attn = attn * 2
+        return 7
+
+    f(4)
+    assert get_local.cache["test_final_value_is_recorded.<locals>.f.attn"] == [12]
+
+
+def test_generators_coroutines_and_async_generators(active: str) -> None:
+    """Generators and async generators record when they finish; coroutines when they return."""
+
+    @get_local("total")
+    def gen(n: int) -> types.GeneratorType[int, None, int]:  # type: ignore[name-defined]
+        total = 0
+        for i in range(n):
+            total += i
+            yield i
+        return total
+
+    @get_local("value")
+    async def coro(x: int) -> int:
+        await asyncio.sleep(0)
+        value = x * 3
+        return value
+
+    @get_local("seen")
+    async def agen(n: int):  # type: ignore[no-untyped-def]
+        seen = []
+        for i in range(n):
+            seen.append(i)
+            yield i
+
+    assert list(gen(4)) == [0, 1, 2, 3]
+    abandoned = gen(10)
+    next(abandoned)
+    abandoned.close()  # closed half way: never returned, nothing recorded
+    assert asyncio.run(coro(5)) == 15
+
+    async def drain() -> list[int]:
+        return [i async for i in agen(3)]
+
+    assert asyncio.run(drain()) == [0, 1, 2]
+    p = "test_generators_coroutines_and_async_generators.<locals>."
+    assert get_local.cache[p + "gen.total"] == [6]
+    assert get_local.cache[p + "coro.value"] == [15]
+    assert get_local.cache[p + "agen.seen"] == [[0, 1, 2]]
+
+
+def test_recursion_records_each_level(active: str) -> None:
+    """Each level of a recursive call records its own value, innermost first."""
+
+    @get_local("depth")
+    def fact(n: int) -> int:
+        depth = n
+        if n <= 1:
+            return 1
+        return n * fact(n - 1)
+
+    assert fact(5) == 120
+    assert get_local.cache["test_recursion_records_each_level.<locals>.fact.depth"] == [1, 2, 3, 4, 5]
+
+
+def test_arguments_cells_and_free_variables(active: str) -> None:
+    """Arguments, variables captured by inner functions, and closure variables are all readable."""
+
+    def outer(a: int) -> int:
+        cell = a * 2
+
+        def inner(b: int) -> int:
+            total = b + cell
+            return total
+
+        get_local("cell", "total", "b")(inner)
+        result = inner(1)
+        return result + cell
+
+    get_local("a", "cell")(outer)
+    assert outer(5) == 21
+    p = "test_arguments_cells_and_free_variables.<locals>.outer."
+    assert get_local.cache[p + "a"] == [5]
+    assert get_local.cache[p + "cell"] == [10]
+    assert get_local.cache[p + "<locals>.inner.total"] == [11]
+    assert get_local.cache[p + "<locals>.inner.cell"] == [10]
+    assert get_local.cache[p + "<locals>.inner.b"] == [1]
+
+
+def test_stacks_with_staticmethod_classmethod_and_wraps(active: str) -> None:
+    """Descriptor objects and functools.wraps wrappers are unwrapped to the function with the locals."""
+
+    def logged(func):  # type: ignore[no-untyped-def]
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    class M:
+        @get_local("s")
+        @staticmethod
+        def stat(x: int) -> int:
+            s = x + 1
+            return s
+
+        @classmethod
+        @get_local("c")
+        def klass(cls, x: int) -> int:
+            c = x + 2
+            return c
+
+        @get_local("w")
+        @logged
+        def outer_wrapped(self, x: int) -> int:
+            w = x + 3
+            return w
+
+        @logged
+        @get_local("v")
+        def inner_wrapped(self, x: int) -> int:
+            v = x + 4
+            return v
+
+    assert isinstance(M.__dict__["stat"], staticmethod)
+    assert isinstance(M.__dict__["klass"], classmethod)
+    assert M.stat(1) == 2
+    assert M.klass(1) == 3
+    assert M().outer_wrapped(1) == 4
+    assert M().inner_wrapped(1) == 5
+    p = "test_stacks_with_staticmethod_classmethod_and_wraps.<locals>.M."
+    assert get_local.cache[p + "stat.s"] == [2]
+    assert get_local.cache[p + "klass.c"] == [3]
+    assert get_local.cache[p + "outer_wrapped.w"] == [4]
+    assert get_local.cache[p + "inner_wrapped.v"] == [5]
+
+
+def test_unknown_name_is_an_error_with_suggestions(backend: str) -> None:
+    """A name that is not a local fails at decoration time, naming the function and close matches."""
+
+    def f(x: int) -> int:
+        attn = x
+        return attn + len([])
+
+    with pytest.raises(UnknownVariableError, match=r"'atn' is not a local variable of .*f; did you mean 'attn'"):
+        get_local("atn")(f)
+    with pytest.raises(UnknownVariableError, match="'len' is a global, builtin or attribute name"):
+        get_local("len")(f)
+
+
+@pytest.mark.parametrize(
+    ("obj", "message"),
+    [
+        (int, "cannot capture from the class int"),
+        (len, "implemented in C"),
+        (3, "got 3"),
+        (functools.partial(print), "implemented in C"),
+    ],
+)
+def test_things_that_are_not_python_functions_are_type_errors(obj: object, message: str) -> None:
+    """Classes, builtins and non-callables give a TypeError that says what to do."""
+    with pytest.raises(TypeError, match=message):
+        get_local("x")(obj)
+
+
+def test_callable_object_points_at_its_method() -> None:
+    """A callable instance (an nn.Module, say) is refused with a hint to decorate its method."""
+
+    class Layer:
+        def __call__(self, x: int) -> int:
+            return x
+
+    with pytest.raises(TypeError, match=r"Layer.forward\) or get_local\(...\)\(.*Layer.__call__\)"):
+        get_local("x")(Layer())
+
+
+@pytest.mark.parametrize("bad", [(), (1,), ("not a name",)])
+def test_bad_variable_names(bad: tuple[object, ...]) -> None:
+    """Variable names must be given, be strings and be identifiers."""
+    with pytest.raises((TypeError, ValueError)):
+        get_local(*bad)  # type: ignore[arg-type]
+
+
+def test_unbound_variable_is_skipped_with_one_warning(active: str) -> None:
+    """A variable unbound on the path taken records nothing, warns once, and never raises."""
+
+    @get_local("maybe", "always")
+    def f(flag: bool) -> str:
+        always = 1
+        if flag:
+            maybe = "set"
+        return "ok"
+
+    with pytest.warns(CaptureWarning, match="'maybe' was not bound when .*f returned"):
+        assert f(False) == "ok"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert f(False) == "ok"  # the second time: silent
+        assert f(True) == "ok"
+    p = "test_unbound_variable_is_skipped_with_one_warning.<locals>.f."
+    assert get_local.cache[p + "maybe"] == ["set"]
+    assert get_local.cache[p + "always"] == [1, 1, 1]
+
+
+def test_deleted_and_exception_names_are_safe(active: str) -> None:
+    """``del`` and ``except ... as e`` unbind names; capturing them never breaks the function."""
+
+    @get_local("tmp", "err", "y")
+    def f(x: int) -> int:
+        tmp = x
+        y = tmp
+        del tmp
+        try:
+            raise KeyError(x)
+        except KeyError as err:
+            y += 1
+        return y
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaptureWarning)
+        assert f(1) == 2
+    p = "test_deleted_and_exception_names_are_safe.<locals>.f."
+    assert get_local.cache[p + "y"] == [2]
+    assert p + "tmp" not in get_local.cache
+    assert p + "err" not in get_local.cache
+
+
+def test_comprehension_variable_with_same_name(active: str) -> None:
+    """3.12+ inlined comprehensions clear and restore a same-named local; capture stays correct."""
+
+    @get_local("i")
+    def f(flag: bool) -> list[int]:
+        squares = [i * i for i in range(3)]
+        if flag:
+            i = 7
+        return squares
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaptureWarning)
+        assert f(False) == [0, 1, 4]
+        assert f(True) == [0, 1, 4]
+    assert get_local.cache["test_comprehension_variable_with_same_name.<locals>.f.i"] == [7]
+
+
+def test_exception_reaches_caller_unchanged(active: str) -> None:
+    """A raising function raises the same exception with the same traceback; nothing is kept."""
+
+    def f(x: int) -> int:
+        y = x * 2
+        if y > 2:
+            raise ValueError(f"too big: {y}")
+        return y
+
+    get_local.deactivate()
+    with pytest.raises(ValueError, match="too big: 4") as plain:
+        f(2)
+    plain_lines = [(fs.name, fs.lineno, fs.line) for fs in traceback.extract_tb(plain.value.__traceback__)][1:]
+    get_local("y")(f)
+    get_local.activate()
+    with pytest.raises(ValueError, match="too big: 4") as captured:
+        f(2)
+    captured_lines = [(fs.name, fs.lineno, fs.line) for fs in traceback.extract_tb(captured.value.__traceback__)][1:]
+    assert captured_lines == plain_lines
+    assert "test_exception_reaches_caller_unchanged.<locals>.f.y" not in get_local.cache
+    assert f(1) == 2
+
+
+def test_max_size_keeps_newest(backend: str) -> None:
+    """max_size keeps only the newest N values per key; set_size trims what is there."""
+
+    @get_local("y")
+    def f(x: int) -> int:
+        y = x
+        return y
+
+    key = "test_max_size_keeps_newest.<locals>.f.y"
+    get_local.activate(max_size=3)
+    for i in range(10):
+        f(i)
+    assert get_local.cache[key] == [7, 8, 9]
+    assert get_local.set_size(2) == 2
+    assert get_local.cache[key] == [8, 9]
+    f(10)
+    assert get_local.cache[key] == [9, 10]
+    assert get_local.set_size(None) is None
+    f(11)
+    assert get_local.cache[key] == [9, 10, 11]
+    with pytest.raises(TypeError, match="max_size must be an int"):
+        get_local.set_size("10")  # type: ignore[arg-type]
+
+
+def test_threads_lose_nothing(active: str) -> None:
+    """Calls from many threads at once are all recorded, each value exactly once."""
+
+    @get_local("y")
+    def f(x: int) -> int:
+        y = x
+        return y
+
+    def work(base: int) -> None:
+        for i in range(2000):
+            f(base + i)
+
+    threads = [threading.Thread(target=work, args=(t * 10_000,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    values = get_local.cache["test_threads_lose_nothing.<locals>.f.y"]
+    assert sorted(values) == sorted(t * 10_000 + i for t in range(8) for i in range(2000))
+
+
+def test_same_qualname_in_two_modules(backend: str) -> None:
+    """Two functions with one qualified name warn once; key_style='module' keeps them apart."""
+    mods = []
+    for name in ("fake_a", "fake_b"):
+        mod = types.ModuleType(name)
+        exec("def forward(x):\n    attn = x\n    return attn\n", mod.__dict__)
+        mods.append(mod)
+        get_local("attn")(mod.forward)
+    with pytest.warns(CaptureWarning, match="fake_a:forward and fake_b:forward both record under the key"):
+        get_local.activate()
+    mods[0].forward(1)
+    mods[1].forward(2)
+    assert get_local.cache["forward.attn"] == [1, 2]
+    get_local.clear()
+    get_local.activate(key_style="module")
+    mods[0].forward(1)
+    mods[1].forward(2)
+    assert get_local.cache["fake_a:forward.attn"] == [1]
+    assert get_local.cache["fake_b:forward.attn"] == [2]
+
+
+def test_collate_fn_and_its_failure(active: str) -> None:
+    """A custom collate function is applied; when it raises, the raw value is kept and one warning given."""
+
+    @get_local("y")
+    def f(x: int) -> int:
+        y = x
+        return y
+
+    key = "test_collate_fn_and_its_failure.<locals>.f.y"
+    assert get_local.set_collate_fn(lambda v: v * 100) is not None
+    f(2)
+    assert get_local.cache[key] == [200]
+
+    def broken(value: object) -> object:
+        raise RuntimeError("collate bug")
+
+    get_local.set_collate_fn(broken)
+    with pytest.warns(CaptureWarning, match="RuntimeError: collate bug"):
+        assert f(3) == 3
+    assert get_local.cache[key] == [200, 3]
+    with pytest.raises(TypeError, match="collate_fn must be callable"):
+        get_local.set_collate_fn(5)  # type: ignore[arg-type]
+
+
+def test_warning_filters_set_to_error_never_break_the_function(active: str) -> None:
+    """Even with warnings turned into errors, capture problems do not reach the user's code."""
+
+    @get_local("late")
+    def f() -> int:
+        if False:
+            late = 1
+        return 5
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert f() == 5
+
+
+def test_cache_is_a_live_mapping(active: str) -> None:
+    """get_local.cache and get_cache() are the same live view; assigning {} empties it."""
+
+    @get_local("y")
+    def f(x: int) -> int:
+        y = x
+        return y
+
+    view = get_local.cache
+    f(1)
+    assert dict(view) == {"test_cache_is_a_live_mapping.<locals>.f.y": [1]}
+    assert get_local.get_cache() is view
+    get_local.cache = {}  # type: ignore[misc]
+    assert len(view) == 0
+    with pytest.raises(AttributeError, match=r"use get_local\.clear"):
+        get_local.cache = {"x": []}  # type: ignore[misc]
+
+
+def test_is_activated(backend: str) -> None:
+    """is_activated follows activate/deactivate."""
+    assert not get_local.is_activated()
+    get_local.activate()
+    assert get_local.is_activated()
+    get_local.deactivate()
+    assert not get_local.is_activated()
+
+
+def test_uses_the_forced_backend(active: str) -> None:
+    """ANYCAPTURE_BACKEND decides which backend captures."""
+
+    @get_local("y")
+    def f(x: int) -> int:
+        y = x
+        return y
+
+    assert attached_backend(f) == active
+
+
+def test_bad_activate_arguments_change_nothing(backend: str) -> None:
+    """Invalid options are rejected before any state changes."""
+    with pytest.raises(ValueError, match="values='bogus' is not a value mode"):
+        get_local.activate(values="bogus")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="key_style='x'"):
+        get_local.activate(key_style="x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="device='cpu' only applies with values='tensor'"):
+        get_local.activate(device="cpu")
+    assert not get_local.is_activated()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
+def test_no_monitoring_tool_or_trace_function_left_behind(backend: str) -> None:
+    """Deactivation leaves no sys.monitoring tool, trace or profile function behind."""
+
+    @get_local("y")
+    def f(x: int) -> int:
+        y = x
+        return y
+
+    before = [sys.monitoring.get_tool(i) for i in range(6)]
+    get_local.activate()
+    f(1)
+    get_local.deactivate()
+    assert [sys.monitoring.get_tool(i) for i in range(6)] == before
+    assert sys.gettrace() is None
+    assert sys.getprofile() is None

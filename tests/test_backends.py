@@ -36,7 +36,7 @@ def test_forcing_an_unknown_backend_is_a_clear_error(monkeypatch: pytest.MonkeyP
 def test_forcing_monitoring_on_311_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     """Asking for sys.monitoring on 3.11 names the version it needs."""
     monkeypatch.setenv("ANYCAPTURE_BACKEND", "monitoring")
-    with pytest.raises(BackendUnavailableError, match="needs Python 3.12"):
+    with pytest.raises(BackendUnavailableError, match=r"needs Python 3\.12"):
         preferred()
 
 

@@ -621,3 +621,47 @@ def test_no_monitoring_tool_or_trace_function_left_behind(backend: str) -> None:
     assert [sys.monitoring.get_tool(i) for i in range(6)] == before
     assert sys.gettrace() is None
     assert sys.getprofile() is None
+
+
+def test_an_installed_trace_function_keeps_working(backend: str) -> None:
+    """A tracer installed before capture (a debugger, coverage) stays installed and sees the calls."""
+
+    @get_local("y")
+    def f(x: int) -> int:
+        y = x + 1
+        return y
+
+    seen: list[str] = []
+
+    def tracer(frame: types.FrameType, event: str, arg: object) -> object:
+        if frame.f_code.co_name == "f":
+            seen.append(event)
+        return tracer
+
+    old = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        get_local.activate()
+        assert f(1) == 2
+        get_local.deactivate()
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(old)
+    assert seen[0] == "call"
+    assert seen[-1] == "return"
+    assert "line" in seen
+    assert get_local.cache["test_an_installed_trace_function_keeps_working.<locals>.f.y"] == [2]
+
+
+def test_activation_is_cheap_for_many_functions(backend: str) -> None:
+    """Activating swaps prepared code: many functions toggle without rebuilding anything."""
+    funcs = []
+    for i in range(20):
+        namespace: dict[str, object] = {}
+        exec(f"def f{i}(x):\n    y = x + {i}\n    return y\n", namespace)
+        funcs.append(get_local("y")(namespace[f"f{i}"]))
+    for _ in range(3):
+        get_local.activate()
+        assert [f(1) for f in funcs] == [1 + i for i in range(20)]  # type: ignore[operator]
+        get_local.deactivate()
+    assert sum(len(get_local.cache[f"f{i}.y"]) for i in range(20)) == 60

@@ -1,1 +1,0 @@
-from .parser_factory import create_parser

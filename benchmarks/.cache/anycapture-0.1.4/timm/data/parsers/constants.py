@@ -1,1 +1,0 @@
-IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg')

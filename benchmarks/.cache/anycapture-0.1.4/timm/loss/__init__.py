@@ -1,3 +1,0 @@
-from .cross_entropy import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
-from .jsd import JsdCrossEntropy
-from .asymmetric_loss import AsymmetricLossMultiLabel, AsymmetricLossSingleLabel

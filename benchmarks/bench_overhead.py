@@ -143,9 +143,7 @@ def load_old_anycapture(cache: Path, install: bool) -> types.ModuleType | str:
             return f"pip could not install anycapture=={OLD_VERSION}: {why[-1] if why else done.returncode}"
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
-    spec = importlib.util.spec_from_file_location(
-        OLD_MODULE, init, submodule_search_locations=[str(init.parent)]
-    )
+    spec = importlib.util.spec_from_file_location(OLD_MODULE, init, submodule_search_locations=[str(init.parent)])
     if spec is None or spec.loader is None:
         return f"cannot load {init}"
     module = importlib.util.module_from_spec(spec)
@@ -176,7 +174,8 @@ class Variant:
 
     def __post_init__(self) -> None:
         # Names are locals of timeit's loop function (set up once), so the loop body is just the call.
-        self.timer = timeit.Timer("call(arg)", setup="call = _call; arg = _arg", globals={"_call": self.call, "_arg": self.arg})
+        names = {"_call": self.call, "_arg": self.arg}
+        self.timer = timeit.Timer("call(arg)", setup="call = _call; arg = _arg", globals=names)
 
     def batch(self, number: int) -> float:
         """Seconds for ``number`` calls, in this variant's state; timeit turns the garbage collector off meanwhile."""
@@ -192,27 +191,36 @@ class Variant:
         self.batch(self.number)  # warm-up: specialisation, list growth, first conversions
 
 
-def expect_captured(values: Callable[[], Sequence[Any]], label: str) -> Callable[[int], int]:
-    """A check that the batch just run captured one value per call (else the row would time a no-op)."""
+def checked_leave(
+    label: str, values: Callable[[], Sequence[Any]], free: Callable[[], None], captures: bool = True
+) -> Callable[[int], None]:
+    """After a batch: check one value was captured per call (else the row would time a no-op), then ``free()``.
 
-    def check(calls: int) -> int:
-        got = len(values())
-        if got != calls:
-            raise RuntimeError(f"{label}: {calls} calls captured {got} values")
-        return got
+    ``captures=False``: nothing may have been captured at all (capture is off).
+    """
 
-    return check
+    def leave(calls: int) -> None:
+        try:
+            got, expected = len(values()), calls if captures else 0
+            if got != expected:
+                raise RuntimeError(f"{label}: {calls} calls captured {got} values, expected {expected}")
+        finally:
+            free()  # empties what was captured, so memory does not grow from batch to batch
+
+    return leave
 
 
-def anycapture_variant(label: str, func: Any, call: Any, key: str, backend: str | None, values: str | None,
-                       reference: str = BASELINE) -> Variant:
+def anycapture_variant(
+    label: str, func: Any, call: Any, key: str, backend: str | None, values: str | None, reference: str = BASELINE
+) -> Variant:
     """A row for ``get_local`` on ``func``: off when ``values`` is None, else active with that backend and mode."""
-    if values is None:
-        # Off: the original code runs; nothing may be captured.
-        check_none = expect_captured(lambda: get_local.cache.get(key, ()), label)
-        return Variant(label, call, reference, get_local.deactivate, lambda _n: check_none(0))
 
-    check = expect_captured(lambda: get_local.cache.get(key, ()), label)
+    def captured() -> Sequence[Any]:
+        return get_local.cache.get(key, ())
+
+    if values is None:
+        # Off: the original code runs, and nothing may be captured.
+        return Variant(label, call, reference, leave=checked_leave(label, captured, _noop, captures=False))
 
     def enter() -> None:
         force_backend(backend)  # read when activate() installs capture, so it must be set before
@@ -222,14 +230,11 @@ def anycapture_variant(label: str, func: Any, call: Any, key: str, backend: str 
             get_local.deactivate()
             raise RuntimeError(f"{label}: expected backend {backend!r}, got {used!r}")
 
-    def leave(calls: int) -> None:
-        try:
-            check(calls)
-        finally:
-            get_local.clear()  # so memory does not grow from batch to batch
-            get_local.deactivate()  # drops the backend: the next activate() chooses again
+    def free() -> None:
+        get_local.clear()
+        get_local.deactivate()  # also drops the backend, so the next activate() chooses again
 
-    return Variant(label, call, reference, enter, leave)
+    return Variant(label, call, reference, enter, checked_leave(label, captured, free))
 
 
 def build_variants(old: types.ModuleType | str, with_torch: bool, notes: list[str]) -> list[Variant]:
@@ -237,13 +242,15 @@ def build_variants(old: types.ModuleType | str, with_torch: bool, notes: list[st
 
     f_off = make_function("f_off")
     get_local("y")(f_off)
-    variants.append(anycapture_variant("get_local('y'), not activated", f_off, f_off, "f_off.y", None, None))
+    # activate() installs every decorated function, so the other rows' batches switch capture on and off for this
+    # one too: it measures the state a user gets after deactivate(), not merely a decorator that never ran.
+    label = "get_local('y'), deactivated (active in other batches)"
+    variants.append(anycapture_variant(label, f_off, f_off, "f_off.y", None, None))
 
     floor: list[Any] = []
     f_floor = make_function("f_floor", FLOOR_SOURCE, _FLOOR=floor)
-    check_floor = expect_captured(lambda: floor, "floor")
-    variants.append(Variant("hand-written floor: `_FLOOR.append(y)` in f", f_floor,
-                            leave=lambda n: (check_floor(n), floor.clear())))
+    label = "hand-written floor: `_FLOOR.append(y)` in f"
+    variants.append(Variant(label, f_floor, leave=checked_leave(label, lambda: floor, floor.clear)))
 
     for backend in anycapture.backends():
         for values in ("numpy", "raw"):
@@ -258,19 +265,17 @@ def build_variants(old: types.ModuleType | str, with_torch: bool, notes: list[st
         old_get_local = old.get_local
         old_off = old_get_local("y")(make_function("f_old_off"))  # 0.1.4 returns a wrapper, not the function
         old_on = old_get_local("y")(make_function("f_old_on"))
-        check_old = expect_captured(lambda: old_get_local.cache.get("f_old_on.y", []), f"AnyCapture {OLD_VERSION}")
 
-        def old_leave(calls: int) -> None:
-            try:
-                check_old(calls)
-            finally:
-                old_get_local.clear()
-                old_get_local.deactivate()
+        def old_free() -> None:
+            old_get_local.clear()
+            old_get_local.deactivate()
 
-        variants.append(Variant(f"AnyCapture {OLD_VERSION}, decorated, not activated", old_off,
-                                enter=old_get_local.deactivate))
-        variants.append(Variant(f"AnyCapture {OLD_VERSION}, active (default collate)", old_on,
-                                enter=old_get_local.activate, leave=old_leave))
+        label = f"AnyCapture {OLD_VERSION}, active (default collate)"
+        old_leave = checked_leave(label, lambda: old_get_local.cache.get("f_old_on.y", []), old_free)
+        variants.append(
+            Variant(f"AnyCapture {OLD_VERSION}, decorated, not activated", old_off, enter=old_get_local.deactivate)
+        )
+        variants.append(Variant(label, old_on, enter=old_get_local.activate, leave=old_leave))
 
     if with_torch:
         variants += torch_variants(notes)
@@ -289,22 +294,21 @@ def torch_variants(notes: list[str]) -> list[Variant]:
     plain, hooked = module_type(), module_type()
     outputs: list[Any] = []
     hooked.register_forward_hook(lambda _module, _args, output: outputs.append(output))
-    check_hook = expect_captured(lambda: outputs, "forward hook")
+    hook_label = "nn.Module + forward hook appending the output"
 
     # A class of its own, so that capture on its forward never touches the two modules above.
     captured_type = make_function("CapturedModule", MODULE_SOURCE, torch=torch)
     get_local("y")(captured_type.forward)
-    backend = anycapture.backends()[0]
-    label = f"nn.Module + get_local('y') on forward, active (backend={backend}, values='numpy')"
-    captured = anycapture_variant(label, captured_type.forward, captured_type(), "CapturedModule.forward.y",
-                                  None, "numpy", reference)
-    notes.append(f"torch {torch.__version__}: the nn.Module rows call a module on a Python int; their ratio is "
-                 "against the unhooked module")
+    label = f"nn.Module + get_local('y') on forward, active (backend={anycapture.backends()[0]}, values='numpy')"
+    forward_key = "CapturedModule.forward.y"
+    notes.append(
+        f"torch {torch.__version__}: the nn.Module rows call a module on a Python int; their ratio is against the "
+        "unhooked module"
+    )
     return [
         Variant(reference, plain, reference),
-        Variant("nn.Module + forward hook appending the output", hooked, reference,
-                leave=lambda n: (check_hook(n), outputs.clear())),
-        captured,
+        Variant(hook_label, hooked, reference, leave=checked_leave(hook_label, lambda: outputs, outputs.clear)),
+        anycapture_variant(label, captured_type.forward, captured_type(), forward_key, None, "numpy", reference),
     ]
 
 
@@ -332,7 +336,7 @@ def per_call_table(variants: list[Variant]) -> list[str]:
     ]
     for variant in variants:
         reference = by_label[variant.reference]
-        ratios = [mine / theirs for mine, theirs in zip(variant.samples, reference.samples)]
+        ratios = [mine / theirs for mine, theirs in zip(variant.samples, reference.samples, strict=True)]
         q1, _, q3 = statistics.quantiles(variant.samples, n=4)
         lines.append(
             f"| {variant.label} | {statistics.median(variant.samples):.1f} | {q1:.1f}-{q3:.1f} "
@@ -428,7 +432,7 @@ def activation_table(rows: list[ActivationRow], count: int, cycles: int) -> list
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        cycle = statistics.median(a + d for a, d in zip(row.steady_activate_us, row.steady_deactivate_us))
+        cycle = statistics.median(a + d for a, d in zip(row.steady_activate_us, row.steady_deactivate_us, strict=True))
         lines.append(
             f"| {row.label} | {row.decorate_us:.0f} | {row.first_us:.0f} | {cycle:.0f} "
             f"| {statistics.median(row.steady_activate_us):.0f} | {statistics.median(row.steady_deactivate_us):.0f} "
@@ -440,8 +444,8 @@ def activation_table(rows: list[ActivationRow], count: int, cycles: int) -> list
 # -- main ---------------------------------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=41, help="interleaved rounds per variant (default 41)")
-    parser.add_argument("--batch-ms", type=float, default=20.0, help="approximate length of one batch (default 20)")
+    parser.add_argument("--rounds", type=int, default=51, help="interleaved rounds per variant (default 51)")
+    parser.add_argument("--batch-ms", type=float, default=30.0, help="approximate ms per batch (default 30)")
     parser.add_argument("--functions", type=int, default=100, help="functions decorated for activation timing")
     parser.add_argument("--cycles", type=int, default=30, help="steady activate/deactivate cycles per backend")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help=f"where AnyCapture {OLD_VERSION} lives")
@@ -476,13 +480,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         force_backend(saved_env)
 
-    print(f"# anycapture {anycapture.__version__} overhead on {platform.python_implementation()} "
-          f"{platform.python_version()}")
+    print(
+        f"# anycapture {anycapture.__version__} overhead on {platform.python_implementation()} "
+        f"{platform.python_version()}"
+    )
     print()
-    print(f"- backends: {', '.join(available) or 'none'}" + (f"; unavailable: {'; '.join(unavailable)}"
-                                                              if unavailable else ""))
-    print(f"- {args.rounds} interleaved rounds, batches of about {args.batch_ms:g} ms; timeit loop overhead "
-          f"{overhead:.1f} ns per call, included in every time below")
+    print(
+        f"- backends: {', '.join(available) or 'none'}"
+        + (f"; unavailable: {'; '.join(unavailable)}" if unavailable else "")
+    )
+    print(
+        f"- {args.rounds} interleaved rounds, batches of about {args.batch_ms:g} ms; timeit loop overhead "
+        f"{overhead:.1f} ns per call, included in every time below"
+    )
     for note in notes:
         print(f"- {note}")
     print()

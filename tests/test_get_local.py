@@ -665,3 +665,73 @@ def test_activation_is_cheap_for_many_functions(backend: str) -> None:
         assert [f(1) for f in funcs] == [1 + i for i in range(20)]  # type: ignore[operator]
         get_local.deactivate()
     assert sum(len(get_local.cache[f"f{i}.y"]) for i in range(20)) == 60
+
+
+def test_code_replaced_while_inactive_becomes_the_original(backend: str) -> None:
+    """If the function gets new code while capture is off, capture uses and restores the new code."""
+
+    @get_local("y")
+    def f(x: int) -> int:
+        y = x + 1
+        return y
+
+    get_local.activate()
+    f(1)
+    get_local.deactivate()
+
+    def replacement(x: int) -> int:
+        y = x + 100
+        return y
+
+    f.__code__ = replacement.__code__
+    get_local.activate()
+    assert f(1) == 101
+    get_local.deactivate()
+    assert f.__code__ is replacement.__code__
+    assert get_local.cache["test_code_replaced_while_inactive_becomes_the_original.<locals>.f.y"] == [2, 101]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
+def test_monitoring_tool_already_in_use_is_left_alone(backend: str) -> None:
+    """Another sys.monitoring tool keeps its id and its events; capture takes a free id."""
+    monitoring = sys.monitoring
+    taken = next(i for i in (4, 3) if monitoring.get_tool(i) is None)
+    monitoring.use_tool_id(taken, "someone-else")
+    calls: list[object] = []
+    monitoring.register_callback(taken, monitoring.events.PY_START, lambda code, offset: calls.append(code))
+
+    @get_local("y")
+    def f(x: int) -> int:
+        y = x
+        return y
+
+    try:
+        monitoring.set_local_events(taken, f.__code__, monitoring.events.PY_START)
+        get_local.activate()
+        f(1)
+        get_local.deactivate()
+        assert monitoring.get_tool(taken) == "someone-else"
+        f(2)
+        assert len(calls) == 2
+        assert get_local.cache["test_monitoring_tool_already_in_use_is_left_alone.<locals>.f.y"] == [1]
+    finally:
+        monitoring.set_local_events(taken, f.__code__, 0)
+        monitoring.register_callback(taken, monitoring.events.PY_START, None)
+        monitoring.free_tool_id(taken)
+
+
+def test_decorated_functions_can_be_garbage_collected(active: str) -> None:
+    """Neither the registry nor the engine keeps a decorated function alive."""
+    import gc
+    import weakref
+
+    def f(x: int) -> int:
+        y = x
+        return y
+
+    get_local("y")(f)
+    f(1)
+    ref = weakref.ref(f)
+    del f
+    gc.collect()
+    assert ref() is None

@@ -135,6 +135,10 @@ def _refresh(target: Target) -> None:
         return
     sinks = tuple(_fan_out([w[n] for w in target.subscriptions.values() if n in w]) for n in names)
     target.varnames, target.sinks = tuple(names), sinks
+    func = target.function()
+    if target.backend is None and func is not None and func.__code__ is not target.original_code:
+        # Someone gave the function new code while nothing was attached: that is the original now.
+        target.original_code, target.templates = func.__code__, {}
     if target.backend is not None:
         try:
             target.backend.install(target)

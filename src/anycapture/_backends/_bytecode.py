@@ -100,6 +100,22 @@ class _Template:
         return self.code.replace(co_consts=tuple(consts))
 
 
+def _carry_local_events(source: CodeType, dest: CodeType) -> None:
+    """Give ``dest`` the ``sys.monitoring`` local events other tools set on ``source``.
+
+    A tool (coverage, a debugger) that enabled events on the original code object keeps
+    receiving them while the instrumented copy runs, and again after it is swapped back.
+    """
+    if sys.version_info >= (3, 12):
+        monitoring = sys.monitoring
+        for tool in range(6):
+            if monitoring.get_tool(tool) in (None, "anycapture"):
+                continue
+            events = monitoring.get_local_events(tool, source)
+            if events:
+                monitoring.set_local_events(tool, dest, monitoring.get_local_events(tool, dest) | events)
+
+
 class BytecodeBackend:
     """Capture by swapping in a rewritten ``__code__``; the fastest backend on 3.11-3.13."""
 
@@ -119,11 +135,14 @@ class BytecodeBackend:
                 "not overwriting it"
             )
         code = template.bind(target.sinks)
+        _carry_local_events(current, code)
         func.__code__ = code
         target.installed_code = code
 
     def uninstall(self, target: Target) -> None:
         func = target.function()
-        if func is not None and func.__code__ is target.installed_code:
+        installed = target.installed_code
+        if func is not None and installed is not None and func.__code__ is installed:
+            _carry_local_events(installed, target.original_code)
             func.__code__ = target.original_code
         target.installed_code = None

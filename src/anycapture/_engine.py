@@ -55,6 +55,8 @@ class Target:
         self.subscriptions: dict[object, dict[str, Sink]] = {}
         self.varnames: tuple[str, ...] = ()
         self.sinks: tuple[Sink, ...] = ()
+        # (index, name, sink) per variable, replaced whole: one read gives a consistent view.
+        self.entries: tuple[tuple[int, str, Sink], ...] = ()
         self.backend: Backend | None = None
         self.installed_code: CodeType | None = None
         # Per backend, per tuple of names: whatever the backend built once and reuses.
@@ -131,10 +133,11 @@ def _refresh(target: Target) -> None:
         backend, target.backend = target.backend, None
         if backend is not None:
             backend.uninstall(target)
-        target.varnames, target.sinks = (), ()
+        target.varnames, target.sinks, target.entries = (), (), ()
         return
     sinks = tuple(_fan_out([w[n] for w in target.subscriptions.values() if n in w]) for n in names)
     target.varnames, target.sinks = tuple(names), sinks
+    target.entries = tuple(zip(range(len(names)), names, sinks, strict=True))
     func = target.function()
     if target.backend is None and func is not None and func.__code__ is not target.original_code:
         # Someone gave the function new code while nothing was attached: that is the original now.

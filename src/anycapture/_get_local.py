@@ -14,7 +14,7 @@ from . import _engine
 from ._backends import Sink, preferred
 from ._functions import check_varnames, resolve_function
 from ._store import CacheView, Store, check_max_size
-from ._values import Converter, make_converter
+from ._values import PLAIN_TYPES, Converter, make_converter
 
 __all__ = ["get_local"]
 
@@ -32,14 +32,20 @@ class _Options:
     collate_fn: Callable[[Any], Any] | None = None
 
 
-def make_sink(container: Any, convert: Converter | None, label: str) -> Sink:
-    """The callable that stores one value: the container's C ``append`` when nothing converts."""
+def make_sink(container: Any, convert: Converter | None, label: str, *, custom: bool = False) -> Sink:
+    """The callable that stores one value: the container's C ``append`` when nothing converts.
+
+    A ``custom`` (user's collate) function sees every value; built-in conversions skip plain ones.
+    """
     append: Sink = container.append
     if convert is None:
         return append
     warned: set[object] = set()
 
     def sink(value: Any) -> None:
+        if not custom and type(value) in PLAIN_TYPES:  # ints, strings...: nothing to convert, save a call
+            append(value)
+            return
         try:
             append(convert(value))
         except Exception as exc:
@@ -100,6 +106,9 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
     _registry: ClassVar[weakref.WeakKeyDictionary[types.FunctionType, tuple[str, ...]]] = weakref.WeakKeyDictionary()
     _key_owners: ClassVar[dict[str, str]] = {}
     _warned: ClassVar[set[object]] = set()  # warnings already given since the last activate()
+    # Sinks by key, reused across activate() calls while options and containers stay the same,
+    # so that re-activation reuses the instrumented code already bound to them.
+    _sinks: ClassVar[dict[str, Sink]] = {}
 
     def __init__(self, *varnames: str) -> None:
         self.varnames = check_varnames(varnames, "get_local")
@@ -111,7 +120,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
             known = cls._registry.get(func, ())
             cls._registry[func] = known + tuple(n for n in self.varnames if n not in known)
             if cls._active:
-                cls._install(func)
+                cls._install(func, cls._converter())
         return obj
 
     # -- internals ---------------------------------------------------------------------------
@@ -122,12 +131,18 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
         return f"{func.__qualname__}.{name}"
 
     @classmethod
-    def _install(cls, func: types.FunctionType) -> None:
+    def _converter(cls) -> Converter | None:
         options = cls._options
         if options.collate_fn is not None:
-            convert: Converter | None = options.collate_fn
-        else:
-            convert = make_converter(options.values, device=options.device, clone=options.clone)
+            return options.collate_fn
+        return make_converter(options.values, device=options.device, clone=options.clone)
+
+    @classmethod
+    def _reset_sinks(cls) -> None:
+        cls._sinks = {}
+
+    @classmethod
+    def _install(cls, func: types.FunctionType, convert: Converter | None) -> None:
         sinks: dict[str, Sink] = {}
         label = _engine.label_of(func)
         for name in cls._registry[func]:
@@ -141,13 +156,18 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
                     "list; use get_local.activate(key_style='module') to keep them apart",
                     stacklevel=4,
                 )
-            sinks[name] = make_sink(cls._store.container(key), convert, key)
+            sink = cls._sinks.get(key)
+            if sink is None:
+                custom = cls._options.collate_fn is not None
+                sink = cls._sinks[key] = make_sink(cls._store.container(key), convert, key, custom=custom)
+            sinks[name] = sink
         _engine.attach(func, cls, sinks)
 
     @classmethod
     def _install_all(cls) -> None:
+        convert = cls._converter()
         for func in list(cls._registry.keys()):
-            cls._install(func)
+            cls._install(func, convert)
 
     # -- the seed's and AnyCapture 0.1.4's API -------------------------------------------------
     @classmethod
@@ -188,8 +208,10 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
             raise TypeError(f"clone must be True or False; got {clone!r}")
         preferred()  # a forced ANYCAPTURE_BACKEND that cannot run is an error now, not later
         with cls._lock:
-            cls._options = _Options(values, device, clone, key_style, cls._options.collate_fn)
-            cls._store.resize(size)
+            options = _Options(values, device, clone, key_style, cls._options.collate_fn)
+            if cls._store.resize(size) or options != cls._options:
+                cls._reset_sinks()
+            cls._options = options
             cls._active = True
             cls._warned = set()
             cls._install_all()
@@ -222,9 +244,10 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
         """
         size = check_max_size(max_size)
         with cls._lock:
-            cls._store.resize(size)
-            if cls._active:
-                cls._install_all()
+            if cls._store.resize(size):
+                cls._reset_sinks()
+                if cls._active:
+                    cls._install_all()
         return size
 
     @classmethod
@@ -239,6 +262,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
         with cls._lock:
             options = cls._options
             cls._options = _Options(options.values, options.device, options.clone, options.key_style, collate_fn)
+            cls._reset_sinks()
             if cls._active:
                 cls._install_all()
         return collate_fn

@@ -46,11 +46,17 @@ class Store:
     def _new(self, values: list[Any]) -> MutableSequence[Any]:
         return values if self.max_size is None else deque(values, maxlen=self.max_size)
 
-    def resize(self, max_size: int | None) -> None:
-        """Keep at most ``max_size`` newest values per key from now on (``None``: no limit)."""
+    def resize(self, max_size: int | None) -> bool:
+        """Keep at most ``max_size`` newest values per key from now on (``None``: no limit).
+
+        Returns whether the containers were replaced (and sinks bound to them must be rebuilt).
+        """
         with self._lock:
+            if max_size == self.max_size:
+                return False  # keep the containers: lists users hold, and the sinks bound to them, stay live
             self.max_size = max_size
             self._containers = {key: self._new(list(values)) for key, values in self._containers.items()}
+            return True
 
     def clear(self) -> None:
         with self._lock:

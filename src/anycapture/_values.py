@@ -10,14 +10,14 @@ import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
-__all__ = ["VALUE_MODES", "Converter", "ValueMode", "make_converter"]
+__all__ = ["PLAIN_TYPES", "VALUE_MODES", "Converter", "ValueMode", "make_converter"]
 
 ValueMode = Literal["numpy", "tensor", "raw"]
 VALUE_MODES: tuple[str, ...] = ("numpy", "tensor", "raw")
 Converter = Callable[[Any], Any]
 
-# Values of these exact types never need converting; the numpy sink stores them at once.
-_PLAIN = frozenset({int, float, bool, str, bytes, complex, type(None)})
+# Values of these exact types never need converting, in any mode; sinks store them at once.
+PLAIN_TYPES = frozenset({int, float, bool, str, bytes, complex, type(None)})
 
 
 def _tensor_type() -> type | None:
@@ -85,7 +85,7 @@ def make_converter(mode: str, *, device: Any = None, clone: bool = False) -> Con
 
     def convert(value: Any) -> Any:
         kind = type(value)
-        if kind in _PLAIN:
+        if kind in PLAIN_TYPES:
             return value
         if kind is dict:
             return {key: convert(item) for key, item in value.items()}

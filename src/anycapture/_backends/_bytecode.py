@@ -92,12 +92,18 @@ class _Template:
             raise InstallError(f"rewriting {target.label} changed its closure layout")
         consts = self.code.co_consts
         self._slots = {i: c.index for i, c in enumerate(consts) if type(c) is _SinkSlot}
+        self._bound: tuple[tuple[Sink, ...], CodeType] | None = None
 
     def bind(self, sinks: tuple[Sink, ...]) -> CodeType:
+        """The code with these sinks; the same code object again while the sinks are the same."""
+        if self._bound is not None and self._bound[0] == sinks:
+            return self._bound[1]
         consts = list(self.code.co_consts)
         for position, index in self._slots.items():
             consts[position] = sinks[index]
-        return self.code.replace(co_consts=tuple(consts))
+        code = self.code.replace(co_consts=tuple(consts))
+        self._bound = (sinks, code)
+        return code
 
 
 def _carry_local_events(source: CodeType, dest: CodeType) -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from types import CodeType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ._base import InstallError
 
@@ -40,6 +41,7 @@ class MonitoringBackend:
         # Keyed by id(): equal code objects (same source compiled twice) compare equal, but events
         # belong to one object. Tuples, replaced whole, so the callback never sees one changing.
         self._by_code: dict[int, tuple[Target, ...]] = {}
+        self._callback = self._make_callback()
 
     # -- tool id ---------------------------------------------------------------------------
     def _acquire(self) -> int:
@@ -49,7 +51,7 @@ class MonitoringBackend:
         for tool in _TOOL_IDS:
             if monitoring.get_tool(tool) is None:
                 monitoring.use_tool_id(tool, _TOOL_NAME)
-                monitoring.register_callback(tool, monitoring.events.PY_RETURN, self._on_return)
+                monitoring.register_callback(tool, monitoring.events.PY_RETURN, self._callback)
                 self._tool = tool
                 return tool
         taken = {tool: monitoring.get_tool(tool) for tool in _TOOL_IDS}
@@ -89,20 +91,28 @@ class MonitoringBackend:
                 self._release()
 
     # -- hot path --------------------------------------------------------------------------
-    def _on_return(self, code: CodeType, offset: int, retval: object) -> Any:
-        # Never return sys.monitoring.DISABLE: it would silence this return for good.
-        targets = self._by_code.get(id(code))
-        if not targets:
-            return None
-        target = targets[-1]
-        try:
-            local_vars = sys._getframe(1).f_locals
-            for index, name in enumerate(target.varnames):
-                value = local_vars.get(name, _MISSING)
-                if value is _MISSING:
-                    target.missing(index)
-                else:
-                    target.sinks[index](value)
-        except Exception as exc:  # an error here must never reach the user's function
-            target.failed(exc)
-        return None
+    def _make_callback(self) -> Callable[[CodeType, int, object], None]:
+        """The ``PY_RETURN`` callback: a closure, so each name it uses is a fast local read."""
+        by_code = self._by_code
+        getframe = sys._getframe
+        missing = _MISSING
+
+        def on_return(code: CodeType, offset: int, retval: object) -> None:
+            # Never return sys.monitoring.DISABLE: it would silence this return for good.
+            targets = by_code.get(id(code))
+            if not targets:
+                return
+            # Code objects cannot tell which closure returned: the latest attached one records.
+            target = targets[-1]
+            try:
+                local_vars = getframe(1).f_locals
+                for index, name, sink in target.entries:
+                    value = local_vars.get(name, missing)
+                    if value is missing:
+                        target.missing(index)
+                    else:
+                        sink(value)
+            except Exception as exc:  # an error here must never reach the user's function
+                target.failed(exc)
+
+        return on_return

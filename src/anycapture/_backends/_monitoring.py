@@ -27,7 +27,6 @@ __all__ = ["MonitoringBackend"]
 _TOOL_NAME = "anycapture"
 # 0-2 and 5 are reserved by CPython for debuggers, coverage, profilers and optimizers.
 _TOOL_IDS = (4, 3)
-_MISSING = object()
 
 
 class MonitoringBackend:
@@ -95,7 +94,6 @@ class MonitoringBackend:
         """The ``PY_RETURN`` callback: a closure, so each name it uses is a fast local read."""
         by_code = self._by_code
         getframe = sys._getframe
-        missing = _MISSING
 
         def on_return(code: CodeType, offset: int, retval: object) -> None:
             # Never return sys.monitoring.DISABLE: it would silence this return for good.
@@ -107,8 +105,10 @@ class MonitoringBackend:
             try:
                 local_vars = getframe(1).f_locals
                 for index, name, sink in target.entries:
-                    value = local_vars.get(name, missing)
-                    if value is missing:
+                    # Indexing with a KeyError for the rare unbound name is faster than .get().
+                    try:
+                        value = local_vars[name]
+                    except KeyError:
                         target.missing(index)
                     else:
                         sink(value)

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["BytecodeBackend"]
 
 _ARG_FLAGS = (0x04, 0x08)  # CO_VARARGS, CO_VARKEYWORDS
+# At most the inserted calls' NULL, sink and argument sit above the value being returned.
+_EXTRA_STACK = 3
 
 
 class _SinkSlot:
@@ -69,7 +71,10 @@ class _Template:
     def __init__(self, target: Target) -> None:
         original = target.original_code
         try:
-            code = Bytecode.from_code(original)
+            # Keep the exception table's stack depths: the inserted calls sit above them and never
+            # cross a try boundary, so they stay right, and bytecode's costly passes to recompute
+            # them (and the stack size, bounded below) can be skipped.
+            code = Bytecode.from_code(original, conserve_exception_block_stackdepth=True)
             tracked = list(target.varnames)
             bound = bound_at_returns(code, tracked, _arguments(code))
             slots = [_SinkSlot(i) for i in range(len(tracked))]
@@ -85,7 +90,9 @@ class _Template:
                             out += _call(target.frame_reader(i), [], location)
                 out.append(item)
             code[:] = out
-            self.code = code.to_code()
+            self.code = code.to_code(
+                stacksize=original.co_stacksize + _EXTRA_STACK, compute_exception_stack_depths=False
+            )
         except Exception as exc:  # bytecode cannot handle this function: let the engine fall back
             raise InstallError(f"cannot rewrite {target.label}: {type(exc).__name__}: {exc}") from exc
         if self.code.co_freevars != original.co_freevars or self.code.co_cellvars != original.co_cellvars:

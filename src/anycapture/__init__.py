@@ -18,11 +18,20 @@ the model's code and no cost while capture is off::
 Decorating a function you cannot edit works the same way, after import::
 
     get_local("attn")(timm.models.vision_transformer.Attention.forward)
+
+For one block only, labelled by layer::
+
+    with anycapture.capture(Attention.forward, "attn", model=model) as cap:
+        model(x)
+    cap.stack("attn")                # [layers, batch, heads, q, k]
+    cap.by_path("attn")              # {'blocks.0.attn': [...], ...}
 """
 
 from __future__ import annotations
 
+from . import recipes
 from ._backends import BackendInfo, backend_info, backends
+from ._capture import Capture, EmptyCaptureError, Record, capture
 from ._errors import BackendUnavailableError, CaptureError, CaptureWarning, UnknownVariableError
 from ._get_local import get_local
 
@@ -31,11 +40,16 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendInfo",
     "BackendUnavailableError",
+    "Capture",
     "CaptureError",
     "CaptureWarning",
+    "EmptyCaptureError",
+    "Record",
     "UnknownVariableError",
     "__version__",
     "backend_info",
     "backends",
+    "capture",
     "get_local",
+    "recipes",
 ]

@@ -52,15 +52,17 @@ class Target:
         self._ref = weakref.ref(func, self._on_collected)
         self.original_code: CodeType = func.__code__
         self.label = label_of(func)
-        self.subscriptions: dict[object, dict[str, Sink]] = {}
+        self.subscriptions: dict[object, tuple[dict[str, Sink], Callable[[], None] | None]] = {}
         self.varnames: tuple[str, ...] = ()
         self.sinks: tuple[Sink, ...] = ()
+        # Called with no argument at each return, after every variable's sink.
+        self.after: tuple[Callable[[], None], ...] = ()
         # (index, name, sink) per variable, replaced whole: one read gives a consistent view.
         self.entries: tuple[tuple[int, str, Sink], ...] = ()
         self.backend: Backend | None = None
         self.installed_code: CodeType | None = None
         # Per backend, per tuple of names: whatever the backend built once and reuses.
-        self.templates: dict[tuple[str, ...], Any] = {}
+        self.templates: dict[Any, Any] = {}
         self.warned: set[object] = set()
 
     def function(self) -> FunctionType | None:
@@ -127,16 +129,17 @@ def _fan_out(sinks: list[Sink]) -> Sink:
 def _refresh(target: Target) -> None:
     """Make the function capture exactly what its subscribers now want."""
     names: list[str] = []
-    for wanted in target.subscriptions.values():
+    for wanted, _ in target.subscriptions.values():
         names += [name for name in wanted if name not in names]
     if not names:
         backend, target.backend = target.backend, None
         if backend is not None:
             backend.uninstall(target)
-        target.varnames, target.sinks, target.entries = (), (), ()
+        target.varnames, target.sinks, target.entries, target.after = (), (), (), ()
         return
-    sinks = tuple(_fan_out([w[n] for w in target.subscriptions.values() if n in w]) for n in names)
+    sinks = tuple(_fan_out([w[n] for w, _ in target.subscriptions.values() if n in w]) for n in names)
     target.varnames, target.sinks = tuple(names), sinks
+    target.after = tuple(after for _, after in target.subscriptions.values() if after is not None)
     target.entries = tuple(zip(range(len(names)), names, sinks, strict=True))
     func = target.function()
     if target.backend is None and func is not None and func.__code__ is not target.original_code:
@@ -167,13 +170,20 @@ def _refresh(target: Target) -> None:
     )
 
 
-def attach(func: FunctionType, owner: object, sinks: Mapping[str, Sink]) -> None:
-    """Start (or change) capture of ``sinks``' variables of ``func`` for ``owner``."""
+def attach(
+    func: FunctionType, owner: object, sinks: Mapping[str, Sink], after: Callable[[], None] | None = None
+) -> None:
+    """Start (or change) capture of ``sinks``' variables of ``func`` for ``owner``.
+
+    At each return, each variable's sink gets its value (none for a variable unbound there), in
+    one thread, one return at a time; then ``after()`` is called, so that a subscriber can group
+    the values of one call. Neither may raise.
+    """
     with _lock:
         target = _targets.get(func)
         if target is None:
             target = _targets[func] = Target(func)
-        target.subscriptions[owner] = dict(sinks)
+        target.subscriptions[owner] = (dict(sinks), after)
         _refresh(target)
 
 

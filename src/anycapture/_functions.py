@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from ._errors import UnknownVariableError
 
-__all__ = ["check_varnames", "local_names", "resolve_function"]
+__all__ = ["check_varnames", "import_target", "key_for", "local_names", "resolve_function"]
 
 
 def local_names(code: types.CodeType) -> tuple[str, ...]:
@@ -110,3 +110,41 @@ def resolve_function(obj: object, varnames: tuple[str, ...], who: str) -> types.
         hint = f"; there {name!r} is a global, builtin or attribute name, not a local."
     listing = ", ".join(owned) if owned else "(none)"
     raise UnknownVariableError(f"{name!r} is not a local variable of {where}{hint} Its locals are: {listing}.")
+
+
+def key_for(func: types.FunctionType, name: str, style: str) -> str:
+    """The cache key of variable ``name`` of ``func``: ``Qual.name.var`` or ``module:Qual.name.var``."""
+    if style == "module":
+        return f"{func.__module__}:{func.__qualname__}.{name}"
+    return f"{func.__qualname__}.{name}"
+
+
+def import_target(spec: str) -> object:
+    """The object a ``"package.module:Qualified.name"`` string names (imported if need be).
+
+    Without a colon, the longest importable module prefix is used: ``"json.decoder.JSONDecoder.decode"``.
+    """
+    import importlib
+
+    if ":" in spec:
+        module_name, _, qualname = spec.partition(":")
+        candidates = [(module_name, qualname)]
+    else:
+        parts = spec.split(".")
+        candidates = [(".".join(parts[:i]), ".".join(parts[i:])) for i in range(len(parts) - 1, 0, -1)]
+    errors = []
+    for module_name, qualname in candidates:
+        try:
+            obj: object = importlib.import_module(module_name)
+        except ImportError as exc:
+            errors.append(f"{module_name}: {exc}")
+            continue
+        for part in qualname.split("."):
+            if part == "<locals>" or not hasattr(obj, part):
+                raise AttributeError(
+                    f"{spec!r}: {module_name} has no attribute path {qualname!r} (stopped at {part!r}); name a "
+                    "module-level function or a class method, e.g. 'timm.models.vision_transformer:Attention.forward'"
+                )
+            obj = inspect.getattr_static(obj, part) if inspect.isclass(obj) else getattr(obj, part)
+        return obj
+    raise ImportError(f"cannot import a module for target {spec!r}: " + "; ".join(errors))

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from . import _engine
 from ._backends import Sink, preferred
-from ._functions import check_varnames, resolve_function
+from ._functions import check_varnames, key_for, resolve_function
 from ._store import CacheView, Store, check_max_size
 from ._values import PLAIN_TYPES, Converter, make_converter
 
@@ -125,12 +125,6 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
 
     # -- internals ---------------------------------------------------------------------------
     @classmethod
-    def _key(cls, func: types.FunctionType, name: str) -> str:
-        if cls._options.key_style == "module":
-            return f"{func.__module__}:{func.__qualname__}.{name}"
-        return f"{func.__qualname__}.{name}"
-
-    @classmethod
     def _converter(cls) -> Converter | None:
         options = cls._options
         if options.collate_fn is not None:
@@ -146,7 +140,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
         sinks: dict[str, Sink] = {}
         label = _engine.label_of(func)
         for name in cls._registry[func]:
-            key = cls._key(func, name)
+            key = key_for(func, name, cls._options.key_style)
             owner = cls._key_owners.setdefault(key, label)
             if owner != label:
                 _engine.warn_once(

@@ -10,6 +10,7 @@ swaps constants (``CodeType.replace``), which keeps ``activate()``/``deactivate(
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from types import CodeType
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -17,7 +18,7 @@ from bytecode import Bytecode
 from bytecode.instr import CellVar, Instr
 
 from .._analysis import bound_at_returns, is_return
-from ._base import InstallError, Sink
+from ._base import InstallError
 
 if TYPE_CHECKING:
     from .._engine import Target
@@ -77,7 +78,7 @@ class _Template:
             code = Bytecode.from_code(original, conserve_exception_block_stackdepth=True)
             tracked = list(target.varnames)
             bound = bound_at_returns(code, tracked, _arguments(code))
-            slots = [_SinkSlot(i) for i in range(len(tracked))]
+            slots = [_SinkSlot(i) for i in range(len(tracked) + len(target.after))]
             out: list[Any] = []
             for index, item in enumerate(code):
                 if is_return(item):
@@ -88,6 +89,8 @@ class _Template:
                             out += _call(slots[i], [_load(name, code, location)], location)
                         else:
                             out += _call(target.frame_reader(i), [], location)
+                    for slot in slots[len(tracked) :]:
+                        out += _call(slot, [], location)
                 out.append(item)
             code[:] = out
             self.code = code.to_code(
@@ -99,9 +102,9 @@ class _Template:
             raise InstallError(f"rewriting {target.label} changed its closure layout")
         consts = self.code.co_consts
         self._slots = {i: c.index for i, c in enumerate(consts) if type(c) is _SinkSlot}
-        self._bound: tuple[tuple[Sink, ...], CodeType] | None = None
+        self._bound: tuple[tuple[Callable[..., Any], ...], CodeType] | None = None
 
-    def bind(self, sinks: tuple[Sink, ...]) -> CodeType:
+    def bind(self, sinks: tuple[Callable[..., Any], ...]) -> CodeType:
         """The code with these sinks; the same code object again while the sinks are the same."""
         if self._bound is not None and self._bound[0] == sinks:
             return self._bound[1]
@@ -138,16 +141,17 @@ class BytecodeBackend:
         func = target.function()
         if func is None:
             return
-        template = target.templates.get(target.varnames)
+        shape = (target.varnames, len(target.after))
+        template = target.templates.get(shape)
         if template is None:
-            template = target.templates[target.varnames] = _Template(target)
+            template = target.templates[shape] = _Template(target)
         current = func.__code__
         if current is not target.original_code and current is not target.installed_code:
             raise InstallError(
                 f"{target.label}.__code__ was replaced by someone else while anycapture was attached; "
                 "not overwriting it"
             )
-        code = template.bind(target.sinks)
+        code = template.bind((*target.sinks, *target.after))
         _carry_local_events(current, code)
         func.__code__ = code
         target.installed_code = code

@@ -112,6 +112,8 @@ class MonitoringBackend:
                         target.missing(index)
                     else:
                         sink(value)
+                for after in target.after:
+                    after()
             except Exception as exc:  # an error here must never reach the user's function
                 target.failed(exc)
 

@@ -1,0 +1,423 @@
+"""``capture()``: capture locals of code you do not own, for one block, labelled by layer."""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import sys
+import threading
+import types
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from . import _engine
+from ._backends import preferred
+from ._errors import CaptureError, CaptureWarning
+from ._functions import check_varnames, import_target, key_for, resolve_function
+from ._store import check_max_size
+from ._values import PLAIN_TYPES, Converter, make_converter
+
+__all__ = ["Capture", "EmptyCaptureError", "Record", "capture"]
+
+_MISSING = object()
+_STACK_DEPTH = 24  # callers searched for the layer a plain function ran in
+
+
+class EmptyCaptureError(CaptureError):
+    """With ``strict=True``: a target never ran in the block, or a variable was never bound."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One captured value and where it came from.
+
+    ``path`` is the module path of the ``nn.Module`` the function ran for (its ``self``, or a module
+    passed as its first argument) inside the ``model=`` given to :func:`capture`, e.g.
+    ``"blocks.3.attn"``; ``None`` when there is no such module or no model.
+    """
+
+    key: str
+    name: str
+    value: Any
+    function: str
+    path: str | None
+    call: int
+    thread: int
+    order: int
+
+
+class _Recorder:
+    """Collects one function's values at each return and turns them into records."""
+
+    def __init__(self, owner: Capture, func: types.FunctionType, names: tuple[str, ...], hint: str) -> None:
+        self.owner = owner
+        self.func = func
+        self.names = names
+        self.hint = hint
+        self.label = _engine.label_of(func)
+        self.keys = tuple(key_for(func, name, owner.key_style) for name in names)
+        code = func.__code__
+        # The first argument (``self``, or transformers' ``module``) tells which layer ran.
+        first = code.co_varnames[0] if code.co_argcount else None
+        self.watched = names if first is None or first in names else (*names, first)
+        self.context = self.watched.index(first) if first is not None else None
+        self.calls = 0
+        self.bound = [0] * len(names)
+        self._local = threading.local()
+        self._counter = itertools.count()
+
+    def sinks(self) -> dict[str, Callable[[Any], None]]:
+        local = self._local
+        size = len(self.watched)
+
+        def make(index: int) -> Callable[[Any], None]:
+            def sink(value: Any) -> None:
+                pending = local.__dict__.get("pending")
+                if pending is None:
+                    pending = local.pending = [_MISSING] * size
+                pending[index] = value
+
+            return sink
+
+        return {name: make(i) for i, name in enumerate(self.watched)}
+
+    def after(self) -> None:
+        """End of one call: file its values as records. Runs inside the user's function."""
+        pending = self._local.__dict__.pop("pending", None)
+        call = next(self._counter)
+        self.calls += 1
+        if pending is None:
+            return
+        try:
+            context = pending[self.context] if self.context is not None else None
+            path = self.owner._path_of(context)
+            if path is None and self.owner.model is not None:
+                # A plain function (F.multi_head_attention_forward): the layer is a caller's.
+                path = self.owner._path_from_stack(sys._getframe(1))
+            thread = threading.get_ident()
+            for index, name in enumerate(self.names):
+                value = pending[index]
+                if value is _MISSING:
+                    continue
+                self.bound[index] += 1
+                self.owner._add(self.keys[index], name, value, self.label, path, call, thread)
+        except Exception as exc:
+            _engine.warn_once(
+                self.owner._warned, ("after", self.label), f"capture from {self.label} failed: {exc!r}", stacklevel=3
+            )
+
+
+TargetSpec = Any  # a function, method, "module:Qual.name" string, or Recipe
+
+
+class Capture(Mapping[str, list[Any]]):
+    """The result of :func:`capture`, and the context manager that fills it.
+
+    A mapping from ``'<qualname>.<variable>'`` (the keys of ``get_local.cache``) to the values
+    captured in call order, plus :attr:`records` that know their layer, call and thread.
+    """
+
+    def __init__(
+        self,
+        targets: list[tuple[types.FunctionType, tuple[str, ...], str]],
+        *,
+        model: Any,
+        convert: Converter | None,
+        custom: bool,
+        reduce: Callable[[Any], Any] | None,
+        max_size: int | None,
+        key_style: str,
+        strict: bool,
+    ) -> None:
+        self.model = model
+        self.key_style = key_style
+        self.strict = strict
+        self._convert = convert
+        self._custom = custom
+        self._reduce = reduce
+        self._max_size = max_size
+        self._recorders = [_Recorder(self, func, names, hint) for func, names, hint in targets]
+        self._records: dict[str, deque[Record]] = {}
+        self._order = itertools.count()
+        self._lock = threading.Lock()
+        self._paths: dict[int, str] = {}
+        self._paths_fresh = False
+        self._warned: set[object] = set()
+        self._active = False
+
+    # -- context manager -------------------------------------------------------------------
+    def __enter__(self) -> Capture:
+        if self._active:
+            raise RuntimeError("this capture block is already active; create a new one with anycapture.capture()")
+        preferred()  # a forced ANYCAPTURE_BACKEND that cannot run is an error here, not later
+        self._index_model()
+        self._active = True
+        attached: list[_Recorder] = []
+        try:
+            for recorder in self._recorders:
+                _engine.attach(recorder.func, recorder, recorder.sinks(), recorder.after)
+                attached.append(recorder)
+        except BaseException:
+            for recorder in attached:
+                _engine.detach(recorder.func, recorder)
+            self._active = False
+            raise
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.close(report=exc_type is None)
+
+    def close(self, *, report: bool = True) -> None:
+        """End the block: every target gets its original code back. Reports empty targets."""
+        if not self._active:
+            return
+        self._active = False
+        for recorder in self._recorders:
+            _engine.detach(recorder.func, recorder)
+        if report:
+            self._report()
+
+    def _report(self) -> None:
+        problems = []
+        for recorder in self._recorders:
+            hint = f" Hint: {recorder.hint}" if recorder.hint else ""
+            if recorder.calls == 0:
+                problems.append(f"{recorder.label} never ran inside the capture block.{hint}")
+                continue
+            never = [name for name, count in zip(recorder.names, recorder.bound, strict=True) if count == 0]
+            if never:
+                listed = ", ".join(map(repr, never))
+                problems.append(
+                    f"{listed} of {recorder.label} {'was' if len(never) == 1 else 'were'} never bound "
+                    f"in its {recorder.calls} call(s).{hint}"
+                )
+        if not problems:
+            return
+        message = "nothing captured for: " + " ".join(problems)
+        if self.strict:
+            raise EmptyCaptureError(message)
+        warnings.warn(message, CaptureWarning, stacklevel=4)
+
+    # -- recording (runs inside the user's functions) --------------------------------------
+    def _index_model(self) -> None:
+        model = self.model
+        if model is None:
+            return
+        named = getattr(model, "named_modules", None)
+        if named is None:
+            raise TypeError(f"model= must be a torch nn.Module (anything with named_modules()); got {model!r}")
+        self._paths = {id(module): name for name, module in named()}
+        self._paths_fresh = True
+
+    def _path_of(self, obj: Any) -> str | None:
+        if obj is None or self.model is None or type(obj) in PLAIN_TYPES:
+            return None
+        path = self._paths.get(id(obj))
+        if path is None and self._paths_fresh and hasattr(obj, "named_modules"):
+            # A module added to the model after the block began: index the model once more.
+            self._index_model()
+            self._paths_fresh = False
+            path = self._paths.get(id(obj))
+        return path
+
+    def _path_from_stack(self, frame: types.FrameType | None) -> str | None:
+        """The path of the nearest module of the model among the callers' first arguments."""
+        for _ in range(_STACK_DEPTH):
+            if frame is None:
+                return None
+            code = frame.f_code
+            if code.co_argcount:
+                path = self._paths.get(id(frame.f_locals.get(code.co_varnames[0])))
+                if path is not None:
+                    return path
+            frame = frame.f_back
+        return None
+
+    def _process(self, key: str, value: Any) -> Any:
+        raw = value
+        try:
+            if self._reduce is not None:
+                value = self._reduce(value)
+            if self._convert is not None and (self._custom or type(value) not in PLAIN_TYPES):
+                value = self._convert(value)
+        except Exception as exc:
+            _engine.warn_once(
+                self._warned,
+                ("convert", key),
+                f"could not reduce or convert a value captured as {key} ({type(exc).__name__}: {exc}); "
+                "the raw value was kept (this warning is shown once per key)",
+                stacklevel=5,
+            )
+            return raw
+        return value
+
+    def _add(self, key: str, name: str, value: Any, function: str, path: str | None, call: int, thread: int) -> None:
+        record = Record(key, name, self._process(key, value), function, path, call, thread, next(self._order))
+        records = self._records.get(key)
+        if records is None:
+            with self._lock:
+                records = self._records.setdefault(key, deque(maxlen=self._max_size))
+        records.append(record)
+
+    # -- reading ---------------------------------------------------------------------------
+    def __getitem__(self, key: str) -> list[Any]:
+        return [record.value for record in self._records[key]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._records))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{key!r}: {len(records)} value(s)" for key, records in self._records.items())
+        return f"<Capture {{{counts}}}>"
+
+    @property
+    def records(self) -> list[Record]:
+        """Every record, in the order values were captured."""
+        merged = [record for records in list(self._records.values()) for record in list(records)]
+        return sorted(merged, key=lambda record: record.order)
+
+    def select(self, pattern: str = "*", name: str | None = None) -> list[Record]:
+        """Records whose module path matches the glob ``pattern`` (and variable ``name`` or key).
+
+        >>> # cap.select("blocks.1*.attn", "attn")  -> the records of blocks 10 and 11
+        """
+        return [
+            record
+            for record in self.records
+            if (name is None or name in (record.name, record.key))
+            and (pattern == "*" or (record.path is not None and fnmatch.fnmatchcase(record.path, pattern)))
+        ]
+
+    def by_path(self, name: str | None = None, pattern: str = "*") -> dict[str, list[Any]]:
+        """``{module path: [values in call order]}`` for variable ``name`` (or key)."""
+        result: dict[str, list[Any]] = {}
+        for record in self.select(pattern, name):
+            if record.path is not None:
+                result.setdefault(record.path, []).append(record.value)
+        return result
+
+    def stack(self, name: str | None = None, pattern: str = "*") -> Any:
+        """The selected values stacked on a new first axis (layers), as one array or tensor.
+
+        With 12 attention maps of shape ``[batch, heads, q, k]`` this gives ``[12, batch, heads, q, k]``.
+        """
+        records = self.select(pattern, name)
+        if not records:
+            raise KeyError(f"no values captured for name={name!r}, pattern={pattern!r}; captured keys: {list(self)}")
+        keys = {record.key for record in records}
+        if name is None and len(keys) > 1:
+            raise ValueError(f"stack() needs name= when several variables were captured: {sorted(keys)}")
+        return _stack([record.value for record in records], [_describe(record) for record in records])
+
+    def clear(self) -> None:
+        """Forget every record captured so far."""
+        self._records.clear()
+
+
+def _describe(record: Record) -> str:
+    return f"{record.path or record.function} call {record.call}"
+
+
+def _stack(values: Sequence[Any], labels: Sequence[str]) -> Any:
+    shapes = [getattr(value, "shape", None) for value in values]
+    if any(shape is None for shape in shapes):
+        kinds = sorted({type(value).__name__ for value, shape in zip(values, shapes, strict=True) if shape is None})
+        raise TypeError(f"stack() needs arrays or tensors; got {', '.join(kinds)}")
+    if len(set(map(tuple, shapes))) > 1:  # type: ignore[arg-type]
+        listing = "; ".join(f"{label}: {tuple(shape)}" for label, shape in zip(labels, shapes, strict=True))  # type: ignore[arg-type]
+        raise ValueError(f"cannot stack values of different shapes: {listing}")
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(values[0], torch.Tensor):
+        return torch.stack(list(values))
+    import numpy
+
+    return numpy.stack(list(values))
+
+
+def _normalise_targets(
+    target: TargetSpec | Mapping[TargetSpec, str | Iterable[str]], varnames: tuple[str, ...]
+) -> list[tuple[types.FunctionType, tuple[str, ...], str]]:
+    """[(function, names, hint)] from whatever :func:`capture` was given."""
+    from .recipes import Recipe
+
+    if isinstance(target, Mapping):
+        if varnames:
+            raise TypeError("give variable names either in the mapping or as arguments, not both")
+        pairs = [(spec, (names,) if isinstance(names, str) else tuple(names)) for spec, names in target.items()]
+    else:
+        pairs = [(target, varnames)]
+    merged: dict[types.FunctionType, tuple[tuple[str, ...], str]] = {}
+    for spec, names in pairs:
+        hint = ""
+        if isinstance(spec, Recipe):
+            names = names or spec.varnames
+            hint = spec.hint
+            spec = spec.target
+        names = check_varnames(names, "capture")
+        obj = import_target(spec) if isinstance(spec, str) else spec
+        func = resolve_function(obj, names, "capture")
+        known, known_hint = merged.get(func, ((), ""))
+        merged[func] = (known + tuple(n for n in names if n not in known), known_hint or hint)
+    return [(func, names, hint) for func, (names, hint) in merged.items()]
+
+
+def capture(
+    target: TargetSpec | Mapping[TargetSpec, str | Iterable[str]],
+    *varnames: str,
+    model: Any = None,
+    values: Literal["numpy", "tensor", "raw"] = "numpy",
+    device: Any = None,
+    clone: bool = False,
+    collate_fn: Callable[[Any], Any] | None = None,
+    reduce: Callable[[Any], Any] | None = None,
+    max_size: int | None = None,
+    key_style: Literal["qualname", "module"] = "qualname",
+    strict: bool = False,
+) -> Capture:
+    """Capture locals of ``target`` for the duration of a ``with`` block, in place.
+
+    ``target`` is a function or method object, a ``"package.module:Qualified.name"`` string, a
+    :class:`~anycapture.recipes.Recipe`, or a mapping of such targets to variable names. Nothing in
+    the model changes: the target's code is instrumented on entry and restored exactly on exit,
+    even if the block raises, and references to it held anywhere see the capture.
+
+    Args:
+        model: the root ``nn.Module``; records then carry the module path (``blocks.3.attn``) of
+            the layer each value came from.
+        values, device, clone, collate_fn, max_size, key_style: as for ``get_local.activate``.
+        reduce: applied to each raw value at capture time (before conversion), e.g.
+            ``lambda attn: attn.mean(1)`` to keep only the head average.
+        strict: raise :class:`EmptyCaptureError` instead of warning when a target never ran or a
+            variable was never bound in the block.
+
+    >>> import difflib
+    >>> from anycapture import capture
+    >>> with capture(difflib.SequenceMatcher.ratio, "matches") as cap:
+    ...     _ = difflib.SequenceMatcher(None, "abcd", "bcde").ratio()
+    >>> cap["SequenceMatcher.ratio.matches"]
+    [3]
+    """
+    size = check_max_size(max_size)
+    convert = make_converter(values, device=device, clone=clone) if collate_fn is None else collate_fn
+    if collate_fn is not None and not callable(collate_fn):
+        raise TypeError(f"collate_fn must be callable or None; got {collate_fn!r}")
+    if reduce is not None and not callable(reduce):
+        raise TypeError(f"reduce must be callable or None; got {reduce!r}")
+    if key_style not in ("qualname", "module"):
+        raise ValueError(f"key_style={key_style!r} is not a key style; use 'qualname' or 'module'")
+    return Capture(
+        _normalise_targets(target, varnames),
+        model=model,
+        convert=convert,
+        custom=collate_fn is not None,
+        reduce=reduce,
+        max_size=size,
+        key_style=key_style,
+        strict=strict,
+    )

@@ -1,0 +1,93 @@
+"""Where the attention maps are, in the models people use most.
+
+A recipe is data: the function to capture, the variable names, and what to know about them. Pass
+one to :func:`anycapture.capture` in place of a target::
+
+    from anycapture import capture, recipes
+
+    with capture(recipes.TIMM_VIT, model=model) as cap:
+        model(images)
+    maps = cap.stack("attn")          # [layers, batch, heads, tokens, tokens]
+
+Each recipe has a test (``tests/test_recipes.py``) that proves it still matches the installed
+library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MULTIHEAD_ATTENTION", "RECIPES", "TIMM_VIT", "TRANSFORMERS_BERT", "TRANSFORMERS_GPT2", "Recipe"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A function to capture from, its variables, and notes for the user.
+
+    ``hint`` is shown when the block ends with nothing captured (for example because the model
+    took a fused path where the variable never exists).
+    """
+
+    name: str
+    target: str
+    varnames: tuple[str, ...]
+    notes: str
+    hint: str = ""
+
+
+TIMM_VIT = Recipe(
+    name="timm-vit",
+    target="timm.models.vision_transformer:Attention.forward",
+    varnames=("attn",),
+    notes=(
+        "Attention probabilities after softmax and attention dropout, [batch, heads, tokens, tokens], one "
+        "per block (ViT, DeiT, BEiT-style models built on timm's Attention). Exists only on the unfused path."
+    ),
+    hint=(
+        "timm's Attention uses fused scaled_dot_product_attention by default, so its `attn` is never computed: "
+        "set fused_attn=False on the attention modules (or TIMM_FUSED_ATTN=0 before import), or use "
+        "anycapture.capture_attention"
+    ),
+)
+
+TRANSFORMERS_BERT = Recipe(
+    name="transformers-bert",
+    target="transformers.models.bert.modeling_bert:eager_attention_forward",
+    varnames=("attn_weights",),
+    notes=(
+        "Attention probabilities after softmax and dropout, [batch, heads, query, key], one per layer; the "
+        "record's path is the BertSelfAttention module (encoder.layer.N.attention.self)."
+    ),
+    hint=(
+        "transformers runs eager_attention_forward only with attn_implementation='eager' "
+        "(from_pretrained(..., attn_implementation='eager')); the default 'sdpa' never builds the weights"
+    ),
+)
+
+TRANSFORMERS_GPT2 = Recipe(
+    name="transformers-gpt2",
+    target="transformers.models.gpt2.modeling_gpt2:eager_attention_forward",
+    varnames=("attn_weights",),
+    notes="GPT-2 attention probabilities after the causal mask, softmax and dropout, [batch, heads, query, key].",
+    hint=TRANSFORMERS_BERT.hint,
+)
+
+MULTIHEAD_ATTENTION = Recipe(
+    name="torch-multihead-attention",
+    target="torch.nn.functional:multi_head_attention_forward",
+    varnames=("attn_output_weights",),
+    notes=(
+        "torch.nn.MultiheadAttention's weights as returned: averaged over heads unless "
+        "average_attn_weights=False, after dropout."
+    ),
+    hint=(
+        "nn.MultiheadAttention calls multi_head_attention_forward only off its fused fast path: in eval mode "
+        "under torch.no_grad()/inference_mode it usually takes torch._native_multi_head_attention instead, so "
+        "run with gradients enabled (or in train mode with dropout 0); it computes the weights only with "
+        "need_weights=True, which TransformerEncoderLayer never passes"
+    ),
+)
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe for recipe in (TIMM_VIT, TRANSFORMERS_BERT, TRANSFORMERS_GPT2, MULTIHEAD_ATTENTION)
+}

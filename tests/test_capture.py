@@ -1,0 +1,196 @@
+"""capture(): scoped capture of functions you do not own, on every backend."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import pytest
+
+from anycapture import CaptureWarning, EmptyCaptureError, capture, get_local, recipes
+
+
+class Layer:
+    """Stands in for a library class whose source we do not edit."""
+
+    def forward(self, x: int) -> int:
+        attn = x * 10
+        if x < 0:
+            return -1
+        hidden = attn + 1
+        return hidden
+
+
+def helper(x: int) -> int:
+    scores = x + 0.5
+    return int(scores)
+
+
+def test_capture_restores_the_original_code(backend: str) -> None:
+    """Inside the block the method is captured; after it, its original code object is back."""
+    original = Layer.forward.__code__
+    layer = Layer()
+    with capture(Layer.forward, "attn", "hidden") as cap:
+        assert Layer.forward.__code__ is not original or backend == "monitoring"
+        assert [layer.forward(i) for i in range(3)] == [1, 11, 21]
+    assert Layer.forward.__code__ is original
+    assert cap["Layer.forward.attn"] == [0, 10, 20]
+    assert cap["Layer.forward.hidden"] == [1, 11, 21]
+    assert layer.forward(5) == 51
+    assert cap["Layer.forward.attn"] == [0, 10, 20]  # nothing recorded after the block
+
+
+def test_capture_restores_even_when_the_block_raises(backend: str) -> None:
+    """An exception in the block propagates and the code is restored."""
+    original = Layer.forward.__code__
+    with pytest.raises(ZeroDivisionError), capture(Layer.forward, "attn"):
+        Layer().forward(1)
+        1 / 0
+    assert Layer.forward.__code__ is original
+
+
+def test_string_targets(backend: str) -> None:
+    """'module:Qualified.name' and dotted paths name the target without importing it yourself."""
+    with capture(f"{__name__}:Layer.forward", "attn") as cap:
+        Layer().forward(2)
+    assert cap["Layer.forward.attn"] == [20]
+    with capture(f"{__name__}.helper", "scores") as cap2:
+        helper(1)
+    assert cap2["helper.scores"] == [1.5]
+
+
+def test_bad_string_target_is_clear() -> None:
+    """A string that names nothing says what was missing."""
+    with pytest.raises(AttributeError, match=r"has no attribute path 'Layer\.nope'"):
+        capture(f"{__name__}:Layer.nope", "x")
+    with pytest.raises(ImportError, match="cannot import a module"):
+        capture("no_such_package_xyz.f", "x")
+
+
+def test_mapping_of_targets_and_nesting(backend: str) -> None:
+    """Several targets at once, nested blocks, and get_local on the same function stay apart."""
+    get_local("attn")(Layer.forward)
+    get_local.activate()
+    layer = Layer()
+    with capture({Layer.forward: "hidden", helper: ["scores"]}) as outer:
+        layer.forward(1)
+        with capture(Layer.forward, "attn") as inner:
+            layer.forward(2)
+            helper(3)
+        layer.forward(3)
+    layer.forward(4)
+    assert outer["Layer.forward.hidden"] == [11, 21, 31]
+    assert outer["helper.scores"] == [3.5]
+    assert "Layer.forward.attn" not in outer
+    assert inner["Layer.forward.attn"] == [20]
+    assert get_local.cache["Layer.forward.attn"] == [10, 20, 30, 40]
+    assert "Layer.forward.hidden" not in get_local.cache
+
+
+def test_records_know_call_and_thread(backend: str) -> None:
+    """Each record carries its call index and thread; nothing is lost across threads."""
+    barrier = threading.Barrier(4)  # all alive at once, so their ids differ
+
+    def work(base: int) -> None:
+        barrier.wait()
+        for i in range(500):
+            helper(base * 1000 + i)
+        barrier.wait()
+
+    with capture(helper, "scores") as cap:
+        threads = [threading.Thread(target=work, args=(b,)) for b in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    records = cap.records
+    assert len(records) == 2000
+    assert sorted(r.call for r in records) == list(range(2000))
+    assert len({r.thread for r in records}) == 4
+    assert sorted(r.value for r in records) == sorted(b * 1000 + i + 0.5 for b in range(4) for i in range(500))
+
+
+def test_reduce_and_max_size(backend: str) -> None:
+    """reduce= runs on each value at capture time; max_size keeps the newest."""
+    with capture(Layer.forward, "attn", reduce=lambda v: -v, max_size=2) as cap:
+        for i in range(5):
+            Layer().forward(i)
+    assert cap["Layer.forward.attn"] == [-30, -40]
+
+
+def test_failing_reduce_keeps_raw_value_and_warns_once(backend: str) -> None:
+    """A reduce that raises never reaches the function; the raw value is kept, one warning given."""
+
+    def bad(value: int) -> int:
+        raise RuntimeError("bad reduce")
+
+    with (
+        pytest.warns(CaptureWarning, match="RuntimeError: bad reduce"),
+        capture(Layer.forward, "attn", reduce=bad) as cap,
+    ):
+        assert Layer().forward(1) == 11
+        assert Layer().forward(2) == 21
+    assert cap["Layer.forward.attn"] == [10, 20]
+
+
+def test_target_that_never_ran_is_reported(backend: str) -> None:
+    """Ending a block whose target never ran warns, naming it."""
+    with pytest.warns(CaptureWarning, match="Layer.forward never ran inside the capture block"):
+        with capture(Layer.forward, "attn"):
+            helper(1)
+
+
+def test_variable_never_bound_is_reported_with_the_recipe_hint(backend: str) -> None:
+    """A variable that no call bound is reported; a recipe adds its hint; strict raises."""
+
+    def attention(x: int, fused: bool = True) -> int:
+        if not fused:
+            attn = x
+            return attn
+        return x
+
+    recipe = recipes.Recipe("demo", f"{__name__}:helper", ("scores",), notes="", hint="turn fused off")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaptureWarning)  # the per-call 'not bound' warning
+        with pytest.raises(EmptyCaptureError, match=r"'attn' of .*attention was never bound in its 2 call\(s\)"):
+            with capture(attention, "attn", strict=True):
+                attention(1)
+                attention(2)
+    with pytest.warns(CaptureWarning, match="Hint: turn fused off"), capture(recipe):
+        pass
+
+
+def test_block_cannot_be_entered_twice(backend: str) -> None:
+    """A capture block is single use while active."""
+    cap = capture(helper, "scores")
+    with cap:
+        with pytest.raises(RuntimeError, match="already active"):
+            cap.__enter__()
+        helper(1)
+    assert cap["helper.scores"] == [1.5]
+
+
+def test_select_by_path_and_stack_errors(backend: str) -> None:
+    """Without a model there are no paths; stacking non-arrays is a clear error."""
+    with capture(helper, "scores") as cap:
+        helper(1)
+    assert cap.select(name="scores")[0].path is None
+    assert cap.by_path("scores") == {}
+    with pytest.raises(TypeError, match="stack\\(\\) needs arrays or tensors; got float"):
+        cap.stack("scores")
+    with pytest.raises(KeyError, match="no values captured for name='nope'"):
+        cap.stack("nope")
+
+
+def test_bad_options_are_rejected() -> None:
+    """Invalid options fail before anything is instrumented."""
+    with pytest.raises(ValueError, match="values='x'"):
+        capture(helper, "scores", values="x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="reduce must be callable"):
+        capture(helper, "scores", reduce=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="either in the mapping or as arguments"):
+        capture({helper: "scores"}, "x")
+    with pytest.raises(TypeError, match=r"model= must be a torch nn\.Module"):
+        with capture(helper, "scores", model=object()):
+            pass
+    assert helper.__code__.co_name == "helper"

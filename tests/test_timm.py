@@ -1,0 +1,68 @@
+"""capture() on timm's real Vision Transformer (runs where timm and torchvision are installed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from anycapture import CaptureWarning, capture, get_local, recipes
+
+timm = pytest.importorskip("timm")
+torch = pytest.importorskip("torch")
+np = pytest.importorskip("numpy")
+
+
+def _vit(fused: bool) -> Any:
+    torch.manual_seed(0)
+    model = timm.create_model("vit_small_patch16_224", pretrained=False).eval()
+    for module in model.modules():
+        if hasattr(module, "fused_attn"):
+            module.fused_attn = fused
+    return model
+
+
+def test_vit_maps_equal_timms_attention_extract(backend: str) -> None:
+    """The 12 captured maps equal timm.utils.AttentionExtract's, with block paths; outputs unchanged."""
+    from timm.utils import AttentionExtract
+
+    model = _vit(fused=False)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        expected_logits = model(x)
+        with capture(recipes.TIMM_VIT, model=model) as cap:
+            logits = model(x)
+        extracted = AttentionExtract(model, method="fx")(x)
+    torch.testing.assert_close(logits, expected_logits, rtol=0, atol=0)
+    assert list(cap.by_path("attn")) == [f"blocks.{i}.attn" for i in range(12)]
+    maps = cap.stack("attn")
+    assert maps.shape == (12, 1, 6, 197, 197)
+    reference = np.stack([value.numpy() for value in extracted.values()])
+    np.testing.assert_allclose(maps, reference, rtol=0, atol=0)
+
+
+def test_get_local_on_timm_after_import(backend: str) -> None:
+    """get_local decorates timm's Attention.forward after import, in one line, and captures 12 maps."""
+    from timm.models.vision_transformer import Attention
+
+    model = _vit(fused=False)
+    try:
+        assert get_local("attn")(Attention.forward) is Attention.forward
+        get_local.activate()
+        with torch.no_grad():
+            model(torch.randn(2, 3, 224, 224))
+        maps = get_local.cache["Attention.forward.attn"]
+        assert len(maps) == 12
+        assert maps[0].shape == (2, 6, 197, 197)
+    finally:
+        get_local.deactivate()
+        get_local.clear()
+
+
+def test_fused_vit_is_reported_with_the_fix(backend: str) -> None:
+    """timm's default fused attention never computes `attn`: the block says so and how to fix it."""
+    model = _vit(fused=True)
+    with pytest.warns(CaptureWarning, match="set fused_attn=False"), torch.no_grad():
+        with capture(recipes.TIMM_VIT, model=model) as cap:
+            model(torch.randn(1, 3, 224, 224))
+    assert len(cap) == 0

@@ -10,8 +10,8 @@ import types
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from threading import get_ident
+from typing import Any, Literal, NamedTuple
 
 from . import _engine
 from ._backends import preferred
@@ -30,9 +30,8 @@ class EmptyCaptureError(CaptureError):
     """With ``strict=True``: a target never ran in the block, or a variable was never bound."""
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One captured value and where it came from.
+class Record(NamedTuple):
+    """One captured value and where it came from (a named tuple: cheap to make at every call).
 
     ``path`` is the module path of the ``nn.Module`` the function ran for (its ``self``, or a module
     passed as its first argument) inside the ``model=`` given to :func:`capture`, e.g.
@@ -66,6 +65,10 @@ class _Recorder:
         self.context = self.watched.index(first) if first is not None else None
         self.calls = 0
         self.bound = [0] * len(names)
+        # (index, key, name, records of that key) per requested variable
+        self.slots = tuple(
+            (i, key, name, owner._records_of(key)) for i, (key, name) in enumerate(zip(self.keys, names, strict=True))
+        )
         self._local = threading.local()
         self._counter = itertools.count()
 
@@ -88,26 +91,29 @@ class _Recorder:
         """End of one call: file its values as records. Runs inside the user's function."""
         pending = self._local.__dict__.pop("pending", None)
         call = next(self._counter)
-        self.calls += 1
+        self.calls = call + 1
         if pending is None:
             return
+        owner = self.owner
         try:
-            context = pending[self.context] if self.context is not None else None
-            path = self.owner._path_of(context)
-            if path is None and self.owner.model is not None:
-                # A plain function (F.multi_head_attention_forward): the layer is a caller's.
-                path = self.owner._path_from_stack(sys._getframe(1))
-            thread = threading.get_ident()
-            for index, name in enumerate(self.names):
+            path = None
+            if owner.model is not None:
+                path = owner._path_of(pending[self.context]) if self.context is not None else None
+                if path is None:
+                    # A plain function (F.multi_head_attention_forward): the layer is a caller's.
+                    path = owner._path_from_stack(sys._getframe(1))
+            thread = get_ident()
+            process = owner._process if owner._processing else None
+            for index, key, name, records in self.slots:
                 value = pending[index]
                 if value is _MISSING:
                     continue
                 self.bound[index] += 1
-                self.owner._add(self.keys[index], name, value, self.label, path, call, thread)
+                if process is not None:
+                    value = process(key, value)
+                records.append(Record(key, name, value, self.label, path, call, thread, next(owner._order)))
         except Exception as exc:
-            _engine.warn_once(
-                self.owner._warned, ("after", self.label), f"capture from {self.label} failed: {exc!r}", stacklevel=3
-            )
+            _engine.warn_once(owner._warned, ("after", self.label), f"capture from {self.label} failed: {exc!r}", 3)
 
 
 TargetSpec = Any  # a function, method, "module:Qual.name" string, or Recipe
@@ -138,11 +144,11 @@ class Capture(Mapping[str, list[Any]]):
         self._convert = convert
         self._custom = custom
         self._reduce = reduce
+        self._processing = reduce is not None or convert is not None
         self._max_size = max_size
-        self._recorders = [_Recorder(self, func, names, hint) for func, names, hint in targets]
         self._records: dict[str, deque[Record]] = {}
         self._order = itertools.count()
-        self._lock = threading.Lock()
+        self._recorders = [_Recorder(self, func, names, hint) for func, names, hint in targets]
         self._paths: dict[int, str] = {}
         self._paths_fresh = False
         self._warned: set[object] = set()
@@ -254,26 +260,27 @@ class Capture(Mapping[str, list[Any]]):
             return raw
         return value
 
-    def _add(self, key: str, name: str, value: Any, function: str, path: str | None, call: int, thread: int) -> None:
-        record = Record(key, name, self._process(key, value), function, path, call, thread, next(self._order))
+    def _records_of(self, key: str) -> deque[Record]:
         records = self._records.get(key)
         if records is None:
-            with self._lock:
-                records = self._records.setdefault(key, deque(maxlen=self._max_size))
-        records.append(record)
+            records = self._records[key] = deque(maxlen=self._max_size)
+        return records
 
     # -- reading ---------------------------------------------------------------------------
     def __getitem__(self, key: str) -> list[Any]:
-        return [record.value for record in self._records[key]]
+        records = self._records.get(key)
+        if not records:
+            raise KeyError(key)
+        return [record.value for record in records]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self._records))
+        return iter([key for key, records in self._records.items() if records])
 
     def __len__(self) -> int:
-        return len(self._records)
+        return sum(1 for records in self._records.values() if records)
 
     def __repr__(self) -> str:
-        counts = ", ".join(f"{key!r}: {len(records)} value(s)" for key, records in self._records.items())
+        counts = ", ".join(f"{key!r}: {len(self._records[key])} value(s)" for key in self)
         return f"<Capture {{{counts}}}>"
 
     @property
@@ -317,7 +324,8 @@ class Capture(Mapping[str, list[Any]]):
 
     def clear(self) -> None:
         """Forget every record captured so far."""
-        self._records.clear()
+        for records in self._records.values():
+            records.clear()
 
 
 def _describe(record: Record) -> str:

@@ -120,3 +120,38 @@ def test_recipes_match_installed_libraries() -> None:
         assert set(recipe.varnames) <= set(local_names(func.__code__)), recipe.name
         checked += 1
     assert checked >= 1
+
+
+@pytest.mark.parametrize(
+    ("recipe", "config_name", "model_name", "inputs"),
+    [
+        (recipes.TRANSFORMERS_GPT2, "GPT2Config", "GPT2Model", "tokens"),
+        (recipes.TRANSFORMERS_LLAMA, "LlamaConfig", "LlamaModel", "tokens"),
+        (recipes.TRANSFORMERS_VIT, "ViTConfig", "ViTModel", "pixels"),
+    ],
+)
+def test_transformers_recipes_on_small_random_models(
+    backend: str, recipe: Any, config_name: str, model_name: str, inputs: str
+) -> None:
+    """GPT-2, Llama (grouped-query) and ViT eager attention equal output_attentions, one path per layer."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    common = {"num_hidden_layers": 2, "num_attention_heads": 4, "hidden_size": 32, "intermediate_size": 64}
+    if config_name == "GPT2Config":
+        config = transformers.GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=100)
+    elif config_name == "LlamaConfig":
+        config = transformers.LlamaConfig(vocab_size=100, num_key_value_heads=2, **common)
+    else:
+        config = transformers.ViTConfig(image_size=32, patch_size=8, **common)
+    config._attn_implementation = "eager"
+    model = getattr(transformers, model_name)(config).eval()
+    if inputs == "tokens":
+        kwargs = {"input_ids": torch.randint(0, 100, (2, 7))}
+    else:
+        kwargs = {"pixel_values": torch.randn(2, 3, 32, 32)}
+    with torch.no_grad():
+        reference = model(**kwargs, output_attentions=True)
+        with capture(recipe, model=model) as cap:
+            model(**kwargs)
+    assert len(cap.by_path("attn_weights")) == 2
+    np.testing.assert_array_equal(cap.stack("attn_weights"), np.stack([a.numpy() for a in reference.attentions]))

@@ -17,7 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MULTIHEAD_ATTENTION", "RECIPES", "TIMM_VIT", "TRANSFORMERS_BERT", "TRANSFORMERS_GPT2", "Recipe"]
+__all__ = [
+    "MULTIHEAD_ATTENTION",
+    "RECIPES",
+    "TIMM_VIT",
+    "TRANSFORMERS_BERT",
+    "TRANSFORMERS_GPT2",
+    "TRANSFORMERS_LLAMA",
+    "TRANSFORMERS_VIT",
+    "Recipe",
+]
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,25 @@ TRANSFORMERS_GPT2 = Recipe(
     hint=TRANSFORMERS_BERT.hint,
 )
 
+TRANSFORMERS_VIT = Recipe(
+    name="transformers-vit",
+    target="transformers.models.vit.modeling_vit:eager_attention_forward",
+    varnames=("attn_weights",),
+    notes="transformers' ViT attention probabilities, [batch, heads, tokens, tokens]; path: the ViTSelfAttention.",
+    hint=TRANSFORMERS_BERT.hint,
+)
+
+TRANSFORMERS_LLAMA = Recipe(
+    name="transformers-llama",
+    target="transformers.models.llama.modeling_llama:eager_attention_forward",
+    varnames=("attn_weights",),
+    notes=(
+        "Llama-style attention probabilities after the causal mask and softmax (computed in float32, cast back), "
+        "[batch, heads, query, key], with grouped key/value heads already repeated to the query heads."
+    ),
+    hint=TRANSFORMERS_BERT.hint,
+)
+
 MULTIHEAD_ATTENTION = Recipe(
     name="torch-multihead-attention",
     target="torch.nn.functional:multi_head_attention_forward",
@@ -89,5 +117,13 @@ MULTIHEAD_ATTENTION = Recipe(
 )
 
 RECIPES: dict[str, Recipe] = {
-    recipe.name: recipe for recipe in (TIMM_VIT, TRANSFORMERS_BERT, TRANSFORMERS_GPT2, MULTIHEAD_ATTENTION)
+    recipe.name: recipe
+    for recipe in (
+        TIMM_VIT,
+        TRANSFORMERS_BERT,
+        TRANSFORMERS_GPT2,
+        TRANSFORMERS_VIT,
+        TRANSFORMERS_LLAMA,
+        MULTIHEAD_ATTENTION,
+    )
 }

@@ -57,6 +57,8 @@ class Target:
         self.sinks: tuple[Sink, ...] = ()
         # Called with no argument at each return, after every variable's sink.
         self.after: tuple[Callable[[], None], ...] = ()
+        # Names only subscribers with an ``after`` hook want: they report unbound names themselves.
+        self.quiet: frozenset[str] = frozenset()
         # (index, name, sink) per variable, replaced whole: one read gives a consistent view.
         self.entries: tuple[tuple[int, str, Sink], ...] = ()
         self.backend: Backend | None = None
@@ -76,6 +78,8 @@ class Target:
     # -- called from inside the captured function: must never raise ------------------------
     def missing(self, index: int) -> None:
         name = self.varnames[index]
+        if name in self.quiet:
+            return
         warn_once(
             self.warned,
             ("unbound", name),
@@ -140,6 +144,9 @@ def _refresh(target: Target) -> None:
     sinks = tuple(_fan_out([w[n] for w, _ in target.subscriptions.values() if n in w]) for n in names)
     target.varnames, target.sinks = tuple(names), sinks
     target.after = tuple(after for _, after in target.subscriptions.values() if after is not None)
+    target.quiet = frozenset(names) - {
+        n for wanted, after in target.subscriptions.values() if after is None for n in wanted
+    }
     target.entries = tuple(zip(range(len(names)), names, sinks, strict=True))
     func = target.function()
     if target.backend is None and func is not None and func.__code__ is not target.original_code:

@@ -27,22 +27,23 @@ def _tensor_type() -> type | None:
 
 def _to_numpy(tensor: Any, clone: bool) -> Any:
     """``tensor.detach().cpu().numpy()``, upcasting dtypes numpy lacks (bfloat16, float8, chalf)."""
-    import torch
-
     value = tensor.detach()
-    on_cpu = value.device.type == "cpu"
+    on_cpu = value.is_cpu
     if not on_cpu:
         value = value.cpu()
-    value = value.resolve_conj().resolve_neg()
     try:
         array = value.numpy()
-    except TypeError:
+    except TypeError:  # a dtype numpy lacks
+        import torch
+
         if value.is_floating_point():
             array = value.float().numpy()
         elif value.is_complex():
             array = value.to(torch.complex64).numpy()
         else:
             raise
+    except RuntimeError:  # a lazily conjugated or negated view: materialise it first
+        array = value.resolve_conj().resolve_neg().numpy()
     else:
         # On the CPU, .numpy() shares the tensor's memory (as the seed's arrays do).
         if clone and on_cpu:

@@ -26,8 +26,8 @@ TIMM = ["torch==2.14.1", "torchvision==0.29.1", "timm", "numpy"]
 def lint(session: nox.Session) -> None:
     """ruff (lint and format check) and mypy --strict."""
     session.install("ruff", "mypy", "bytecode", "pytest", "nox")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "tests", "examples", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "conftest.py", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "examples", "conftest.py", "noxfile.py")
     session.run("mypy")
 
 

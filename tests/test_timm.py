@@ -66,3 +66,43 @@ def test_fused_vit_is_reported_with_the_fix(backend: str) -> None:
         with capture(recipes.TIMM_VIT, model=model) as cap:
             model(torch.randn(1, 3, 224, 224))
     assert len(cap) == 0
+
+
+def test_fused_vit_attention_equals_unfused(backend: str) -> None:
+    """capture_attention on timm's default fused ViT gives the unfused model's maps, by block."""
+    from anycapture import capture_attention
+
+    fused, unfused = _vit(fused=True), _vit(fused=False)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        plain = fused(x)
+        with capture_attention(model=fused) as cap:
+            logits = fused(x)
+        with capture(recipes.TIMM_VIT, model=unfused) as reference:
+            unfused(x)
+    assert torch.equal(logits, plain)
+    assert list(cap.by_path("attn")) == [f"blocks.{i}.attn" for i in range(12)]
+    np.testing.assert_allclose(cap.stack("attn"), reference.stack("attn"), rtol=0, atol=1e-6)
+
+
+def test_torchvision_vit_equals_multihead_attention_weights(backend: str) -> None:
+    """torchvision's vit_b_16 (random weights) gives what its MultiheadAttention returns with need_weights=True."""
+    torchvision = pytest.importorskip("torchvision")
+    from anycapture import capture_attention
+
+    torch.manual_seed(0)
+    model = torchvision.models.vit_b_16().eval()
+    inputs: dict[str, Any] = {}
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.MultiheadAttention):
+            module.register_forward_pre_hook(lambda m, args, name=name: inputs.__setitem__(name, args[0].detach()))
+    x = torch.randn(1, 3, 224, 224)
+    # Gradients enabled: in eval mode under no_grad, MultiheadAttention takes a fast path without the kernel.
+    with capture_attention(model=model) as cap:
+        model(x)
+    maps = cap.by_path("attn")
+    assert list(maps) == [f"encoder.layers.encoder_layer_{i}.self_attention" for i in range(12)]
+    for name, (probs,) in maps.items():
+        attention = model.get_submodule(name)
+        _, expected = attention(*(inputs[name],) * 3, need_weights=True, average_attn_weights=False)
+        np.testing.assert_allclose(probs, expected.detach().numpy(), rtol=0, atol=1e-5)

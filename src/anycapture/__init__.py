@@ -30,6 +30,7 @@ For one block only, labelled by layer::
 from __future__ import annotations
 
 from . import recipes
+from ._attention import AttentionCapture, capture_attention
 from ._backends import BackendInfo, backend_info, backends
 from ._capture import Capture, EmptyCaptureError, Record, capture
 from ._errors import BackendUnavailableError, CaptureError, CaptureWarning, UnknownVariableError
@@ -38,6 +39,7 @@ from ._get_local import get_local
 __version__ = "0.1.0"
 
 __all__ = [
+    "AttentionCapture",
     "BackendInfo",
     "BackendUnavailableError",
     "Capture",
@@ -50,6 +52,7 @@ __all__ = [
     "backend_info",
     "backends",
     "capture",
+    "capture_attention",
     "get_local",
     "recipes",
 ]

@@ -102,16 +102,12 @@ class _Recorder:
                 if path is None:
                     # A plain function (F.multi_head_attention_forward): the layer is a caller's.
                     path = owner._path_from_stack(sys._getframe(1))
-            thread = get_ident()
-            process = owner._process if owner._processing else None
             for index, key, name, records in self.slots:
                 value = pending[index]
                 if value is _MISSING:
                     continue
                 self.bound[index] += 1
-                if process is not None:
-                    value = process(key, value)
-                records.append(Record(key, name, value, self.label, path, call, thread, next(owner._order)))
+                owner._file(records, key, name, value, self.label, path, call)
         except Exception as exc:
             _engine.warn_once(owner._warned, ("after", self.label), f"capture from {self.label} failed: {exc!r}", 3)
 
@@ -157,20 +153,10 @@ class Capture(Mapping[str, list[Any]]):
     # -- context manager -------------------------------------------------------------------
     def __enter__(self) -> Capture:
         if self._active:
-            raise RuntimeError("this capture block is already active; create a new one with anycapture.capture()")
-        preferred()  # a forced ANYCAPTURE_BACKEND that cannot run is an error here, not later
+            raise RuntimeError("this capture block is already active; create a new block instead")
         self._index_model()
+        self._start()
         self._active = True
-        attached: list[_Recorder] = []
-        try:
-            for recorder in self._recorders:
-                _engine.attach(recorder.func, recorder, recorder.sinks(), recorder.after)
-                attached.append(recorder)
-        except BaseException:
-            for recorder in attached:
-                _engine.detach(recorder.func, recorder)
-            self._active = False
-            raise
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -181,12 +167,36 @@ class Capture(Mapping[str, list[Any]]):
         if not self._active:
             return
         self._active = False
-        for recorder in self._recorders:
-            _engine.detach(recorder.func, recorder)
+        self._stop()
         if report:
             self._report()
 
+    def _start(self) -> None:
+        preferred()  # a forced ANYCAPTURE_BACKEND that cannot run is an error here, not later
+        attached: list[_Recorder] = []
+        try:
+            for recorder in self._recorders:
+                _engine.attach(recorder.func, recorder, recorder.sinks(), recorder.after)
+                attached.append(recorder)
+        except BaseException:
+            for recorder in attached:
+                _engine.detach(recorder.func, recorder)
+            raise
+
+    def _stop(self) -> None:
+        for recorder in self._recorders:
+            _engine.detach(recorder.func, recorder)
+
     def _report(self) -> None:
+        problems = self._problems()
+        if not problems:
+            return
+        message = "nothing captured for: " + " ".join(problems)
+        if self.strict:
+            raise EmptyCaptureError(message)
+        warnings.warn(message, CaptureWarning, stacklevel=4)
+
+    def _problems(self) -> list[str]:
         problems = []
         for recorder in self._recorders:
             hint = f" Hint: {recorder.hint}" if recorder.hint else ""
@@ -200,12 +210,7 @@ class Capture(Mapping[str, list[Any]]):
                     f"{listed} of {recorder.label} {'was' if len(never) == 1 else 'were'} never bound "
                     f"in its {recorder.calls} call(s).{hint}"
                 )
-        if not problems:
-            return
-        message = "nothing captured for: " + " ".join(problems)
-        if self.strict:
-            raise EmptyCaptureError(message)
-        warnings.warn(message, CaptureWarning, stacklevel=4)
+        return problems
 
     # -- recording (runs inside the user's functions) --------------------------------------
     def _index_model(self) -> None:
@@ -259,6 +264,14 @@ class Capture(Mapping[str, list[Any]]):
             )
             return raw
         return value
+
+    def _file(
+        self, records: deque[Record], key: str, name: str, value: Any, label: str, path: str | None, call: int
+    ) -> None:
+        """Process one captured value and append its record. Runs inside the user's code."""
+        if self._processing:
+            value = self._process(key, value)
+        records.append(Record(key, name, value, label, path, call, get_ident(), next(self._order)))
 
     def _records_of(self, key: str) -> deque[Record]:
         records = self._records.get(key)

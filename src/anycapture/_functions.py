@@ -82,6 +82,8 @@ def _chain(obj: object) -> tuple[list[types.FunctionType], object]:
             continue
         if isinstance(current, types.FunctionType):
             found.append(current)
+            current = current.__dict__.get("__wrapped__")  # where functools.wraps puts it
+            continue
         try:
             # getattr_static: no __getattr__ of arbitrary objects (mocks, proxies) runs here.
             current = inspect.getattr_static(current, "__wrapped__", None)
@@ -145,6 +147,6 @@ def import_target(spec: str) -> object:
                     f"{spec!r}: {module_name} has no attribute path {qualname!r} (stopped at {part!r}); name a "
                     "module-level function or a class method, e.g. 'timm.models.vision_transformer:Attention.forward'"
                 )
-            obj = inspect.getattr_static(obj, part) if inspect.isclass(obj) else getattr(obj, part)
+            obj = getattr(obj, part)
         return obj
     raise ImportError(f"cannot import a module for target {spec!r}: " + "; ".join(errors))

@@ -10,6 +10,7 @@ Backends, fastest first (see ``benchmarks/bench_overhead.py``):
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -43,8 +44,9 @@ class BackendInfo:
     reason: str
 
 
+@functools.cache
 def _why_not(name: str) -> str:
-    """Empty when ``name`` can run here, else the reason it cannot."""
+    """Empty when ``name`` can run here, else the reason it cannot (fixed for the process's life)."""
     if name == "bytecode":
         if sys.version_info >= (3, 14):
             return "anycapture's code rewriting is written and tested for CPython 3.11-3.13"
@@ -71,9 +73,10 @@ def backend_info() -> list[BackendInfo]:
     return [BackendInfo(name, not _why_not(name), _why_not(name)) for name in _ORDER]
 
 
+@functools.cache
 def backends() -> tuple[str, ...]:
     """Names of the backends that can run on this Python, fastest first."""
-    return tuple(info.name for info in backend_info() if info.available)
+    return tuple(name for name in _ORDER if not _why_not(name))
 
 
 def get_backend(name: str) -> Backend:

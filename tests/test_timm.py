@@ -106,3 +106,16 @@ def test_torchvision_vit_equals_multihead_attention_weights(backend: str) -> Non
         attention = model.get_submodule(name)
         _, expected = attention(*(inputs[name],) * 3, need_weights=True, average_attn_weights=False)
         np.testing.assert_allclose(probs, expected.detach().numpy(), rtol=0, atol=1e-5)
+
+
+def test_demo_with_user_timm_weights(tmp_path: Any) -> None:
+    """`anycapture demo --model CHECKPOINT` draws the seed's pictures from a timm ViT's fused attention."""
+    pytest.importorskip("matplotlib")
+    from anycapture._cli import main
+
+    checkpoint = tmp_path / "vit.pth"
+    torch.save(_vit(fused=True).state_dict(), checkpoint)
+    out = tmp_path / "demo"
+    assert main(["demo", "--only", "vision", "--model", str(checkpoint), "--out", str(out)]) == 0
+    assert (out / "vit_rollout.png").read_bytes()[:4] == b"\x89PNG"
+    assert np.load(out / "vit_attention.npy").shape == (12, 6, 197, 197)

@@ -65,7 +65,16 @@ def demo(args: argparse.Namespace) -> int:
         print(f"[{time.perf_counter() - start:5.1f}s] {message}", flush=True)
 
     try:
-        index = run_demo(out, text=args.text, seconds=args.seconds, parts=parts, say=say)
+        index = run_demo(
+            out,
+            text=args.text,
+            seconds=args.seconds,
+            parts=parts,
+            say=say,
+            checkpoint=args.model,
+            arch=args.arch,
+            image=args.image,
+        )
     except DemoError as exc:
         print(f"anycapture demo: {exc}", file=sys.stderr)
         print("(`anycapture demo --minimal` runs a pure-Python example without them)", file=sys.stderr)
@@ -89,6 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--seconds", type=float, default=60.0, help="the most time the small ViT may train (it stops after 150 steps)"
     )
     demo_parser.add_argument("--only", choices=("text", "vision"), help="run one part only")
+    demo_parser.add_argument(
+        "--model", metavar="CHECKPOINT", help="timm weights to use instead of training a small ViT (needs timm)"
+    )
+    demo_parser.add_argument("--arch", default="vit_small_patch16_224", help="the timm architecture of --model")
+    demo_parser.add_argument("--image", help="an image file for the vision part (with --model)")
     demo_parser.add_argument("--minimal", action="store_true", help="a pure-Python example; needs no torch")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "demo":

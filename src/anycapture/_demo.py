@@ -161,26 +161,74 @@ def train_vit(seconds: float, say: Callable[[str], None], steps: int = 150) -> t
 
 # -- the two parts -------------------------------------------------------------------------------
 def vision_part(out: Path, seconds: float, say: Callable[[str], None]) -> list[Picture]:
-    import numpy as np
     import torch
 
-    from . import capture, viz
+    from . import capture
 
     say(f"vision: training a small ViT (at most {seconds:.0f} s) on 'which colour is the shape?' ...")
     model, accuracy = train_vit(seconds, say)
     say(f"vision: held-out accuracy {accuracy:.0%} (chance is {1 / len(COLOURS):.0%})")
     images, labels = make_images(1, seed=7)
-    image = images[0].permute(1, 2, 0).numpy()
     attention_forward = type(model.blocks[0].attn).forward  # captured in place, like any library's
     with torch.no_grad(), capture(attention_forward, "attn", model=model) as cap:
         predicted = COLOURS[int(model(images).argmax())]
-    maps = cap.stack("attn")[:, 0]  # [layers, heads, tokens, tokens]
+    setting = f"the shape is {COLOURS[int(labels[0])]}; the model says {predicted} ({accuracy:.0%} held-out accuracy)"
+    image = images[0].permute(1, 2, 0).numpy()
+    grid = (IMAGE // PATCH, IMAGE // PATCH)
+    return vision_pictures(out, cap.stack("attn")[:, 0], image, 1, grid, setting, say)
+
+
+def timm_part(
+    out: Path, checkpoint: str, arch: str, image_path: str | None, say: Callable[[str], None]
+) -> list[Picture]:
+    """The seed's pictures from a timm ViT with the user's weights, through its fused attention."""
+    _require("timm", "PIL")
+    import numpy as np
+    import timm
+    import torch
+    from PIL import Image
+
+    from . import capture_attention
+
+    say(f"vision: loading {arch} with weights from {checkpoint} ...")
+    try:
+        model = timm.create_model(arch, pretrained=False, checkpoint_path=checkpoint).eval()
+    except Exception as exc:
+        raise DemoError(f"cannot load {arch} from {checkpoint!r}: {exc}") from exc
+    config = timm.data.resolve_data_config({}, model=model)
+    if image_path is not None:
+        picture = Image.open(image_path).convert("RGB")
+    else:
+        images, _ = make_images(1, seed=7)
+        picture = Image.fromarray((images[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    size = config["input_size"][1:]
+    picture = picture.resize((size[1], size[0]))
+    mean, std = (torch.tensor(config[k]).view(3, 1, 1) for k in ("mean", "std"))
+    image = np.asarray(picture, dtype=np.float32) / 255
+    x = ((torch.from_numpy(image).permute(2, 0, 1) - mean) / std).unsqueeze(0)
+    with torch.no_grad(), capture_attention(model=model) as cap:  # timm's fused attention, as it ships
+        predicted = int(model(x).argmax())
+    setting = f"{arch}, class index {predicted}"
+    rows, cols = model.patch_embed.grid_size
+    return vision_pictures(out, cap.stack("attn")[:, 0], image, model.num_prefix_tokens, (rows, cols), setting, say)
+
+
+def vision_pictures(
+    out: Path,
+    maps: Any,
+    image: Any,
+    prefix: int,
+    grid: tuple[int, int],
+    setting: str,
+    say: Callable[[str], None],
+) -> list[Picture]:
+    """The seed's three pictures and a rollout overlay, from ``maps`` [layers, heads, tokens, tokens]."""
+    import numpy as np
+
+    from . import viz
+
     last = maps[-1]
-    cls_to_patches = last.mean(0)[0, 1:]
-    query = int(np.argmax(cls_to_patches))  # the patch the CLS token looks at most: on the shape
-    grid = IMAGE // PATCH
-    truth = COLOURS[int(labels[0])]
-    setting = f"the shape is {truth}; the model says {predicted} ({accuracy:.0%} held-out accuracy)"
+    query = int(np.argmax(last.mean(0)[0, prefix:]))  # the patch the CLS token looks at most
     pictures = []
 
     def add(file: str, title: str, caption: str, figure: Any) -> None:
@@ -203,23 +251,22 @@ def vision_part(out: Path, seconds: float, say: Callable[[str], None]) -> list[P
     add(
         "vit_grid_to_grid.png",
         "Grid to grid",
-        f"Query patch {divmod(query, grid)} (outlined in red) and where it looks, averaged over heads; "
-        "beside the image, the weight it gives the CLS token.",
-        viz.grid_to_grid(last.mean(0), image, query=query, prefix=1),
+        f"Query patch {divmod(query, grid[1])} (outlined in red) and where it looks, averaged over heads; "
+        "beside the image, the weight it gives the prefix (CLS) token.",
+        viz.grid_to_grid(last.mean(0), image, query=query, prefix=prefix, grid=grid),
     )
     add(
         "vit_grid_to_grid_no_cls.png",
         "Grid to grid, patches only",
         "The same query without the CLS token's weight.",
-        viz.grid_to_grid(last.mean(0), image, query=query, prefix=1, show_prefix=False),
+        viz.grid_to_grid(last.mean(0), image, query=query, prefix=prefix, grid=grid, show_prefix=False),
     )
-    rolled = viz.rollout(maps, head_fusion="mean")
     add(
         "vit_rollout.png",
         "Attention rollout",
         "Attention rollout (Abnar & Zuidema 2020) from the CLS token through all layers: which patches "
         f"the prediction draws on. {setting}.",
-        viz.rollout_overlay(rolled, image, prefix=1),
+        viz.rollout_overlay(viz.rollout(maps, head_fusion="mean"), image, prefix=prefix, grid=grid),
     )
     np.save(out / "vit_attention.npy", maps)
     return pictures
@@ -285,7 +332,17 @@ def write_index(out: Path, sections: list[tuple[str, list[Picture]]], notes: lis
     return index
 
 
-def run_demo(out: Path, *, text: str, seconds: float, parts: tuple[str, ...], say: Callable[[str], None]) -> Path:
+def run_demo(
+    out: Path,
+    *,
+    text: str,
+    seconds: float,
+    parts: tuple[str, ...],
+    say: Callable[[str], None],
+    checkpoint: str | None = None,
+    arch: str = "vit_small_patch16_224",
+    image: str | None = None,
+) -> Path:
     """Run the demo's parts, write their pictures and the index into ``out``; return the index."""
     _require("numpy", "matplotlib", "torch")
     if "text" in parts:
@@ -297,7 +354,9 @@ def run_demo(out: Path, *, text: str, seconds: float, parts: tuple[str, ...], sa
     ]
     if "text" in parts:
         sections.append(("Text: all-MiniLM-L6-v2 (real pretrained weights)", text_part(out, text, say)))
-    if "vision" in parts:
+    if "vision" in parts and checkpoint is not None:
+        sections.append((f"Vision: {arch} with your weights", timm_part(out, checkpoint, arch, image, say)))
+    elif "vision" in parts:
         notes.append(
             "No pretrained ViT can be downloaded here, so the vision pictures come from a small ViT trained "
             "for a few seconds during this run on synthetic images (the colour of the one shape drawn on "

@@ -24,9 +24,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from . import _engine
-from ._capture import Capture
-from ._store import check_max_size
-from ._values import make_converter
+from ._capture import Capture, value_options
 
 __all__ = ["AttentionCapture", "attention_probabilities", "capture_attention"]
 
@@ -224,16 +222,5 @@ def capture_attention(
     >>> cap.stack("attn").shape
     torch.Size([1, 1, 2, 3, 3])
     """
-    if collate_fn is not None and not callable(collate_fn):
-        raise TypeError(f"collate_fn must be callable or None; got {collate_fn!r}")
-    if reduce is not None and not callable(reduce):
-        raise TypeError(f"reduce must be callable or None; got {reduce!r}")
-    return AttentionCapture(
-        model=model,
-        convert=make_converter(values, device=device, clone=clone) if collate_fn is None else collate_fn,
-        custom=collate_fn is not None,
-        reduce=reduce,
-        max_size=check_max_size(max_size),
-        key_style="qualname",
-        strict=strict,
-    )
+    options = value_options(values, device, clone, collate_fn, reduce, max_size)
+    return AttentionCapture(model=model, key_style="qualname", strict=strict, **options)

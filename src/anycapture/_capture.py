@@ -504,21 +504,22 @@ def capture(
     >>> cap["SequenceMatcher.ratio.matches"]
     [3]
     """
-    size = check_max_size(max_size)
-    convert = make_converter(values, device=device, clone=clone) if collate_fn is None else collate_fn
+    if key_style not in ("qualname", "module"):
+        raise ValueError(f"key_style={key_style!r} is not a key style; use 'qualname' or 'module'")
+    options = value_options(values, device, clone, collate_fn, reduce, max_size)
+    return Capture(_normalise_targets(target, varnames), model=model, key_style=key_style, strict=strict, **options)
+
+
+def value_options(values: str, device: Any, clone: bool, collate_fn: Any, reduce: Any, max_size: Any) -> dict[str, Any]:
+    """Validate the value options shared by the capture blocks; the keywords :class:`Capture` takes."""
     if collate_fn is not None and not callable(collate_fn):
         raise TypeError(f"collate_fn must be callable or None; got {collate_fn!r}")
     if reduce is not None and not callable(reduce):
         raise TypeError(f"reduce must be callable or None; got {reduce!r}")
-    if key_style not in ("qualname", "module"):
-        raise ValueError(f"key_style={key_style!r} is not a key style; use 'qualname' or 'module'")
-    return Capture(
-        _normalise_targets(target, varnames),
-        model=model,
-        convert=convert,
-        custom=collate_fn is not None,
-        reduce=reduce,
-        max_size=size,
-        key_style=key_style,
-        strict=strict,
-    )
+    convert = make_converter(values, device=device, clone=clone) if collate_fn is None else collate_fn
+    return {
+        "convert": convert,
+        "custom": collate_fn is not None,
+        "reduce": reduce,
+        "max_size": check_max_size(max_size),
+    }

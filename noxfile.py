@@ -44,6 +44,6 @@ def tests(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def timm(session: nox.Session) -> None:
     """The tests on timm's real models, in an environment with torchvision (a 5.5 GB torch build)."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,viz]")
     session.install(*TIMM)
     session.run("pytest", "tests/test_timm.py", *session.posargs)

@@ -124,3 +124,28 @@ def test_bert_sdpa_maps_equal_eager_output_attentions() -> None:
     assert list(cap.by_path("attn")) == [f"encoder.layer.{i}.attention.self" for i in range(6)]
     # Tolerance: the eager path multiplies before scaling and adds the mask in another order.
     np.testing.assert_allclose(cap.stack("attn"), np.stack([a.numpy() for a in reference]), rtol=0, atol=2e-6)
+
+
+def test_blocks_in_two_threads_both_see_every_call() -> None:
+    """Blocks active in two threads at once each record every call; the kernel is restored after both."""
+    import threading
+
+    original = F.scaled_dot_product_attention
+    q = torch.randn(1, 1, 3, 4)
+    ready, done = threading.Barrier(2), threading.Barrier(2)
+    results: dict[int, int] = {}
+
+    def work(index: int) -> None:
+        with capture_attention(values="tensor") as cap:
+            ready.wait()  # both blocks are active now
+            F.scaled_dot_product_attention(q, q, q)
+            done.wait()  # and both calls have been made
+        results[index] = len(cap.records)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {0: 2, 1: 2}
+    assert F.scaled_dot_product_attention is original

@@ -735,3 +735,24 @@ def test_decorated_functions_can_be_garbage_collected(active: str) -> None:
     del f
     gc.collect()
     assert ref() is None
+
+
+def test_maybe_unbound_local_is_loaded_under_a_guard(active: str) -> None:
+    """A local bound on one branch only is captured when bound and skipped when not, without raising."""
+
+    @get_local("attn")
+    def forward(x: int, fused: bool) -> int:
+        if fused:
+            out = x * 2
+        else:
+            attn = x + 1
+            out = attn * 2
+        return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaptureWarning)
+        assert [forward(1, False), forward(2, True), forward(3, False)] == [4, 4, 8]
+    assert get_local.cache["test_maybe_unbound_local_is_loaded_under_a_guard.<locals>.forward.attn"] == [2, 4]
+    if active == "bytecode":
+        readers = [c for c in forward.__code__.co_consts if getattr(c, "__name__", "") == "read_frame"]
+        assert readers == []  # no frame read: the cheap guarded load is used

@@ -15,7 +15,7 @@ from types import CodeType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bytecode import Bytecode
-from bytecode.instr import CellVar, Instr
+from bytecode.instr import CellVar, Instr, Label, TryBegin, TryEnd
 
 from .._analysis import bound_at_returns, is_return
 from ._base import InstallError
@@ -61,6 +61,44 @@ def _load(name: str, code: Bytecode, location: Any) -> Instr:
     return Instr(opname, name, location=location)
 
 
+class _Unbound:
+    """The handler's hook when a guarded load finds its variable unbound: one warning, no record."""
+
+    __slots__ = ("index", "target")
+
+    def __init__(self, target: Target, index: int) -> None:
+        self.target, self.index = target, index
+
+    def __call__(self) -> None:
+        self.target.missing(self.index)
+
+
+def _guarded(sink: object, name: str, hook: _Unbound, depth: int, location: Any) -> list[Any]:
+    """``sink(name)`` inside its own exception-table entry: if ``name`` is unbound, the load raises
+    UnboundLocalError and the handler drops it, calls ``hook()`` and carries on to the return.
+
+    Far cheaper than reading the frame's locals when the variable is bound (the usual case),
+    and as cheap when it is not. ``depth`` is the stack depth at the return (1 under
+    RETURN_VALUE, 0 under RETURN_CONST: CPython returns with nothing else on the stack).
+    """
+    handler, done = Label(), Label()
+    entry = TryBegin(handler, False, depth)
+    return [
+        entry,
+        *_call(sink, [_load_fast(name, location)], location),
+        TryEnd(entry),
+        Instr("JUMP_FORWARD", done, location=location),
+        handler,
+        Instr("POP_TOP", location=location),
+        *_call(hook, [], location),
+        done,
+    ]
+
+
+def _load_fast(name: str, location: Any) -> Instr:
+    return Instr("LOAD_FAST_CHECK" if sys.version_info >= (3, 12) else "LOAD_FAST", name, location=location)
+
+
 def _arguments(code: Bytecode) -> list[str]:
     count = code.argcount + code.kwonlyargcount + sum(1 for flag in _ARG_FLAGS if code.flags & flag)
     return list(code.argnames[:count])
@@ -79,14 +117,30 @@ class _Template:
             tracked = list(target.varnames)
             bound = bound_at_returns(code, tracked, _arguments(code))
             slots = [_SinkSlot(i) for i in range(len(tracked) + len(target.after))]
+            # Plain fast locals may be loaded under a guard where they might be unbound; cell and
+            # free variables, and names 3.12+ comprehensions clear, are read from the frame.
+            cleared = {i.arg for i in code if isinstance(i, Instr) and i.name == "LOAD_FAST_AND_CLEAR"}
+            guardable = {
+                name
+                for name in tracked
+                if name in original.co_varnames and name not in code.cellvars and name not in cleared
+            }
             out: list[Any] = []
+            active: TryBegin | None = None
             for index, item in enumerate(code):
+                if isinstance(item, TryBegin):
+                    active = item
+                elif isinstance(item, TryEnd):
+                    active = None
                 if is_return(item):
                     location = item.location
                     ready = bound.get(index, frozenset())
+                    depth = 1 if item.name == "RETURN_VALUE" else 0
                     for i, name in enumerate(tracked):
                         if name in ready:
                             out += _call(slots[i], [_load(name, code, location)], location)
+                        elif name in guardable and active is None:
+                            out += _guarded(slots[i], name, _Unbound(target, i), depth, location)
                         else:
                             out += _call(target.frame_reader(i), [], location)
                     for slot in slots[len(tracked) :]:

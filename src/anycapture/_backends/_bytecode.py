@@ -55,10 +55,7 @@ def _call(func: object, args: list[Instr], location: Any) -> list[Instr]:
 def _load(name: str, code: Bytecode, location: Any) -> Instr:
     if name in code.cellvars:
         return Instr("LOAD_DEREF", CellVar(name), location=location)
-    # LOAD_FAST_CHECK on 3.12+: should the analysis ever be wrong, an UnboundLocalError is
-    # still far better than the crash a plain LOAD_FAST of an unbound local causes there.
-    opname = "LOAD_FAST_CHECK" if sys.version_info >= (3, 12) else "LOAD_FAST"
-    return Instr(opname, name, location=location)
+    return _load_fast(name, location)
 
 
 class _Unbound:
@@ -96,6 +93,8 @@ def _guarded(sink: object, name: str, hook: _Unbound, depth: int, location: Any)
 
 
 def _load_fast(name: str, location: Any) -> Instr:
+    # LOAD_FAST_CHECK on 3.12+: should the analysis ever be wrong, an UnboundLocalError is
+    # still far better than the crash a plain LOAD_FAST of an unbound local causes there.
     return Instr("LOAD_FAST_CHECK" if sys.version_info >= (3, 12) else "LOAD_FAST", name, location=location)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
-import threading
 import traceback
 import types
 import warnings
@@ -474,27 +473,6 @@ def test_max_size_keeps_newest(backend: str) -> None:
     assert get_local.cache[key] == [9, 10, 11]
     with pytest.raises(TypeError, match="max_size must be an int"):
         get_local.set_size("10")  # type: ignore[arg-type]
-
-
-def test_threads_lose_nothing(active: str) -> None:
-    """Calls from many threads at once are all recorded, each value exactly once."""
-
-    @get_local("y")
-    def f(x: int) -> int:
-        y = x
-        return y
-
-    def work(base: int) -> None:
-        for i in range(2000):
-            f(base + i)
-
-    threads = [threading.Thread(target=work, args=(t * 10_000,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    values = get_local.cache["test_threads_lose_nothing.<locals>.f.y"]
-    assert sorted(values) == sorted(t * 10_000 + i for t in range(8) for i in range(2000))
 
 
 def test_same_qualname_in_two_modules(backend: str) -> None:

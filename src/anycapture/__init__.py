@@ -25,6 +25,12 @@ For one block only, labelled by layer::
         model(x)
     cap.stack("attn")                # [layers, batch, heads, q, k]
     cap.by_path("attn")              # {'blocks.0.attn': [...], ...}
+
+Every assignment, not only the last (``when="each"``), and editing a local where it is assigned::
+
+    anycapture.assignments(Attention.forward, "attn")     # where `attn` is assigned: at=0, 1, ...
+    with anycapture.edit(Attention.forward, "attn", zero_head_3, at=-2):
+        model(x)                                          # the rest of forward uses the edit
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from . import recipes
 from ._attention import AttentionCapture, capture_attention
 from ._backends import BackendInfo, backend_info, backends
 from ._capture import Capture, EmptyCaptureError, Record, capture
+from ._edit import Edit, Site, assignments, edit
 from ._errors import BackendUnavailableError, CaptureError, CaptureWarning, UnknownVariableError
 from ._get_local import get_local
 
@@ -43,16 +50,20 @@ __all__ = [
     "BackendInfo",
     "BackendUnavailableError",
     "Capture",
+    "Edit",
     "CaptureError",
     "CaptureWarning",
     "EmptyCaptureError",
     "Record",
+    "Site",
     "UnknownVariableError",
     "__version__",
+    "assignments",
     "backend_info",
     "backends",
     "capture",
     "capture_attention",
+    "edit",
     "get_local",
     "recipes",
 ]

@@ -14,13 +14,23 @@ cannot raise after they have bound the name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TypeGuard
+import linecache
+from collections.abc import Iterable, Mapping, Sequence
+from types import CodeType
+from typing import Any, NamedTuple, TypeGuard
 
 from bytecode import Bytecode
 from bytecode.instr import CellVar, FreeVar, Instr, Label, TryBegin, TryEnd
 
-__all__ = ["bound_at_returns", "is_return"]
+__all__ = [
+    "Site",
+    "assignment_sites",
+    "assignment_stores",
+    "bound_at_returns",
+    "is_return",
+    "site_positions",
+    "split_superinstructions",
+]
 
 _RETURNS = frozenset({"RETURN_VALUE", "RETURN_CONST"})
 _STORES = frozenset({"STORE_FAST", "STORE_DEREF", "STORE_FAST_MAYBE_NULL"})
@@ -122,3 +132,133 @@ def bound_at_returns(code: Bytecode, tracked: Sequence[str], arguments: Iterable
             mask = state_in[index]
             result[index] = frozenset(name for name in tracked if mask & bit[name])
     return result
+
+
+# -- assignments (``when="each"`` and ``edit``) -----------------------------------------------
+
+SiteKey = tuple[int, int]  # (line, column) of an assignment's target in the source; -1 when unknown
+_SUPERSTORES = frozenset({"STORE_FAST_STORE_FAST", "STORE_FAST_LOAD_FAST"})
+
+
+def site_key(instr: Instr) -> SiteKey:
+    """Where in the source a store instruction assigns: one site per assignment target.
+
+    A ``finally`` body compiled twice gives two stores with one key, so they count as one site.
+    """
+    location = instr.location
+    line = location.lineno if location is not None else None
+    column = location.col_offset if location is not None else None
+    return (line if line is not None else -1, column if column is not None else -1)
+
+
+def split_superinstructions(items: list[Any]) -> list[Any]:
+    """3.13's ``STORE_FAST_STORE_FAST`` / ``STORE_FAST_LOAD_FAST`` as their two plain halves.
+
+    Code can then be inserted after each store. The halves run exactly what the pair ran.
+    """
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, Instr) and item.name in _SUPERSTORES and isinstance(item.arg, tuple):
+            first, second = item.arg
+            second_name = "STORE_FAST" if item.name == "STORE_FAST_STORE_FAST" else "LOAD_FAST"
+            out += [
+                Instr("STORE_FAST", first, location=item.location),
+                Instr(second_name, second, location=item.location),
+            ]
+        else:
+            out.append(item)
+    return out
+
+
+def assignment_stores(items: Sequence[Any], names: Iterable[str]) -> dict[int, str]:
+    """Index -> name of each store in ``items`` that is an assignment the source makes to ``names``.
+
+    ``items`` must have no superinstructions (see :func:`split_superinstructions`). Left out are the
+    stores the compiler adds on its own: the ``e = None; del e`` that ends ``except ... as e``
+    (a store and a delete at one location), and, on 3.12+, a comprehension's own variable that
+    shares a name with the function's (from its ``LOAD_FAST_AND_CLEAR`` to the store that puts
+    the function's value back, which has the clear's location) and that restore itself.
+    """
+    wanted = set(names)
+    cleared: dict[str, set[Any]] = {}
+    for item in items:
+        if isinstance(item, Instr) and item.name == _CLEARS and isinstance(item.arg, str) and item.arg in wanted:
+            cleared.setdefault(item.arg, set()).add(_where(item))
+    found: dict[int, str] = {}
+    inside: dict[str, list[Any]] = {}  # name -> locations of the comprehensions open now
+    for index, item in enumerate(items):
+        if not isinstance(item, Instr):
+            continue
+        if item.name == _CLEARS and isinstance(item.arg, str) and item.arg in wanted:
+            inside.setdefault(item.arg, []).append(_where(item))
+            continue
+        if item.name not in _STORES or item.name == "STORE_FAST_MAYBE_NULL":
+            continue
+        name = next(iter(_names(item.arg)), None)
+        if name not in wanted:
+            continue
+        assert name is not None
+        where = _where(item)
+        if where in cleared.get(name, ()):
+            opened = inside.get(name)
+            if opened and opened[-1] == where:
+                opened.pop()
+            continue  # the comprehension puts the function's own value back
+        if inside.get(name):
+            continue  # the comprehension's variable, not the function's
+        following = items[index + 1] if index + 1 < len(items) else None
+        if (
+            isinstance(following, Instr)
+            and following.name in _DELETES
+            and name in set(_names(following.arg))
+            and _where(following) == where
+        ):
+            continue  # ``except ... as name`` cleaning up
+        found[index] = name
+    return found
+
+
+def _where(instr: Instr) -> Any:
+    location = instr.location
+    if location is None:
+        return None
+    return (location.lineno, location.end_lineno, location.col_offset, location.end_col_offset)
+
+
+def site_positions(items: Sequence[Any], stores: Mapping[int, str]) -> dict[int, int]:
+    """Index of each store in ``stores`` -> the position of its site among its name's sites.
+
+    Sites are numbered from 0 in source order (line, then column); stores without a location
+    come last.
+    """
+    keys: dict[str, set[SiteKey]] = {}
+    for index, name in stores.items():
+        keys.setdefault(name, set()).add(site_key(items[index]))
+    order = {name: {key: i for i, key in enumerate(sorted(found, key=_source_order))} for name, found in keys.items()}
+    return {index: order[name][site_key(items[index])] for index, name in stores.items()}
+
+
+def _source_order(key: SiteKey) -> tuple[bool, SiteKey]:
+    return (key[0] < 0, key)
+
+
+class Site(NamedTuple):
+    """One place in a function's source where a variable is assigned."""
+
+    position: int  # 0 for the first assignment in source order, 1 for the next, ...
+    line: int | None
+    column: int | None
+    source: str  # that line of source, stripped ("" where the source is not available)
+
+
+def assignment_sites(code: CodeType, name: str) -> list[Site]:
+    """Every assignment site of local ``name`` in ``code``, in source order."""
+    items = split_superinstructions(list(Bytecode.from_code(code)))
+    stores = assignment_stores(items, [name])
+    positions = site_positions(items, stores)
+    sites: dict[int, Site] = {}
+    for index, position in positions.items():
+        line, column = site_key(items[index])
+        source = linecache.getline(code.co_filename, line).strip() if line > 0 else ""
+        sites[position] = Site(position, line if line > 0 else None, column if column >= 0 else None, source)
+    return [sites[position] for position in sorted(sites)]

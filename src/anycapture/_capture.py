@@ -16,9 +16,10 @@ from threading import get_ident
 from typing import Any, Literal, NamedTuple
 
 from . import _engine
-from ._backends import preferred
+from ._analysis import assignment_sites
+from ._backends import preferred, require_rewriting
 from ._errors import CaptureError, CaptureWarning
-from ._functions import check_varnames, import_target, key_for, resolve_function
+from ._functions import check_varnames, check_when, import_target, key_for, resolve_function, select_sites
 from ._store import check_max_size
 from ._values import PLAIN_TYPES, Converter, make_converter
 
@@ -38,6 +39,11 @@ class Record(NamedTuple):
     ``path`` is the module path of the ``nn.Module`` the function ran for (its ``self``, or a module
     passed as its first argument) inside the ``model=`` given to :func:`capture`, e.g.
     ``"blocks.3.attn"``; ``None`` when there is no such module or no model.
+
+    With ``when="each"``, ``line`` is the source line of the assignment, ``site`` its position
+    among the variable's assignments in source order (as :func:`anycapture.assignments` lists
+    them) and ``assignment`` how many assignments to the variable that call had made before
+    (0 for its first); all three are ``None`` for values captured at returns.
     """
 
     key: str
@@ -48,16 +54,33 @@ class Record(NamedTuple):
     call: int
     thread: int
     order: int
+    line: int | None = None
+    site: int | None = None
+    assignment: int | None = None
 
 
 class _Recorder:
     """One block's interest in one function: which names it keeps, and its records."""
 
-    def __init__(self, owner: Capture, func: types.FunctionType, names: tuple[str, ...], hint: str) -> None:
+    def __init__(
+        self,
+        owner: Capture,
+        func: types.FunctionType,
+        names: tuple[str, ...],
+        hint: str,
+        sites: Mapping[str, frozenset[int] | None] | None = None,
+    ) -> None:
         self.owner = owner
         self.func = func
         self.names = names
         self.hint = hint
+        # With when="each": name -> the positions of the assignment sites kept (None: all).
+        self.sites = sites
+        self.lines: dict[tuple[str, int], int | None] = {}
+        if sites is not None:
+            code = _engine.original_code(func)
+            self.lines = {(name, site.position): site.line for name in names for site in assignment_sites(code, name)}
+        self.base = 0  # the dispatcher's call serial when this recorder started
         self.label = _engine.label_of(func)
         self.keys = tuple(key_for(func, name, owner.key_style) for name in names)
         self.calls = 0
@@ -66,6 +89,7 @@ class _Recorder:
         self.slots = tuple(
             (i, key, name, owner._records_of(key)) for i, (key, name) in enumerate(zip(self.keys, names, strict=True))
         )
+        self.slots_by_name = {slot[2]: slot for slot in self.slots}
         self._counter = itertools.count()
 
     def file(self, pending: list[Any] | None, index_of: Mapping[str, int], context: int | None) -> None:
@@ -88,6 +112,50 @@ class _Recorder:
             self.bound[index] += 1
             owner._file(records, key, name, value, self.label, path, call)
 
+    def file_each(self, index: int, value: Any, site: int, call: _Call) -> None:
+        """File the value just assigned at ``site`` to the ``index``-th watched name, if wanted."""
+        sites = self.sites
+        assert sites is not None
+        slot = self.slots_by_name.get(call.names[index])
+        if slot is None:
+            return
+        position, key, name, records = slot
+        wanted = sites[name]
+        if wanted is not None and site not in wanted:
+            return
+        number = call.serial - self.base
+        if number < 0:
+            return  # a call that began before this block
+        if number >= self.calls:
+            self.calls = number + 1
+        self.bound[position] += 1
+        owner = self.owner
+        path = None
+        if owner.model is not None:
+            path = owner._path_of(call.context) if call.context is not _MISSING else None
+            if path is None:
+                path = owner._path_from_stack(call.frame.f_back)
+        line = self.lines.get((name, site))
+        owner._file(records, key, name, value, self.label, path, number, line, site, call.counts[index] - 1)
+
+
+class _Call:
+    """One running call of a function captured with ``when="each"``: which call, how many assignments."""
+
+    __slots__ = ("context", "counts", "frame", "names", "serial", "thread")
+
+    def __init__(self, frame: types.FrameType, serial: int, names: tuple[str, ...], first: str | None) -> None:
+        self.frame = frame
+        self.serial = serial
+        self.names = names
+        self.counts = [0] * len(names)
+        self.thread = get_ident()
+        self.context = frame.f_locals.get(first, _MISSING) if first is not None else _MISSING
+
+
+_GENERATOR_FLAGS = 0x20 | 0x80 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GENERATOR
+_SWEEP_AT = 32  # calls open at once before those that raised are looked for
+
 
 class _Dispatcher:
     """Every active block's interest in one function, behind sinks that stay the same.
@@ -104,7 +172,14 @@ class _Dispatcher:
         self.first = code.co_varnames[0] if code.co_argcount else None
         self.label = _engine.label_of(func)
         self.recorders: tuple[_Recorder, ...] = ()
+        self.each_recorders: tuple[_Recorder, ...] = ()
         self.watched: tuple[str, ...] = ()
+        # when="each": the names watched, one stable sink per name, the calls running now (by
+        # frame id; a call leaves at its return, or when a sweep finds it raised), and their serials.
+        self.each_watched: tuple[str, ...] = ()
+        self._each_sinks: dict[tuple[str, ...], dict[str, _engine.EachSink]] = {}
+        self._calls: dict[int, _Call] = {}
+        self._serial = itertools.count()
         self._index_of: dict[str, int] = {}
         self._context: int | None = None
         self._local = threading.local()
@@ -130,34 +205,110 @@ class _Dispatcher:
             sinks = self._sinks[watched] = {name: make(i) for i, name in enumerate(watched)}
         return sinks
 
+    def _each_sinks_for(self, watched: tuple[str, ...]) -> dict[str, _engine.EachSink]:
+        sinks = self._each_sinks.get(watched)
+        if sinks is None:
+            sinks = self._each_sinks[watched] = {name: self._make_each(i, watched) for i, name in enumerate(watched)}
+        return sinks
+
+    def _make_each(self, index: int, watched: tuple[str, ...]) -> _engine.EachSink:
+        calls, serial, first, dispatcher = self._calls, self._serial, self.first, self
+
+        def each(value: Any, site: int) -> None:
+            try:
+                frame = sys._getframe(1)
+                call = calls.get(id(frame))
+                if call is None or call.frame is not frame:
+                    if len(calls) >= _SWEEP_AT:
+                        dispatcher._sweep()
+                    call = calls[id(frame)] = _Call(frame, next(serial), watched, first)
+                call.counts[index] += 1
+                for recorder in dispatcher.each_recorders:
+                    recorder.file_each(index, value, site, call)
+            except Exception as exc:
+                _engine.warn_once(dispatcher._warned, "each", f"capture from {dispatcher.label} failed: {exc!r}", 3)
+
+        return each
+
+    def _sweep(self) -> None:
+        """Forget calls of this thread that raised: not generators, and no longer on its stack."""
+        live = set()
+        frame: types.FrameType | None = sys._getframe(2)
+        while frame is not None:
+            live.add(id(frame))
+            frame = frame.f_back
+        thread = get_ident()
+        for key, call in list(self._calls.items()):
+            if call.thread == thread and key not in live and not call.frame.f_code.co_flags & _GENERATOR_FLAGS:
+                self._calls.pop(key, None)
+
     def _refresh(self) -> None:
         func = self._func()
         if func is None:
             return
-        if not self.recorders:
+        if not self.recorders and not self.each_recorders:
             _engine.detach(func, self)
+            self._calls.clear()
             return
-        names = [self.first] if self.first is not None else []
+        names = [self.first] if self.first is not None and self.recorders else []
         for recorder in self.recorders:
             names += [name for name in recorder.names if name not in names]
         watched = tuple(names)
         self.watched = watched
         self._index_of = {name: i for i, name in enumerate(watched)}
-        self._context = 0 if self.first is not None else None
-        _engine.attach(func, self, self._sinks_for(watched), self._after)
+        self._context = 0 if self.first is not None and self.recorders else None
+        each_names: list[str] = []
+        sites: dict[str, frozenset[int] | None] = {}
+        for recorder in self.each_recorders:
+            assert recorder.sites is not None
+            for name in recorder.names:
+                if name not in each_names:
+                    each_names.append(name)
+                    sites[name] = recorder.sites[name]
+                else:
+                    known, more = sites[name], recorder.sites[name]
+                    sites[name] = None if known is None or more is None else known | more
+        each_watched = tuple(each_names)
+        if each_watched != self.each_watched:
+            self._calls.clear()
+        self.each_watched = each_watched
+        each_sinks = self._each_sinks_for(each_watched)
+        each = {name: (sites[name], each_sinks[name]) for name in each_watched}
+        backend = _engine.attach(func, self, self._sinks_for(watched) if watched else {}, self._after, each=each)
+        if each and backend != "bytecode":
+            _engine.detach(func, self)
+            raise CaptureError(
+                f"capturing every assignment in {self.label} needs the 'bytecode' backend, which could not "
+                f"rewrite it (backend now: {backend}); see the CaptureWarning just given"
+            )
 
     def add(self, recorder: _Recorder) -> None:
         with _dispatch_lock:
-            self.recorders = (*self.recorders, recorder)
-            self._refresh()
+            if recorder.sites is None:
+                self.recorders = (*self.recorders, recorder)
+            else:
+                recorder.base = next(self._serial) + 1  # serials are taken in order; this one is spent
+                self.each_recorders = (*self.each_recorders, recorder)
+            try:
+                self._refresh()
+            except BaseException:
+                self.recorders = tuple(r for r in self.recorders if r is not recorder)
+                self.each_recorders = tuple(r for r in self.each_recorders if r is not recorder)
+                self._refresh()
+                raise
 
     def remove(self, recorder: _Recorder) -> None:
         with _dispatch_lock:
             self.recorders = tuple(r for r in self.recorders if r is not recorder)
+            self.each_recorders = tuple(r for r in self.each_recorders if r is not recorder)
             self._refresh()
 
     def after(self) -> None:
         """End of one call: every active block files it. Runs inside the user's function."""
+        if self._calls:
+            self._calls.pop(id(sys._getframe(1)), None)
+        if not self.recorders:
+            return
         pending = self._local.__dict__.pop("pending", None)
         index_of, context = self._index_of, self._context
         for recorder in self.recorders:
@@ -205,6 +356,7 @@ class Capture(Mapping[str, list[Any]]):
         max_size: int | None,
         key_style: str,
         strict: bool,
+        sites: Sequence[Mapping[str, frozenset[int] | None] | None] | None = None,
     ) -> None:
         self.model = model
         self.key_style = key_style
@@ -216,7 +368,11 @@ class Capture(Mapping[str, list[Any]]):
         self._max_size = max_size
         self._records: dict[str, deque[Record]] = {}
         self._order = itertools.count()
-        self._recorders = [_Recorder(self, func, names, hint) for func, names, hint in targets]
+        per_target = sites if sites is not None else [None] * len(targets)
+        self._recorders = [
+            _Recorder(self, func, names, hint, chosen)
+            for (func, names, hint), chosen in zip(targets, per_target, strict=True)
+        ]
         self._paths: dict[int, tuple[weakref.ref[Any], str]] = {}
         self._reindexed = False
         self._warned: set[object] = set()
@@ -346,12 +502,24 @@ class Capture(Mapping[str, list[Any]]):
         return value
 
     def _file(
-        self, records: deque[Record], key: str, name: str, value: Any, label: str, path: str | None, call: int
+        self,
+        records: deque[Record],
+        key: str,
+        name: str,
+        value: Any,
+        label: str,
+        path: str | None,
+        call: int,
+        line: int | None = None,
+        site: int | None = None,
+        assignment: int | None = None,
     ) -> None:
         """Process one captured value and append its record. Runs inside the user's code."""
         if self._processing:
             value = self._process(key, value)
-        records.append(Record(key, name, value, label, path, call, get_ident(), next(self._order)))
+        records.append(
+            Record(key, name, value, label, path, call, get_ident(), next(self._order), line, site, assignment)
+        )
 
     def _records_of(self, key: str) -> deque[Record]:
         records = self._records.get(key)
@@ -480,6 +648,9 @@ def capture(
     max_size: int | None = None,
     key_style: Literal["qualname", "module"] = "qualname",
     strict: bool = False,
+    when: Literal["return", "each"] = "return",
+    at: int | None = None,
+    line: int | None = None,
 ) -> Capture:
     """Capture locals of ``target`` for the duration of a ``with`` block, in place.
 
@@ -496,6 +667,13 @@ def capture(
             ``lambda attn: attn.mean(1)`` to keep only the head average.
         strict: raise :class:`EmptyCaptureError` instead of warning when a target never ran or a
             variable was never bound in the block.
+        when: ``"return"`` (the default) records each variable's final value at every return;
+            ``"each"`` records its value right after every assignment, each record tagged with the
+            source ``line``, the assignment ``site`` and its index within the call
+            (``assignment``). Needs the ``bytecode`` backend.
+        at, line: with ``when="each"``, keep only one assignment site: ``at`` is its position in
+            source order (0 for the first, -1 for the last; :func:`anycapture.assignments`
+            lists them), ``line`` its source line.
 
     >>> import difflib
     >>> from anycapture import capture
@@ -506,8 +684,20 @@ def capture(
     """
     if key_style not in ("qualname", "module"):
         raise ValueError(f"key_style={key_style!r} is not a key style; use 'qualname' or 'module'")
+    check_when(when, at, line, "capture")
     options = value_options(values, device, clone, collate_fn, reduce, max_size)
-    return Capture(_normalise_targets(target, varnames), model=model, key_style=key_style, strict=strict, **options)
+    targets = _normalise_targets(target, varnames)
+    sites = None
+    if when == "each":
+        require_rewriting("capture(..., when='each')")
+        sites = [
+            {
+                name: select_sites(func, _engine.original_code(func), name, at, line, "capture(when='each')")
+                for name in names
+            }
+            for func, names, _ in targets
+        ]
+    return Capture(targets, model=model, key_style=key_style, strict=strict, sites=sites, **options)
 
 
 def value_options(values: str, device: Any, clone: bool, collate_fn: Any, reduce: Any, max_size: Any) -> dict[str, Any]:

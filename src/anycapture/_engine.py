@@ -1,9 +1,11 @@
 """Attach capture to functions in place, for any number of subscribers, on the chosen backend.
 
-A subscriber (``get_local``, later ``capture`` blocks) attaches a mapping ``{variable: sink}`` to a
-function under an owner token. The engine keeps one :class:`Target` per function, merges what all
-its subscribers want, and asks a backend to capture exactly that; with no subscribers left, the
-function's original code object is back and nothing of anycapture runs when it is called.
+A subscriber (``get_local``, ``capture`` and ``edit`` blocks) attaches what it wants from a function
+under an owner token: values at each return (``{variable: sink}``), values after each assignment
+(``each``), or edits of a variable where it is assigned (``edits``). The engine keeps one
+:class:`Target` per function, merges what all its subscribers want, and asks a backend to capture
+exactly that; with no subscribers left, the function's original code object is back and nothing
+of anycapture runs when it is called.
 """
 
 from __future__ import annotations
@@ -14,13 +16,40 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
-from types import CodeType, FunctionType
-from typing import Any
+from types import CodeType, FrameType, FunctionType
+from typing import Any, NamedTuple
 
 from ._backends import Backend, InstallError, Sink, get_backend, preferred
 from ._errors import CaptureWarning
 
-__all__ = ["Target", "attach", "attached_backend", "detach", "warn_once"]
+__all__ = [
+    "EachSink",
+    "Editor",
+    "Target",
+    "attach",
+    "attached_backend",
+    "caller_frame",
+    "detach",
+    "original_code",
+    "warn_once",
+]
+
+# Called with a variable's value and the position of the assignment site just run; never raises.
+EachSink = Callable[[Any, int], Any]
+# Called with a variable's value right after an assignment; returns the value the variable gets.
+Editor = Callable[[Any], Any]
+
+
+class Wants(NamedTuple):
+    """What one subscriber wants from a function."""
+
+    returns: dict[str, Sink]
+    after: Callable[[], None] | None
+    # name -> (positions of the assignment sites wanted, or None for all; sink)
+    each: dict[str, tuple[frozenset[int] | None, EachSink]]
+    # (name, site position) -> editor
+    edits: dict[tuple[str, int], Editor]
+
 
 _MISSING = object()
 _lock = threading.RLock()
@@ -52,7 +81,7 @@ class Target:
         self._ref = weakref.ref(func, self._on_collected)
         self.original_code: CodeType = func.__code__
         self.label = label_of(func)
-        self.subscriptions: dict[object, tuple[dict[str, Sink], Callable[[], None] | None]] = {}
+        self.subscriptions: dict[object, Wants] = {}
         self.varnames: tuple[str, ...] = ()
         self.sinks: tuple[Sink, ...] = ()
         # Called with no argument at each return, after every variable's sink.
@@ -61,6 +90,12 @@ class Target:
         self.quiet: frozenset[str] = frozenset()
         # (index, name, sink) per variable, replaced whole: one read gives a consistent view.
         self.entries: tuple[tuple[int, str, Sink], ...] = ()
+        # After assignments: ((name, site positions or None for all), ...) and one sink for each.
+        self.each_plan: tuple[tuple[str, tuple[int, ...] | None], ...] = ()
+        self.each_sinks: tuple[EachSink, ...] = ()
+        # Edits: ((name, site position), ...) and one editor for each.
+        self.edit_plan: tuple[tuple[str, int], ...] = ()
+        self.editors: tuple[Editor, ...] = ()
         self.backend: Backend | None = None
         self.installed_code: CodeType | None = None
         # Per backend, per tuple of names: whatever the backend built once and reuses.
@@ -130,24 +165,67 @@ def _fan_out(sinks: list[Sink]) -> Sink:
     return fan_out
 
 
+def _each_fan_out(parts: list[tuple[frozenset[int] | None, EachSink]]) -> EachSink:
+    if len(parts) == 1 and parts[0][0] is None:
+        return parts[0][1]
+    all_parts = tuple(parts)
+
+    def each_fan_out(value: Any, site: int) -> None:
+        for sites, sink in all_parts:
+            if sites is None or site in sites:
+                sink(value, site)
+
+    return each_fan_out
+
+
+def _compose(editors: list[Editor]) -> Editor:
+    if len(editors) == 1:
+        return editors[0]
+    chain = tuple(editors)
+
+    def composed(value: Any) -> Any:
+        for editor in chain:
+            value = editor(value)
+        return value
+
+    return composed
+
+
 def _refresh(target: Target) -> None:
     """Make the function capture exactly what its subscribers now want."""
+    wants = list(target.subscriptions.values())
     names: list[str] = []
-    for wanted, _ in target.subscriptions.values():
-        names += [name for name in wanted if name not in names]
-    if not names:
+    for want in wants:
+        names += [name for name in want.returns if name not in names]
+    each_names: list[str] = []
+    for want in wants:
+        each_names += [name for name in want.each if name not in each_names]
+    edit_plan: list[tuple[str, int]] = []
+    for want in wants:
+        edit_plan += [spot for spot in want.edits if spot not in edit_plan]
+    if not names and not each_names and not edit_plan:
         backend, target.backend = target.backend, None
         if backend is not None:
             backend.uninstall(target)
         target.varnames, target.sinks, target.entries, target.after = (), (), (), ()
+        target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
         return
-    sinks = tuple(_fan_out([w[n] for w, _ in target.subscriptions.values() if n in w]) for n in names)
+    sinks = tuple(_fan_out([w.returns[n] for w in wants if n in w.returns]) for n in names)
     target.varnames, target.sinks = tuple(names), sinks
-    target.after = tuple(after for _, after in target.subscriptions.values() if after is not None)
-    target.quiet = frozenset(names) - {
-        n for wanted, after in target.subscriptions.values() if after is None for n in wanted
-    }
+    target.after = tuple(w.after for w in wants if w.after is not None)
+    target.quiet = frozenset(names) - {n for w in wants if w.after is None for n in w.returns}
     target.entries = tuple(zip(range(len(names)), names, sinks, strict=True))
+    each_plan: list[tuple[str, tuple[int, ...] | None]] = []
+    each_sinks: list[EachSink] = []
+    for name in each_names:
+        parts = [w.each[name] for w in wants if name in w.each]
+        everywhere = any(sites is None for sites, _ in parts)
+        merged = None if everywhere else tuple(sorted(frozenset().union(*(sites or () for sites, _ in parts))))
+        each_plan.append((name, merged))
+        each_sinks.append(_each_fan_out(parts))
+    target.each_plan, target.each_sinks = tuple(each_plan), tuple(each_sinks)
+    target.edit_plan = tuple(edit_plan)
+    target.editors = tuple(_compose([w.edits[spot] for w in wants if spot in w.edits]) for spot in edit_plan)
     func = target.function()
     if target.backend is None and func is not None and func.__code__ is not target.original_code:
         # Someone gave the function new code while nothing was attached: that is the original now.
@@ -178,20 +256,33 @@ def _refresh(target: Target) -> None:
 
 
 def attach(
-    func: FunctionType, owner: object, sinks: Mapping[str, Sink], after: Callable[[], None] | None = None
-) -> None:
+    func: FunctionType,
+    owner: object,
+    sinks: Mapping[str, Sink],
+    after: Callable[[], None] | None = None,
+    *,
+    each: Mapping[str, tuple[frozenset[int] | None, EachSink]] | None = None,
+    edits: Mapping[tuple[str, int], Editor] | None = None,
+) -> str | None:
     """Start (or change) capture of ``sinks``' variables of ``func`` for ``owner``.
 
     At each return, each variable's sink gets its value (none for a variable unbound there), in
     one thread, one return at a time; then ``after()`` is called, so that a subscriber can group
     the values of one call. Neither may raise.
+
+    ``each`` asks for values right after assignments: ``{name: (site positions or None, sink)}``,
+    the sink called as ``sink(value, site)``. ``edits`` replaces a variable's value right after
+    one assignment site: ``{(name, site): editor}``, the variable then holding ``editor(value)``;
+    editors never raise, and run before the ``each`` sinks of that site. Sites are numbered as
+    :func:`assignment_sites` lists them. Returns the name of the backend now capturing, if any.
     """
     with _lock:
         target = _targets.get(func)
         if target is None:
             target = _targets[func] = Target(func)
-        target.subscriptions[owner] = (dict(sinks), after)
+        target.subscriptions[owner] = Wants(dict(sinks), after, dict(each or {}), dict(edits or {}))
         _refresh(target)
+        return target.backend.name if target.backend is not None else None
 
 
 def detach(func: FunctionType, owner: object) -> None:
@@ -206,3 +297,19 @@ def attached_backend(func: FunctionType) -> str | None:
     """Name of the backend capturing ``func`` now, or ``None``."""
     target = _targets.get(func)
     return target.backend.name if target is not None and target.backend is not None else None
+
+
+def original_code(func: FunctionType) -> CodeType:
+    """The code ``func`` runs when nothing captures from it."""
+    target = _targets.get(func)
+    if target is not None and target.backend is not None:
+        return target.original_code
+    return func.__code__
+
+
+def caller_frame(depth: int = 1) -> FrameType:
+    """The frame ``depth`` levels above the caller, skipping the engine's own (``1``: the caller's caller)."""
+    frame = sys._getframe(depth + 1)
+    while frame.f_back is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    return frame

@@ -13,10 +13,20 @@ import functools
 import inspect
 import types
 from collections.abc import Sequence
+from typing import Any
 
+from ._analysis import Site, assignment_sites
 from ._errors import UnknownVariableError
 
-__all__ = ["check_varnames", "import_target", "key_for", "local_names", "resolve_function"]
+__all__ = [
+    "check_varnames",
+    "check_when",
+    "import_target",
+    "key_for",
+    "local_names",
+    "resolve_function",
+    "select_sites",
+]
 
 
 def local_names(code: types.CodeType) -> tuple[str, ...]:
@@ -150,3 +160,57 @@ def import_target(spec: str) -> object:
             obj = getattr(obj, part)
         return obj
     raise ImportError(f"cannot import a module for target {spec!r}: " + "; ".join(errors))
+
+
+WHEN = ("return", "each")
+
+
+def check_when(when: object, at: object, line: object, who: str) -> None:
+    """Validate ``when=``, and that ``at=``/``line=`` come only with ``when="each"``."""
+    if when not in WHEN:
+        raise ValueError(
+            f"when={when!r} is not a capture moment; use 'return' (the final value, the default) or "
+            "'each' (the value after every assignment)"
+        )
+    if when == "return" and (at is not None or line is not None):
+        raise TypeError(f"{who}: at= and line= choose assignments, so they need when='each'")
+
+
+def _listing(sites: list[Site]) -> str:
+    return "; ".join(f"at={site.position} (line {site.line}: {site.source or '?'})" for site in sites)
+
+
+def select_sites(
+    func: types.FunctionType, code: types.CodeType, name: str, at: Any, line: Any, who: str
+) -> frozenset[int] | None:
+    """Positions of the assignment sites of ``name`` that ``at=`` or ``line=`` choose (``None``: all).
+
+    ``at`` is a position in source order as :func:`anycapture.assignments` lists them (negative
+    counts from the last, as for lists); ``line`` a source line number. An error names the
+    function and lists its assignment sites when the choice matches none, or when ``name`` is
+    never assigned (only an argument, say).
+    """
+    where = f"{func.__module__}:{func.__qualname__}"
+    sites = assignment_sites(code, name)
+    if not sites:
+        kind = "an argument" if name in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount] else "a name"
+        raise ValueError(
+            f"{name!r} is {kind} of {where} that its body never assigns, so {who} has no assignment to "
+            "act on; capture its value at the return instead (when='return')"
+        )
+    if at is not None and line is not None:
+        raise TypeError(f"{who}: give at= (an assignment's position) or line= (a source line), not both")
+    if at is None and line is None:
+        return None
+    if at is not None:
+        if isinstance(at, bool) or not isinstance(at, int):
+            raise TypeError(f"at= is the position of an assignment (an int, e.g. at=0 for the first); got {at!r}")
+        if not -len(sites) <= at < len(sites):
+            raise IndexError(f"at={at}: {name!r} has {len(sites)} assignment(s) in {where}: {_listing(sites)}")
+        return frozenset({sites[at].position})
+    if isinstance(line, bool) or not isinstance(line, int):
+        raise TypeError(f"line= is a source line number (an int); got {line!r}")
+    chosen = frozenset(site.position for site in sites if site.line == line)
+    if not chosen:
+        raise ValueError(f"line={line}: no assignment to {name!r} there in {where}; its assignments: {_listing(sites)}")
+    return chosen

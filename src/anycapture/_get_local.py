@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
 from . import _engine
-from ._backends import Sink, preferred
-from ._functions import check_varnames, key_for, resolve_function
+from ._backends import Sink, preferred, require_rewriting
+from ._functions import check_varnames, check_when, key_for, resolve_function, select_sites
 from ._store import CacheView, Store, check_max_size
 from ._values import PLAIN_TYPES, Converter, make_converter
 
@@ -62,6 +62,13 @@ def make_sink(container: Any, convert: Converter | None, label: str, *, custom: 
     return sink
 
 
+def _each_sink(sink: Sink) -> _engine.EachSink:
+    def each(value: Any, _site: int) -> None:
+        sink(value)
+
+    return each
+
+
 class _GetLocalMeta(type):
     """Makes ``get_local.cache`` a live view that cannot be replaced by accident."""
 
@@ -103,22 +110,48 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
     _store = Store()
     _active = False
     _options = _Options()
-    _registry: ClassVar[weakref.WeakKeyDictionary[types.FunctionType, tuple[str, ...]]] = weakref.WeakKeyDictionary()
+    # function -> {name: ("return", None), or ("each", site positions or None for all)}
+    _registry: ClassVar[weakref.WeakKeyDictionary[types.FunctionType, dict[str, tuple[str, frozenset[int] | None]]]] = (
+        weakref.WeakKeyDictionary()
+    )
     _key_owners: ClassVar[dict[str, str]] = {}
     _warned: ClassVar[set[object]] = set()  # warnings already given since the last activate()
     # Sinks by key, reused across activate() calls while options and containers stay the same,
     # so that re-activation reuses the instrumented code already bound to them.
     _sinks: ClassVar[dict[str, Sink]] = {}
 
-    def __init__(self, *varnames: str) -> None:
+    def __init__(
+        self, *varnames: str, when: Literal["return", "each"] = "return", at: int | None = None, line: int | None = None
+    ) -> None:
         self.varnames = check_varnames(varnames, "get_local")
+        check_when(when, at, line, "get_local")
+        self.when, self.at, self.line = when, at, line
 
     def __call__(self, obj: F) -> F:
         func = resolve_function(obj, self.varnames, "get_local")
         cls = type(self)
+        wanted: dict[str, tuple[str, frozenset[int] | None]] = {}
+        if self.when == "each":
+            if cls._active:
+                require_rewriting("get_local(..., when='each')")
+            code = _engine.original_code(func)
+            for name in self.varnames:
+                wanted[name] = ("each", select_sites(func, code, name, self.at, self.line, "get_local(when='each')"))
+        else:
+            wanted = dict.fromkeys(self.varnames, ("return", None))
         with cls._lock:
-            known = cls._registry.get(func, ())
-            cls._registry[func] = known + tuple(n for n in self.varnames if n not in known)
+            known = dict(cls._registry.get(func, {}))
+            for name, (when, sites) in wanted.items():
+                old = known.get(name)
+                if old is not None and old[0] != when:
+                    raise ValueError(
+                        f"{name!r} of {_engine.label_of(func)} is already captured with when={old[0]!r}; "
+                        f"one variable is captured either at the return or at each assignment, not both"
+                    )
+                if old is not None and when == "each":
+                    sites = None if old[1] is None or sites is None else old[1] | sites
+                known[name] = (when, sites)
+            cls._registry[func] = known
             if cls._active:
                 cls._install(func, cls._converter())
         return obj
@@ -138,8 +171,9 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
     @classmethod
     def _install(cls, func: types.FunctionType, convert: Converter | None) -> None:
         sinks: dict[str, Sink] = {}
+        each: dict[str, tuple[frozenset[int] | None, _engine.EachSink]] = {}
         label = _engine.label_of(func)
-        for name in cls._registry[func]:
+        for name, (when, sites) in cls._registry[func].items():
             key = key_for(func, name, cls._options.key_style)
             owner = cls._key_owners.setdefault(key, label)
             if owner != label:
@@ -154,8 +188,11 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
             if sink is None:
                 custom = cls._options.collate_fn is not None
                 sink = cls._sinks[key] = make_sink(cls._store.container(key), convert, key, custom=custom)
-            sinks[name] = sink
-        _engine.attach(func, cls, sinks)
+            if when == "each":
+                each[name] = (sites, _each_sink(sink))
+            else:
+                sinks[name] = sink
+        _engine.attach(func, cls, sinks, each=each)
 
     @classmethod
     def _install_all(cls) -> None:
@@ -201,6 +238,8 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
         if not isinstance(clone, bool):
             raise TypeError(f"clone must be True or False; got {clone!r}")
         preferred()  # a forced ANYCAPTURE_BACKEND that cannot run is an error now, not later
+        if any(when == "each" for wanted in list(cls._registry.values()) for when, _ in wanted.values()):
+            require_rewriting("get_local(..., when='each')")
         with cls._lock:
             options = _Options(values, device, clone, key_style, cls._options.collate_fn)
             if cls._store.resize(size) or options != cls._options:

@@ -28,6 +28,7 @@ __all__ = [
     "backends",
     "get_backend",
     "preferred",
+    "require_rewriting",
 ]
 
 ENV_VAR = "ANYCAPTURE_BACKEND"
@@ -107,3 +108,14 @@ def preferred() -> list[str]:
             raise BackendUnavailableError(f"{ENV_VAR}={forced!r} cannot be used: {reason}")
         return [forced]
     return list(backends())
+
+
+def require_rewriting(what: str) -> None:
+    """Raise unless the code-rewriting backend may be used: ``what`` needs it (no other can)."""
+    names = preferred()
+    if "bytecode" not in names:
+        why = _why_not("bytecode") or f"{ENV_VAR}={os.environ.get(ENV_VAR, '').strip()!r} forces another backend"
+        raise BackendUnavailableError(
+            f"{what} needs the 'bytecode' backend, which rewrites the function's code; it cannot be used "
+            f"here: {why}. sys.monitoring only sees returns."
+        )

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from bytecode import Bytecode
 from bytecode.instr import CellVar, Instr, Label, TryBegin, TryEnd
 
-from .._analysis import bound_at_returns, is_return
+from .._analysis import (
+    assignment_stores,
+    bound_at_returns,
+    is_return,
+    site_positions,
+    split_superinstructions,
+)
 from ._base import InstallError
 
 if TYPE_CHECKING:
@@ -26,8 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["BytecodeBackend"]
 
 _ARG_FLAGS = (0x04, 0x08)  # CO_VARARGS, CO_VARKEYWORDS
-# At most the inserted calls' NULL, sink and argument sit above the value being returned.
-_EXTRA_STACK = 3
+# At most an inserted call's sink, NULL and two arguments sit above what the code had there.
+_EXTRA_STACK = 4
 
 
 class _SinkSlot:
@@ -92,6 +98,19 @@ def _guarded(sink: object, name: str, hook: _Unbound, depth: int, location: Any)
     ]
 
 
+def _after_store(store: Instr, location: Any) -> tuple[Instr, Instr]:
+    """A load and a store of the variable ``store`` has just bound (which is bound for sure)."""
+    if store.name == "STORE_DEREF":
+        return Instr("LOAD_DEREF", store.arg, location=location), Instr("STORE_DEREF", store.arg, location=location)
+    return Instr("LOAD_FAST", store.arg, location=location), Instr("STORE_FAST", store.arg, location=location)
+
+
+def _edit(editor: object, load: Instr, store: Instr, location: Any) -> list[Instr]:
+    """``name = editor(name)``."""
+    call = _call(editor, [load], location)
+    return [*call[:-1], store]  # the result is stored instead of dropped
+
+
 def _load_fast(name: str, location: Any) -> Instr:
     # LOAD_FAST_CHECK on 3.12+: should the analysis ever be wrong, an UnboundLocalError is
     # still far better than the crash a plain LOAD_FAST of an unbound local causes there.
@@ -113,9 +132,22 @@ class _Template:
             # cross a try boundary, so they stay right, and bytecode's costly passes to recompute
             # them (and the stack size, bounded below) can be skipped.
             code = Bytecode.from_code(original, conserve_exception_block_stackdepth=True)
+            each_plan, edit_plan = target.each_plan, target.edit_plan
+            if each_plan or edit_plan:
+                code[:] = split_superinstructions(list(code))
             tracked = list(target.varnames)
             bound = bound_at_returns(code, tracked, _arguments(code))
-            slots = [_SinkSlot(i) for i in range(len(tracked) + len(target.after))]
+            n_slots = len(tracked) + len(target.after) + len(each_plan) + len(edit_plan)
+            slots = [_SinkSlot(i) for i in range(n_slots)]
+            after_slots = slots[len(tracked) : len(tracked) + len(target.after)]
+            each_slot = {
+                name: (slots[len(tracked) + len(target.after) + i], sites) for i, (name, sites) in enumerate(each_plan)
+            }
+            first_editor = len(tracked) + len(target.after) + len(each_plan)
+            edit_slot = {spot: slots[first_editor + i] for i, spot in enumerate(edit_plan)}
+            items = list(code)
+            stores = assignment_stores(items, {*each_slot, *(name for name, _ in edit_plan)})
+            positions = site_positions(items, stores)
             # Plain fast locals may be loaded under a guard where they might be unbound; cell and
             # free variables, and names 3.12+ comprehensions clear, are read from the frame.
             cleared = {i.arg for i in code if isinstance(i, Instr) and i.name == "LOAD_FAST_AND_CLEAR"}
@@ -126,7 +158,7 @@ class _Template:
             }
             out: list[Any] = []
             active: TryBegin | None = None
-            for index, item in enumerate(code):
+            for index, item in enumerate(items):
                 if isinstance(item, TryBegin):
                     active = item
                 elif isinstance(item, TryEnd):
@@ -142,9 +174,18 @@ class _Template:
                             out += _guarded(slots[i], name, _Unbound(target, i), depth, location)
                         else:
                             out += _call(target.frame_reader(i), [], location)
-                    for slot in slots[len(tracked) :]:
+                    for slot in after_slots:
                         out += _call(slot, [], location)
                 out.append(item)
+                if index in stores and isinstance(item, Instr):
+                    name, position, location = stores[index], positions[index], item.location
+                    load, store = _after_store(item, location)
+                    editor = edit_slot.get((name, position))
+                    if editor is not None:
+                        out += _edit(editor, load, store, location)
+                    wanted = each_slot.get(name)
+                    if wanted is not None and (wanted[1] is None or position in wanted[1]):
+                        out += _call(wanted[0], [load, Instr("LOAD_CONST", position, location=location)], location)
             code[:] = out
             self.code = code.to_code(
                 stacksize=original.co_stacksize + _EXTRA_STACK, compute_exception_stack_depths=False
@@ -194,7 +235,7 @@ class BytecodeBackend:
         func = target.function()
         if func is None:
             return
-        shape = (target.varnames, len(target.after))
+        shape = (target.varnames, len(target.after), target.each_plan, target.edit_plan)
         template = target.templates.get(shape)
         if template is None:
             template = target.templates[shape] = _Template(target)
@@ -204,7 +245,7 @@ class BytecodeBackend:
                 f"{target.label}.__code__ was replaced by someone else while anycapture was attached; "
                 "not overwriting it"
             )
-        code = template.bind((*target.sinks, *target.after))
+        code = template.bind((*target.sinks, *target.after, *target.each_sinks, *target.editors))
         _carry_local_events(current, code)
         func.__code__ = code
         target.installed_code = code

@@ -68,6 +68,8 @@ class MonitoringBackend:
 
     # -- Backend ---------------------------------------------------------------------------
     def install(self, target: Target) -> None:
+        if target.each_plan or target.edit_plan:
+            raise InstallError("sys.monitoring sees returns only; capturing every assignment or editing needs bytecode")
         with self._lock:
             tool = self._acquire()
             code = target.original_code

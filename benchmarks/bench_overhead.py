@@ -237,6 +237,26 @@ def anycapture_variant(
     return Variant(label, call, reference, enter, checked_leave(label, captured, free))
 
 
+def capture_variant(when: str) -> Variant:
+    """A ``capture()`` block held open around each batch: the per-call cost of its records (layer, call, thread)."""
+    func = make_function(f"f_capture_{when}")
+    label = f"capture(f, 'y', when={when!r}) block open, values='raw'"
+    held: list[Any] = []
+
+    def enter() -> None:
+        force_backend("bytecode")
+        block = anycapture.capture(func, "y", when=when, values="raw")  # type: ignore[arg-type]
+        block.__enter__()
+        held.append(block)
+
+    def free() -> None:
+        held.pop().close(report=False)
+
+    return Variant(
+        label, func, enter=enter, leave=checked_leave(label, lambda: held[-1].get(f"{func.__qualname__}.y", ()), free)
+    )
+
+
 def build_variants(old: types.ModuleType | str, with_torch: bool, notes: list[str]) -> list[Variant]:
     variants = [Variant(BASELINE, make_function("f_plain"))]
 
@@ -258,6 +278,14 @@ def build_variants(old: types.ModuleType | str, with_torch: bool, notes: list[st
             get_local("y")(func)
             label = f"get_local active: backend={backend}, values={values!r}"
             variants.append(anycapture_variant(label, func, func, f"{func.__qualname__}.y", backend, values))
+
+    # Every assignment instead of the return (one assignment per call here, so one value per call either way).
+    func = make_function("f_each")
+    get_local("y", when="each")(func)
+    label = "get_local('y', when='each') active: backend=bytecode, values='raw'"
+    variants.append(anycapture_variant(label, func, func, "f_each.y", "bytecode", "raw"))
+    for when in ("return", "each"):
+        variants.append(capture_variant(when))
 
     if isinstance(old, str):
         notes.append(f"AnyCapture {OLD_VERSION} rows skipped: {old}")

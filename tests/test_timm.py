@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,3 +122,59 @@ def test_demo_with_user_timm_weights(tmp_path: Any) -> None:
     assert main(["demo", "--only", "vision", "--model", str(checkpoint), "--out", str(out)]) == 0
     assert (out / "vit_rollout.png").read_bytes()[:4] == b"\x89PNG"
     assert np.load(out / "vit_attention.npy").shape == (12, 6, 197, 197)
+
+
+def test_edit_zeroes_one_head_of_timm_attention(backend: str) -> None:
+    """edit() on timm's real Attention.forward: zeroing head 2's probabilities in blocks.3 changes the
+    logits; the identity edit changes nothing; every-assignment capture sees all four `attn` values."""
+    from timm.models.vision_transformer import Attention
+
+    import anycapture
+
+    if backend != "bytecode":
+        pytest.skip("edit needs the bytecode backend")
+    model = _vit(fused=False)
+    x = torch.randn(1, 3, 224, 224)
+    softmax = next(s.position for s in anycapture.assignments(Attention.forward, "attn") if "softmax" in s.source)
+
+    def zero_head(attn: Any) -> Any:
+        attn = attn.clone()
+        attn[:, 2] = 0
+        return attn
+
+    with torch.no_grad():
+        reference = model(x)
+        with anycapture.edit(Attention.forward, "attn", lambda a: a, at=softmax):
+            same = model(x)
+        with (
+            anycapture.edit(
+                Attention.forward, "attn", zero_head, at=softmax, model=model, path="blocks.3.attn"
+            ) as done,
+            capture(Attention.forward, "attn", when="each", model=model, values="tensor") as each,
+        ):
+            edited = model(x)
+    torch.testing.assert_close(same, reference, rtol=0, atol=0)
+    assert (done.applied, done.skipped) == (1, 11)
+    assert not torch.allclose(edited, reference)
+    block3 = [r for r in each.records if r.path == "blocks.3.attn"]
+    assert [r.site for r in block3] == [0, 1, 2, 3]
+    probabilities = block3[2].value
+    assert torch.count_nonzero(probabilities[:, 2]) == 0
+    torch.testing.assert_close(probabilities[:, 0].sum(-1), torch.ones(1, 197))
+    raw_scores = block3[0].value
+    assert not torch.allclose(raw_scores.softmax(-1)[:, 0], raw_scores[:, 0])  # the raw scores, not probabilities
+
+
+def test_edit_vit_head_example() -> None:
+    """examples/edit_vit_head.py zeroes one head of one timm block: logits change, then come back."""
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve().parents[1] / "examples" / "edit_vit_head.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert "zeroed in 1 call(s); 11 other block(s) untouched" in out.stdout
+    change = float(out.stdout.split("largest change in the logits: ")[1].split()[0])
+    assert change > 0
+    assert "after the block, the model is back: True" in out.stdout

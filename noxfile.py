@@ -25,7 +25,7 @@ TIMM = ["torch==2.14.1", "torchvision==0.29.1", "timm", "numpy"]
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     """ruff (lint and format check) and mypy --strict."""
-    session.install("ruff", "mypy", "bytecode", "pytest", "nox", "matplotlib", "pillow", "numpy")
+    session.install("ruff", "mypy", "bytecode", "pytest", "nox", "matplotlib", "pillow", "numpy", "safetensors")
     session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "conftest.py", "noxfile.py")
     session.run("ruff", "format", "--check", "src", "tests", "examples", "conftest.py", "noxfile.py")
     session.run("mypy")
@@ -34,7 +34,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The test suite, on every backend this Python offers."""
-    session.install("-e", ".[test,viz]")
+    session.install("-e", ".[test,viz,disk]")
     if session.python == "3.11":
         session.install(*TORCH)
         session.install(*MODELS)

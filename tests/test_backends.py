@@ -44,7 +44,7 @@ def test_import_pulls_in_no_heavy_modules() -> None:
     """`import anycapture` loads neither torch, numpy, matplotlib nor transformers."""
     code = (
         "import sys, anycapture\n"
-        "heavy = [m for m in ('torch', 'numpy', 'matplotlib', 'transformers') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'numpy', 'matplotlib', 'transformers', 'safetensors') if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -57,3 +57,16 @@ def test_cli_demo_runs() -> None:
         [sys.executable, "-m", "anycapture", "demo", "--minimal"], capture_output=True, text=True, check=True
     )
     assert "attention.attn" in out.stdout
+
+
+def test_import_works_without_the_bytecode_package() -> None:
+    """Where `bytecode` cannot be imported, anycapture still imports and says why it cannot rewrite."""
+    code = (
+        "import sys\n"
+        "sys.modules['bytecode'] = None\n"  # makes `import bytecode` fail
+        "import anycapture\n"
+        "info = {i.name: i.reason for i in anycapture.backend_info()}\n"
+        "print(info['bytecode'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "the 'bytecode' package cannot be imported" in out.stdout

@@ -39,6 +39,7 @@ from . import recipes
 from ._attention import AttentionCapture, capture_attention
 from ._backends import BackendInfo, backend_info, backends
 from ._capture import Capture, EmptyCaptureError, Record, capture
+from ._disk import CaptureFileError, CaptureFolder, CaptureWriteError, StoredRecord, Writer, open_captures
 from ._edit import Edit, Site, assignments, edit
 from ._errors import BackendUnavailableError, CaptureError, CaptureWarning, UnknownVariableError
 from ._get_local import get_local
@@ -50,13 +51,18 @@ __all__ = [
     "BackendInfo",
     "BackendUnavailableError",
     "Capture",
+    "CaptureFileError",
+    "CaptureFolder",
+    "CaptureWriteError",
     "Edit",
     "CaptureError",
     "CaptureWarning",
     "EmptyCaptureError",
     "Record",
     "Site",
+    "StoredRecord",
     "UnknownVariableError",
+    "Writer",
     "__version__",
     "assignments",
     "backend_info",
@@ -64,6 +70,7 @@ __all__ = [
     "capture",
     "capture_attention",
     "edit",
+    "open_captures",
     "get_local",
     "recipes",
 ]

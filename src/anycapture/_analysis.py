@@ -17,10 +17,12 @@ from __future__ import annotations
 import linecache
 from collections.abc import Iterable, Mapping, Sequence
 from types import CodeType
-from typing import Any, NamedTuple, TypeGuard
+from typing import Any, TypeGuard
 
 from bytecode import Bytecode
 from bytecode.instr import CellVar, FreeVar, Instr, Label, TryBegin, TryEnd
+
+from ._functions import Site
 
 __all__ = [
     "Site",
@@ -240,15 +242,6 @@ def site_positions(items: Sequence[Any], stores: Mapping[int, str]) -> dict[int,
 
 def _source_order(key: SiteKey) -> tuple[bool, SiteKey]:
     return (key[0] < 0, key)
-
-
-class Site(NamedTuple):
-    """One place in a function's source where a variable is assigned."""
-
-    position: int  # 0 for the first assignment in source order, 1 for the next, ...
-    line: int | None
-    column: int | None
-    source: str  # that line of source, stripped ("" where the source is not available)
 
 
 def assignment_sites(code: CodeType, name: str) -> list[Site]:

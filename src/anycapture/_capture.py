@@ -16,7 +16,6 @@ from threading import get_ident
 from typing import Any, Literal, NamedTuple
 
 from . import _engine
-from ._analysis import assignment_sites
 from ._backends import preferred, require_rewriting
 from ._errors import CaptureError, CaptureWarning
 from ._functions import check_varnames, check_when, import_target, key_for, resolve_function, select_sites
@@ -78,6 +77,8 @@ class _Recorder:
         self.sites = sites
         self.lines: dict[tuple[str, int], int | None] = {}
         if sites is not None:
+            from ._analysis import assignment_sites
+
             code = _engine.original_code(func)
             self.lines = {(name, site.position): site.line for name in names for site in assignment_sites(code, name)}
         self.base = 0  # the dispatcher's call serial when this recorder started
@@ -357,8 +358,13 @@ class Capture(Mapping[str, list[Any]]):
         key_style: str,
         strict: bool,
         sites: Sequence[Mapping[str, frozenset[int] | None] | None] | None = None,
+        sink: Any = None,
     ) -> None:
         self.model = model
+        # sink=: records go to a Writer (a folder) as they come, and are read back from disk.
+        self._sink = sink
+        self._writer: Any = None
+        self._on_disk: Any = None
         self.key_style = key_style
         self.strict = strict
         self._convert = convert
@@ -383,7 +389,17 @@ class Capture(Mapping[str, list[Any]]):
         if self._active:
             raise RuntimeError("this capture block is already active; create a new block instead")
         self._index_model()
-        self._start()
+        if self._sink is not None:
+            from ._disk import Writer
+
+            self._writer = self._sink if isinstance(self._sink, Writer) else Writer(self._sink)
+            self._on_disk = None
+        try:
+            self._start()
+        except BaseException:
+            if self._writer is not None:
+                self._writer.close()
+            raise
         self._active = True
         return self
 
@@ -396,6 +412,8 @@ class Capture(Mapping[str, list[Any]]):
             return
         self._active = False
         self._stop()
+        if self._writer is not None:
+            self._writer.close()  # everything on disk; a write that failed is an error here
         if report:
             self._report()
 
@@ -517,6 +535,11 @@ class Capture(Mapping[str, list[Any]]):
         """Process one captured value and append its record. Runs inside the user's code."""
         if self._processing:
             value = self._process(key, value)
+        if self._writer is not None:
+            meta = {"key": key, "name": name, "function": label, "path": path, "call": call, "thread": get_ident()}
+            meta.update(order=next(self._order), line=line, site=site, assignment=assignment)
+            self._writer.write(meta, value)
+            return
         records.append(
             Record(key, name, value, label, path, call, get_ident(), next(self._order), line, site, assignment)
         )
@@ -528,25 +551,51 @@ class Capture(Mapping[str, list[Any]]):
         return records
 
     # -- reading ---------------------------------------------------------------------------
+    def stored(self) -> Any:
+        """With ``sink=``: the folder's records, read lazily (an :class:`anycapture.CaptureFolder`).
+
+        Inside the block, what was captured so far is flushed to disk first.
+        """
+        if self._sink is None:
+            raise TypeError("this capture block keeps its records in memory (no sink= was given)")
+        from ._disk import open_captures
+
+        if self._active:
+            self._writer.flush()
+            return open_captures(self._writer.folder)
+        if self._on_disk is None:
+            self._on_disk = open_captures(self._writer.folder if self._writer is not None else self._sink)
+        return self._on_disk
+
     def __getitem__(self, key: str) -> list[Any]:
+        if self._sink is not None:
+            return self.stored()[key]  # type: ignore[no-any-return]
         records = self._records.get(key)
         if not records:
             raise KeyError(key)
         return [record.value for record in records]
 
     def __iter__(self) -> Iterator[str]:
+        if self._sink is not None:
+            return iter(self.stored())
         return iter([key for key, records in self._records.items() if records])
 
     def __len__(self) -> int:
+        if self._sink is not None:
+            return len(self.stored())
         return sum(1 for records in self._records.values() if records)
 
     def __repr__(self) -> str:
+        if self._sink is not None:
+            return f"<Capture streamed to {str(getattr(self._writer, 'folder', self._sink))!r}>"
         counts = ", ".join(f"{key!r}: {len(self._records[key])} value(s)" for key in self)
         return f"<Capture {{{counts}}}>"
 
     @property
     def records(self) -> list[Record]:
         """Every record, in the order values were captured."""
+        if self._sink is not None:
+            return self.stored().records  # type: ignore[no-any-return]
         merged = [record for records in list(self._records.values()) for record in list(records)]
         return sorted(merged, key=lambda record: record.order)
 
@@ -555,6 +604,8 @@ class Capture(Mapping[str, list[Any]]):
 
         >>> # cap.select("blocks.1*.attn", "attn")  -> the records of blocks 10 and 11
         """
+        if self._sink is not None:
+            return self.stored().select(pattern, name)  # type: ignore[no-any-return]
         return [
             record
             for record in self.records
@@ -564,6 +615,8 @@ class Capture(Mapping[str, list[Any]]):
 
     def by_path(self, name: str | None = None, pattern: str = "*") -> dict[str, list[Any]]:
         """``{module path: [values in call order]}`` for variable ``name`` (or key)."""
+        if self._sink is not None:
+            return self.stored().by_path(name, pattern)  # type: ignore[no-any-return]
         result: dict[str, list[Any]] = {}
         for record in self.select(pattern, name):
             if record.path is not None:
@@ -575,6 +628,8 @@ class Capture(Mapping[str, list[Any]]):
 
         With 12 attention maps of shape ``[batch, heads, q, k]`` this gives ``[12, batch, heads, q, k]``.
         """
+        if self._sink is not None:
+            return self.stored().stack(name, pattern)
         records = self.select(pattern, name)
         if not records:
             raise KeyError(f"no values captured for name={name!r}, pattern={pattern!r}; captured keys: {list(self)}")
@@ -585,6 +640,10 @@ class Capture(Mapping[str, list[Any]]):
 
     def clear(self) -> None:
         """Forget every record captured so far."""
+        if self._sink is not None:
+            raise TypeError(
+                f"this block's records are on disk in {str(self._sink)!r}; delete the folder to forget them"
+            )
         for records in self._records.values():
             records.clear()
 
@@ -651,6 +710,7 @@ def capture(
     when: Literal["return", "each"] = "return",
     at: int | None = None,
     line: int | None = None,
+    sink: Any = None,
 ) -> Capture:
     """Capture locals of ``target`` for the duration of a ``with`` block, in place.
 
@@ -671,6 +731,10 @@ def capture(
             ``"each"`` records its value right after every assignment, each record tagged with the
             source ``line``, the assignment ``site`` and its index within the call
             (``assignment``). Needs the ``bytecode`` backend.
+        sink: a folder (or an :class:`anycapture.Writer`) to stream records to as they are
+            captured, as safetensors shards written by a background thread, so memory stays flat
+            over long runs; reading the result (``cap[key]``, ``records``, ``stack``...) reads the
+            folder lazily. See docs/scale.md.
         at, line: with ``when="each"``, keep only one assignment site: ``at`` is its position in
             source order (0 for the first, -1 for the last; :func:`anycapture.assignments`
             lists them), ``line`` its source line.
@@ -697,7 +761,9 @@ def capture(
             }
             for func, names, _ in targets
         ]
-    return Capture(targets, model=model, key_style=key_style, strict=strict, sites=sites, **options)
+    if sink is not None and max_size is not None:
+        raise TypeError("max_size= keeps the newest values in memory; with sink= every value goes to disk")
+    return Capture(targets, model=model, key_style=key_style, strict=strict, sites=sites, sink=sink, **options)
 
 
 def value_options(values: str, device: Any, clone: bool, collate_fn: Any, reduce: Any, max_size: Any) -> dict[str, Any]:

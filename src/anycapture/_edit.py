@@ -9,11 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _engine
-from ._analysis import Site, assignment_sites
 from ._backends import require_rewriting
 from ._capture import Capture, TargetSpec
 from ._errors import CaptureError, CaptureWarning
-from ._functions import check_varnames, import_target, resolve_function, select_sites
+from ._functions import Site, check_varnames, import_target, resolve_function, select_sites
 
 __all__ = ["Edit", "Site", "assignments", "edit"]
 
@@ -173,6 +172,8 @@ def edit(
     code = _engine.original_code(func)
     chosen = select_sites(func, code, checked, at, line, "edit()")
     if chosen is None:
+        from ._analysis import assignment_sites
+
         sites = assignment_sites(code, checked)
         if len(sites) > 1:
             listing = "; ".join(f"at={site.position} (line {site.line}: {site.source or '?'})" for site in sites)
@@ -210,5 +211,7 @@ def assignments(target: TargetSpec, name: str) -> list[Site]:
     >>> [(site.position, site.source) for site in anycapture.assignments(f, "y")]
     [(0, 'y = x + 1'), (1, 'y *= 2')]
     """
+    from ._analysis import assignment_sites
+
     func, checked = _resolve(target, name, "assignments")
     return assignment_sites(_engine.original_code(func), checked)

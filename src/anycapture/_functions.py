@@ -13,9 +13,8 @@ import functools
 import inspect
 import types
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from ._analysis import Site, assignment_sites
 from ._errors import UnknownVariableError
 
 __all__ = [
@@ -162,6 +161,15 @@ def import_target(spec: str) -> object:
     raise ImportError(f"cannot import a module for target {spec!r}: " + "; ".join(errors))
 
 
+class Site(NamedTuple):
+    """One place in a function's source where a variable is assigned."""
+
+    position: int  # 0 for the first assignment in source order, 1 for the next, ...
+    line: int | None
+    column: int | None
+    source: str  # that line of source, stripped ("" where the source is not available)
+
+
 WHEN = ("return", "each")
 
 
@@ -190,6 +198,8 @@ def select_sites(
     function and lists its assignment sites when the choice matches none, or when ``name`` is
     never assigned (only an argument, say).
     """
+    from ._analysis import assignment_sites  # imports bytecode, which `import anycapture` must not need
+
     where = f"{func.__module__}:{func.__qualname__}"
     sites = assignment_sites(code, name)
     if not sites:

@@ -1,0 +1,216 @@
+"""What streaming every attention map of a ViT-S forward to disk costs, and whether memory stays flat.
+
+The model is a self-contained ViT-S/16 shape built with ``torch.nn`` (224x224 images: 197 tokens, dim 384, 6 heads,
+12 blocks, random weights, eval mode, ``torch.no_grad()``). Its attention computes
+``attn = (q @ k.transpose(-2, -1) * scale).softmax(-1)`` in Python (no fused kernel), and hands ``attn`` to a sink:
+nothing in the uncaptured forward, ``Writer.write`` in the captured one (12 records a forward, each
+``[batch, 6, 197, 197]`` float32: 7.1 MiB at batch 8; ``[batch, 197, 197]`` with ``--reduce``, which keeps the head
+mean, computed on the forward's thread as ``capture(reduce=...)`` would). ``capture(..., sink=...)`` will call the
+writer the same way; this measures the writer alone.
+
+How it is timed: uncaptured and captured forwards run in interleaved chunks of ``--chunk`` forwards (so drift on a
+shared machine hits both alike), until each has run ``--forwards``. The captured time includes the final ``close()``,
+which waits until the last shard is on disk (fsync); the writer's thread works while the forwards run. torch uses
+``--threads`` threads (default 1: the writer thread gets the other core of a 2-core machine).
+
+Memory: peak RSS (``ru_maxrss``) and the RSS (``VmRSS`` of ``/proc/self/status``) after 10%, 50% and 100% of the
+captured forwards: with a bounded queue and bounded shards it stays flat however many forwards run. At the end the
+folder is opened with ``open_captures`` and its record count and shapes are checked.
+
+Run from the repository root::
+
+    PYTHONPATH=src python benchmarks/bench_stream.py --forwards 200
+    PYTHONPATH=src python benchmarks/bench_stream.py --forwards 50 --reduce --out /tmp/captures
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import resource
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from anycapture._disk import Writer, open_captures
+
+DIM, HEADS, DEPTH, TOKENS, PATCH, IMAGE = 384, 6, 12, 197, 16, 224
+
+
+class Attention(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(DIM, DIM * 3)
+        self.proj = nn.Linear(DIM, DIM)
+        self.scale = (DIM // HEADS) ** -0.5
+        self.sink: Callable[[Any], None] | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, tokens, dim = x.shape
+        qkv = self.qkv(x).reshape(batch, tokens, 3, HEADS, dim // HEADS).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        attn = (q @ k.transpose(-2, -1) * self.scale).softmax(-1)
+        if self.sink is not None:
+            self.sink(attn)
+        return self.proj((attn @ v).transpose(1, 2).reshape(batch, tokens, dim))
+
+
+class Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(DIM)
+        self.attn = Attention()
+        self.norm2 = nn.LayerNorm(DIM)
+        self.mlp = nn.Sequential(nn.Linear(DIM, 4 * DIM), nn.GELU(), nn.Linear(4 * DIM, DIM))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class ViT(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch_embed = nn.Conv2d(3, DIM, PATCH, PATCH)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, DIM))
+        self.pos_embed = nn.Parameter(torch.randn(1, TOKENS, DIM) * 0.02)
+        self.blocks = nn.Sequential(*[Block() for _ in range(DEPTH)])
+        self.norm = nn.LayerNorm(DIM)
+        self.head = nn.Linear(DIM, 1000)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(images).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        return self.head(self.norm(self.blocks(x))[:, 0])
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mib() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)  # bytes on macOS, KiB elsewhere
+
+
+def attach(model: ViT, writer: Writer | None, reduce: bool, forward_index: list[int]) -> None:
+    """Point each attention's sink at the writer (or at nothing), with the metadata capture() gives."""
+    order = itertools.count()
+    thread = threading.get_ident()
+    for i, block in enumerate(model.blocks):
+        attention = block.attn
+        if writer is None:
+            attention.sink = None
+            continue
+
+        def sink(attn: torch.Tensor, path: str = f"blocks.{i}.attn", write: Any = writer.write) -> None:
+            value = attn.mean(1) if reduce else attn
+            meta = {
+                "key": "Attention.forward.attn",
+                "name": "attn",
+                "function": "bench_stream:Attention.forward",
+                "path": path,
+                "call": forward_index[0],
+                "thread": thread,
+                "order": next(order),
+            }
+            write(meta, value)
+
+        attention.sink = sink
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--forwards", type=int, default=200, help="captured forwards (and as many uncaptured)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--reduce", action="store_true", help="keep the head mean only: [batch, 197, 197]")
+    parser.add_argument("--out", type=Path, default=None, help="capture folder (default: a temporary one, deleted)")
+    parser.add_argument("--chunk", type=int, default=10, help="forwards per interleaved chunk")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--shard-mib", type=int, default=256, help="Writer shard_bytes, in MiB")
+    parser.add_argument("--queue", type=int, default=64, help="Writer queue_size")
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    model = ViT().eval()
+    images = torch.randn(args.batch, 3, IMAGE, IMAGE)
+    temporary = args.out is None
+    out = Path(tempfile.mkdtemp(prefix="bench_stream_")) / "captures" if temporary else args.out
+    writer = Writer(out, shard_bytes=args.shard_mib << 20, queue_size=args.queue)
+    forward_index = [0]
+    checkpoints = {
+        max(1, round(args.forwards * share)): label for share, label in ((0.1, "10%"), (0.5, "50%"), (1, "100%"))
+    }
+    rss: dict[str, float] = {}
+    plain_seconds = captured_seconds = 0.0
+    plain_done = captured_done = 0
+    try:
+        with torch.no_grad():
+            model(images)  # warm-up, untimed
+            rss["start"] = rss_mib()
+            while captured_done < args.forwards:
+                count = min(args.chunk, args.forwards - captured_done)
+                attach(model, None, args.reduce, forward_index)
+                start = time.perf_counter()
+                for _ in range(count):
+                    model(images)
+                plain_seconds += time.perf_counter() - start
+                plain_done += count
+
+                attach(model, writer, args.reduce, forward_index)
+                start = time.perf_counter()
+                for _ in range(count):
+                    model(images)
+                    forward_index[0] += 1
+                    captured_done += 1
+                    if captured_done in checkpoints and captured_done != args.forwards:
+                        rss[checkpoints[captured_done]] = rss_mib()  # read outside the timed work below
+                if captured_done == args.forwards:
+                    writer.close()
+                captured_seconds += time.perf_counter() - start
+                print(f"{captured_done}/{args.forwards} captured forwards", file=sys.stderr)
+        rss["100%"] = rss_mib()
+        written = sum(path.stat().st_size for path in out.iterdir())
+        captures = open_captures(out)
+        records = len(captures.records)
+        shape = (args.batch, TOKENS, TOKENS) if args.reduce else (args.batch, HEADS, TOKENS, TOKENS)
+        assert records == args.forwards * DEPTH, records
+        assert {record.shape for record in captures.records} == {shape}
+        shards = len(list(out.glob("shard-*.safetensors")))
+    finally:
+        writer.close()
+        if temporary:
+            shutil.rmtree(out.parent, ignore_errors=True)
+
+    plain_ms = plain_seconds / plain_done * 1000
+    captured_ms = captured_seconds / captured_done * 1000
+    print(
+        f"ViT-S/16 shape, batch {args.batch}, {'head mean' if args.reduce else 'all heads'}, torch threads "
+        f"{args.threads}, shard {args.shard_mib} MiB, queue {args.queue}; maps {shape} float32\n"
+    )
+    print(
+        "| forwards | records | shards | bytes written | seconds (captured, incl. close) | ms/forward uncaptured "
+        "| ms/forward captured | throughput vs uncaptured | MB/s | peak RSS MiB | RSS start / 10% / 50% / 100% MiB |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print(
+        f"| {args.forwards} | {records} | {shards} | {written:,} | {captured_seconds:.1f} | {plain_ms:.0f} | "
+        f"{captured_ms:.0f} | {plain_ms / captured_ms:.2f}x | {written / captured_seconds / 1e6:.0f} | "
+        f"{peak_rss_mib():.0f} | {rss['start']:.0f} / {rss['10%']:.0f} / {rss['50%']:.0f} / {rss['100%']:.0f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()

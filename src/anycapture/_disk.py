@@ -1,0 +1,822 @@
+"""Captures on disk: a background writer of safetensors shards, and a lazy reader of them.
+
+A capture folder holds ``index.json`` and shards ``shard-00000.safetensors``, ``shard-00001...``.
+Each shard is an ordinary safetensors file: its tensors are named by record number (``"17"``) and
+its ``__metadata__`` holds one entry, ``"anycapture"``, the JSON of its records (key, variable,
+function, module path, call, thread, order, ...; small scalars are stored there as values). The
+index lists the complete shards; it is replaced atomically whenever a shard is written and at every
+flush, so a job that dies leaves a folder whose listed shards are all complete and readable.
+
+Nothing is ever unpickled: the reader parses JSON and safetensors headers only, and a file that
+is not what the index says raises :class:`CaptureFileError` naming it.
+
+numpy, safetensors and torch are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fnmatch
+import itertools
+import json
+import os
+import queue
+import re
+import struct
+import sys
+import threading
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+from ._engine import warn_once
+from ._errors import CaptureError, CaptureWarning
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "CaptureFileError",
+    "CaptureFolder",
+    "CaptureWriteError",
+    "StoredRecord",
+    "Writer",
+    "open_captures",
+]
+
+FORMAT = "anycapture.captures"
+VERSION = 1
+INDEX = "index.json"
+_METADATA_KEY = "anycapture"
+_SHARD_NAME = re.compile(r"shard-\d{5,}\.safetensors")
+_SCALARS = (bool, int, float, str, type(None))
+# Records a shard holds at most, whatever their size: their JSON is the shard's header, which
+# safetensors limits to 100 MB (scalars add no tensor bytes, so shard_bytes alone would not cut).
+_SHARD_RECORDS = 20_000
+_STR_LIMIT = 4096  # longer strings are not "small scalars": skipped, as other objects are
+
+# The dtypes every safetensors reader understands, by the name numpy / torch give them, and the
+# safetensors code each is written as. Others (complex, object, strings) are skipped with a warning.
+_NUMPY_DTYPES = {
+    "bool": "BOOL",
+    "uint8": "U8",
+    "int8": "I8",
+    "uint16": "U16",
+    "int16": "I16",
+    "uint32": "U32",
+    "int32": "I32",
+    "uint64": "U64",
+    "int64": "I64",
+    "float16": "F16",
+    "float32": "F32",
+    "float64": "F64",
+}
+_TORCH_DTYPES = {**_NUMPY_DTYPES, "bfloat16": "BF16", "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2"}
+_DTYPE_NAMES = {code: name for name, code in _TORCH_DTYPES.items()}
+
+
+class CaptureFileError(CaptureError):
+    """A capture folder or one of its files is missing, malformed, truncated or not anycapture's.
+
+    The message names the file and what is wrong with it.
+    """
+
+
+class CaptureWriteError(CaptureError):
+    """Records could not be written (a full disk, a failing write); raised by ``flush()`` / ``close()``.
+
+    ``lost`` is how many records are not on disk; the original error is the ``__cause__``.
+    """
+
+    def __init__(self, message: str, lost: int) -> None:
+        super().__init__(message)
+        self.lost = lost
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+class _Flush:
+    """A marker in the queue: the writer thread sets ``done`` once everything before it is on disk."""
+
+    def __init__(self, final: bool) -> None:
+        self.final = final
+        self.done = threading.Event()
+
+
+class _Shard:
+    """Records waiting in memory for the next shard."""
+
+    def __init__(self) -> None:
+        self.tensors: dict[str, Any] = {}
+        self.entries: list[dict[str, Any]] = []
+        self.nbytes = 0
+        self.torch = False  # whether any tensor is a torch tensor (then the shard is written by torch)
+        self.storages: set[int] = set()  # memory of its torch tensors (see _to_storable)
+
+
+def _write_shard(path: Path, tensors: dict[str, Any], metadata: dict[str, str], use_torch: bool) -> None:
+    """Write one safetensors file (a module function, so tests can make it fail)."""
+    if use_torch:
+        import numpy
+        import torch
+        from safetensors.torch import save_file
+
+        # A copy, so that two records of one array never share memory (safetensors.torch refuses that).
+        converted = {
+            name: torch.from_numpy(numpy.array(value, copy=True)) if isinstance(value, numpy.ndarray) else value
+            for name, value in tensors.items()
+        }
+        save_file(converted, str(path), metadata=metadata)
+    else:
+        from safetensors.numpy import save_file as save_numpy
+
+        save_numpy(tensors, str(path), metadata=metadata)
+
+
+def _sync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _replace_json(path: Path, content: dict[str, Any]) -> None:
+    """Write ``content`` to ``path`` atomically: a reader sees the old file or the new one, never half."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w", encoding="utf-8") as file:
+        json.dump(content, file, indent=1)
+        file.write("\n")
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+def _check_new_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise CaptureFileError(f"{str(folder)!r} exists and is not a folder; give a new or empty folder as the sink")
+    if not folder.exists():
+        return
+    names = sorted(entry.name for entry in folder.iterdir())
+    if not names:
+        return
+    if INDEX in names:
+        raise CaptureFileError(
+            f"{str(folder)!r} already holds a capture ({INDEX}); give a new or empty folder, or delete the old capture"
+        )
+    shown = ", ".join(map(repr, names[:5])) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    raise CaptureFileError(
+        f"{str(folder)!r} is not empty (it holds {shown}); captures are written only to a new or empty folder"
+    )
+
+
+class Writer:
+    """Write captured records to a folder as they come, off the caller's thread.
+
+    ``write()`` puts a record on a bounded queue and returns; a daemon thread converts values and
+    writes shards of about ``shard_bytes``. When ``queue_size`` records wait, ``write()`` blocks
+    until the thread catches up (back-pressure: nothing is dropped). ``flush()`` returns when every
+    record written so far is on disk; ``close()`` flushes and stops the thread (it also runs at
+    interpreter exit for a writer left open).
+
+    A failing write (a full disk) never raises in ``write()``: one :class:`CaptureWarning` says
+    what happened, later records are counted as lost, and ``flush()`` / ``close()`` raise
+    :class:`CaptureWriteError` with the count. Values that are neither arrays, tensors nor small
+    scalars are skipped with one warning per key and type, never pickled.
+
+    Example::
+
+        with Writer("captures/") as writer:
+            writer.write({"key": "Attention.forward.attn", "name": "attn", "function": "m:Attention.forward",
+                          "path": "blocks.0.attn", "call": 0, "thread": 1, "order": 0}, attn)
+        open_captures("captures/")["Attention.forward.attn"]   # [array(...)]
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], *, shard_bytes: int = 256 << 20, queue_size: int = 64) -> None:
+        if isinstance(shard_bytes, bool) or not isinstance(shard_bytes, int) or shard_bytes < 1:
+            raise ValueError(f"shard_bytes must be a positive int; got {shard_bytes!r}")
+        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
+            raise ValueError(
+                f"queue_size must be a positive int (unbounded queues cannot push back); got {queue_size!r}"
+            )
+        self.folder = Path(folder)
+        self.shard_bytes = shard_bytes
+        _check_new_folder(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._closed = False
+        self._close_lock = threading.Lock()
+        # Owned by the writer thread from here on.
+        self._shard = _Shard()
+        self._shards: list[dict[str, Any]] = []
+        self._numbers = itertools.count()
+        self._received = 0  # records taken (not skipped), written or not
+        self._indexed = 0  # records in shards the index lists
+        self._skipped = 0
+        self._failure: tuple[BaseException, str] | None = None
+        self._warned: set[object] = set()
+        self._reported = False
+        self._write_index(complete=False)  # the folder is recognisable as a capture from the start
+        self._thread = threading.Thread(target=self._run, name=f"anycapture-writer {self.folder}", daemon=True)
+        self._thread.start()
+        atexit.register(self._at_exit)
+
+    # -- the caller's side ---------------------------------------------------------------------
+    def write(self, meta: dict[str, Any], value: Any) -> None:
+        """Queue one record: ``meta`` (key, name, function, path, call, thread, order, ...) and its value.
+
+        Blocks while the queue is full. Never raises because of the disk; raises
+        :class:`CaptureError` only if the writer was closed. ``meta`` is kept as given: do not change
+        it afterwards. A tensor is read when the writer thread gets to it, so a value the model
+        changes in place later should be copied (``reduce=``/``clone=``) before it is written.
+        """
+        if self._closed:
+            raise CaptureError(f"the writer for {str(self.folder)!r} is closed; records can no longer be written")
+        self._queue.put((meta, value))
+
+    def flush(self) -> None:
+        """Return once every record written so far is on disk and listed in the index.
+
+        Raises :class:`CaptureWriteError` if records were lost.
+        """
+        if self._closed:
+            self._raise_failure()
+            return
+        self._wait(_Flush(final=False))
+        self._raise_failure()
+
+    def close(self) -> None:
+        """Flush, mark the capture complete and stop the writer thread. Idempotent.
+
+        Raises :class:`CaptureWriteError` (once) if records were lost.
+        """
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        atexit.unregister(self._at_exit)
+        self._wait(_Flush(final=True))
+        self._thread.join()
+        self._raise_failure()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Writer {str(self.folder)!r} {state}: {self._indexed} record(s) on disk>"
+
+    @property
+    def written(self) -> int:
+        """Records on disk and listed in the index (so far)."""
+        return self._indexed
+
+    @property
+    def skipped(self) -> int:
+        """Values skipped because they are neither arrays, tensors nor small scalars."""
+        return self._skipped
+
+    @property
+    def lost(self) -> int:
+        """Records taken but not on disk because writing failed (0 while all is well)."""
+        return self._received - self._indexed if self._failure is not None else 0
+
+    def _wait(self, marker: _Flush) -> None:
+        self._queue.put(marker)
+        # A writer thread that died (it should not) must not hang the caller.
+        while not marker.done.wait(0.1):
+            if not self._thread.is_alive():
+                # Stopped by close() (in another thread), which wrote everything; otherwise it died.
+                if not self._closed and self._failure is None:
+                    self._failure = (RuntimeError("the writer thread stopped"), "while waiting for a flush")
+                return
+
+    def _raise_failure(self) -> None:
+        failure = self._failure
+        if failure is None or self._reported:
+            return
+        if self._closed:
+            self._reported = True  # close() reports once; a second close() is quiet
+        exc, where = failure
+        lost = self._received - self._indexed
+        raise CaptureWriteError(
+            f"{lost} record(s) could not be written to {str(self.folder)!r} ({type(exc).__name__}: {exc}, {where}); "
+            f"the {self._indexed} record(s) listed in {INDEX} are complete and readable. "
+            "Free space or choose another folder, then run again",
+            lost,
+        ) from exc
+
+    def _at_exit(self) -> None:
+        try:
+            self.close()
+        except CaptureError as exc:
+            warnings.warn(str(exc), CaptureWarning, stacklevel=1)
+
+    # -- the writer thread ---------------------------------------------------------------------
+    def _run(self) -> None:
+        get = self._queue.get
+        while True:
+            item = get()
+            if isinstance(item, _Flush):
+                if self._failure is None:
+                    try:
+                        if self._shard.entries:
+                            self._write_current()
+                        if self._failure is None:
+                            self._write_index(complete=item.final)
+                    except Exception as exc:
+                        self._fail(exc, f"while writing {INDEX}")
+                item.done.set()
+                if item.final:
+                    return
+                continue
+            meta, value = item
+            del item  # a record's value must not outlive its turn in the queue
+            if self._failure is not None:
+                self._received += 1  # lost: dropped at once, so memory stays bounded
+                continue
+            try:
+                self._add(meta, value)
+            except Exception as exc:
+                self._fail(exc, "while storing a record")
+            del meta, value
+
+    def _add(self, meta: dict[str, Any], value: Any) -> None:
+        entry: dict[str, Any] = {"meta": meta}
+        try:
+            stored = _to_storable(value, self._shard.storages)
+        except Exception as exc:  # a tensor that cannot be copied to the CPU: this record only
+            self._skip(meta, value, f"could not be copied ({type(exc).__name__}: {exc})")
+            return
+        if stored is None:
+            if type(value) in _SCALARS and not (type(value) is str and len(value) > _STR_LIMIT):
+                entry["value"] = value
+            else:
+                self._skip(
+                    meta,
+                    value,
+                    "cannot be held by a capture folder (arrays and tensors of common dtypes and small scalars only; "
+                    "nothing is pickled)",
+                )
+                return
+        number = next(self._numbers)
+        entry["n"] = number
+        self._received += 1
+        shard = self._shard
+        if stored is not None:
+            tensor, nbytes, is_torch = stored
+            name = str(number)
+            entry["tensor"] = name
+            shard.tensors[name] = tensor
+            shard.nbytes += nbytes
+            shard.torch = shard.torch or is_torch
+        shard.entries.append(entry)
+        if shard.nbytes >= self.shard_bytes or len(shard.entries) >= _SHARD_RECORDS:
+            self._write_current()
+
+    def _skip(self, meta: dict[str, Any], value: Any, why: str) -> None:
+        self._skipped += 1
+        key = meta.get("key")
+        kind = type(value)
+        described = f"{kind.__module__}.{kind.__qualname__}"
+        dtype = getattr(value, "dtype", None)
+        if dtype is not None:
+            described += f" of dtype {dtype}"
+        warn_once(
+            self._warned,
+            ("skipped", key, described),
+            f"a value captured as {key!r} is a {described}, which {why}: it was skipped "
+            "(this warning is shown once per key and type)",
+            stacklevel=1,
+        )
+
+    def _write_current(self) -> None:
+        shard, self._shard = self._shard, _Shard()
+        name = f"shard-{len(self._shards):05d}.safetensors"
+        path = self.folder / name
+        temporary = self.folder / f".{name}.tmp"
+        records = json.dumps({"format": FORMAT, "version": VERSION, "records": shard.entries}, default=repr)
+        try:
+            _write_shard(temporary, shard.tensors, {_METADATA_KEY: records}, shard.torch)
+            _sync(temporary)  # on disk before the index lists it, so a listed shard survives a crash of the machine
+            os.replace(temporary, path)
+        except Exception as exc:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            self._fail(exc, f"while writing {name}")
+            return
+        self._shards.append({"file": name, "records": len(shard.entries), "bytes": path.stat().st_size})
+        try:
+            self._write_index(complete=False, pending=len(shard.entries))
+        except Exception as exc:
+            self._shards.pop()
+            self._fail(exc, f"while writing {INDEX}")
+
+    def _write_index(self, complete: bool, pending: int = 0) -> None:
+        indexed = self._indexed + pending
+        _replace_json(
+            self.folder / INDEX,
+            {
+                "format": FORMAT,
+                "version": VERSION,
+                "complete": complete,
+                "records": indexed,
+                "skipped": self._skipped,
+                "shards": self._shards,
+            },
+        )
+        self._indexed = indexed
+
+    def _fail(self, exc: BaseException, where: str) -> None:
+        if self._failure is not None:
+            return
+        self._failure = (exc, where)
+        self._shard = _Shard()  # its records are lost; free their memory now
+        warn_once(
+            self._warned,
+            "failed",
+            f"anycapture could not write captures to {str(self.folder)!r} ({type(exc).__name__}: {exc}, {where}). "
+            "The model keeps running; later records are not saved, and flush() / close() will raise with the count",
+            stacklevel=1,
+        )
+
+
+def _to_storable(value: Any, storages: set[int]) -> tuple[Any, int, bool] | None:
+    """``(contiguous CPU array or tensor, bytes, is torch)`` for an array or tensor; ``None`` otherwise.
+
+    An array or tensor of a dtype a capture folder cannot hold (complex, object, ...) gives ``None``.
+    ``storages`` holds the memory of the torch tensors already in the shard: a tensor that shares it
+    is copied, as safetensors refuses to write two tensors over one memory.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        dtype = str(value.dtype).removeprefix("torch.")
+        if dtype not in _TORCH_DTYPES or value.layout != torch.strided:
+            return None
+        tensor = value.detach()
+        nbytes = tensor.numel() * tensor.element_size()
+        if tensor.device.type != "cpu":
+            tensor = tensor.to("cpu", memory_format=torch.contiguous_format)
+        elif not (
+            tensor.is_contiguous()
+            and tensor.storage_offset() == 0
+            and tensor.untyped_storage().nbytes() == nbytes
+            and tensor.untyped_storage().data_ptr() not in storages
+        ):
+            # A view, or a tensor written twice: one compact copy. A tensor that owns its memory
+            # (most activations) is written as it is, without a copy.
+            tensor = tensor.clone(memory_format=torch.contiguous_format)
+        if nbytes:
+            storages.add(tensor.untyped_storage().data_ptr())
+        return tensor, nbytes, True
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(value, numpy.ndarray | numpy.generic):
+        array = numpy.asarray(value, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
+        if array.dtype.name not in _NUMPY_DTYPES:
+            return None
+        if not array.dtype.isnative:  # big-endian data: safetensors is little-endian, torch.from_numpy refuses it
+            array = array.astype(array.dtype.newbyteorder("="))
+        return array, array.nbytes, False
+    return None
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+class StoredRecord(NamedTuple):
+    """One record of a capture folder: where it came from, its shape and dtype, and where it is.
+
+    The value itself is read by :meth:`CaptureFolder.load`. ``shape`` and ``dtype`` (``"float32"``,
+    ``"bfloat16"``, ...) are ``None`` for a scalar stored in the metadata.
+    """
+
+    number: int
+    key: str
+    name: str
+    function: str
+    path: str | None
+    call: int
+    thread: int
+    order: int
+    line: int | None
+    site: int | None
+    assignment: int | None
+    shape: tuple[int, ...] | None
+    dtype: str | None
+    shard: str
+    tensor: str | None
+
+
+_KNOWN_META = frozenset(StoredRecord._fields) - {"number", "shape", "dtype", "shard", "tensor"}
+
+
+class CaptureFolder(Mapping[str, list[Any]]):
+    """A capture folder opened by :func:`open_captures`: records at once, values when asked.
+
+    A mapping from key to the values of that key in record order, like :class:`~anycapture.Capture`;
+    each lookup reads those values from disk.
+    """
+
+    def __init__(self, folder: Path, values: Literal["numpy", "tensor"]) -> None:
+        self.folder = folder
+        self.value_mode = values
+        index_path = folder / INDEX
+        index = _read_index(folder, index_path)
+        self.complete: bool = bool(index.get("complete"))
+        self.skipped: int = int(index.get("skipped", 0))
+        self._scalars: dict[int, Any] = {}
+        records: list[StoredRecord] = []
+        for shard in index["shards"]:
+            records += self._read_shard(index_path, shard)
+        if len(records) != index["records"]:
+            raise CaptureFileError(
+                f"{str(index_path)!r} says {index['records']} record(s) but its shards hold {len(records)}"
+            )
+        self._records = records
+        self._by_key: dict[str, list[StoredRecord]] = {}
+        for record in records:
+            self._by_key.setdefault(record.key, []).append(record)
+
+    def _read_shard(self, index_path: Path, shard: Any) -> list[StoredRecord]:
+        if not isinstance(shard, dict) or not isinstance(shard.get("file"), str):
+            raise CaptureFileError(f"{str(index_path)!r} lists a shard as {shard!r}; expected {{'file': ..., ...}}")
+        name = shard["file"]
+        if not _SHARD_NAME.fullmatch(name):
+            raise CaptureFileError(
+                f"{str(index_path)!r} lists a shard named {name!r}; expected 'shard-NNNNN.safetensors'"
+            )
+        path = self.folder / name
+        if not path.is_file():
+            raise CaptureFileError(f"{str(path)!r} is listed in {str(index_path)!r} but does not exist")
+        size = path.stat().st_size
+        if isinstance(shard.get("bytes"), int) and size != shard["bytes"]:
+            raise CaptureFileError(
+                f"{str(path)!r} holds {size} bytes but {INDEX} says {shard['bytes']}: "
+                f"the file was {'truncated' if size < shard['bytes'] else 'changed'} after it was written"
+            )
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="np") as file:
+                metadata = file.metadata() or {}
+                names = file.keys()  # safe_open is not a mapping: it cannot be iterated
+                tensors = {key: (file.get_slice(key).get_shape(), file.get_slice(key).get_dtype()) for key in names}
+        except Exception as exc:
+            raise CaptureFileError(f"{str(path)!r} is not a readable safetensors file: {exc}") from exc
+        if _METADATA_KEY not in metadata:
+            raise CaptureFileError(
+                f"{str(path)!r} is a safetensors file but holds no anycapture records (a foreign file?)"
+            )
+        try:
+            content = json.loads(metadata[_METADATA_KEY])
+        except ValueError as exc:
+            raise CaptureFileError(f"{str(path)!r} has malformed record metadata: {exc}") from exc
+        if (
+            not isinstance(content, dict)
+            or content.get("format") != FORMAT
+            or not isinstance(content.get("records"), list)
+        ):
+            raise CaptureFileError(f"{str(path)!r} has record metadata that is not in the {FORMAT!r} format")
+        if isinstance(shard.get("records"), int) and len(content["records"]) != shard["records"]:
+            raise CaptureFileError(
+                f"{str(path)!r} holds {len(content['records'])} record(s) but {INDEX} says {shard['records']}"
+            )
+        records = []
+        used: set[str] = set()
+        for entry in content["records"]:
+            records.append(self._record(path, name, entry, tensors))
+            if records[-1].tensor is not None:
+                used.add(records[-1].tensor)
+        extra = sorted(set(tensors) - used)
+        if extra:
+            raise CaptureFileError(f"{str(path)!r} holds tensors no record describes: {extra[:5]}")
+        return records
+
+    def _record(self, path: Path, shard: str, entry: Any, tensors: dict[str, tuple[list[int], str]]) -> StoredRecord:
+        try:
+            meta = entry["meta"]
+            number = entry["n"]
+            tensor = entry.get("tensor")
+            key = meta["key"]
+            if not isinstance(number, int) or not isinstance(key, str):
+                raise TypeError("record number and key must be an int and a string")
+        except (KeyError, TypeError) as exc:
+            raise CaptureFileError(f"{str(path)!r} has a malformed record {entry!r}: {exc!r}") from exc
+        shape: tuple[int, ...] | None = None
+        dtype: str | None = None
+        if tensor is not None:
+            if tensor not in tensors:
+                raise CaptureFileError(f"{str(path)!r}: record {number} names tensor {tensor!r}, which the file lacks")
+            dims, code = tensors[tensor]
+            shape, dtype = tuple(dims), _DTYPE_NAMES.get(code, code)
+        else:
+            self._scalars[number] = entry.get("value")
+        fields = {field: meta.get(field) for field in _KNOWN_META}
+        if fields["name"] is None:
+            fields["name"] = key
+        return StoredRecord(number=number, shape=shape, dtype=dtype, shard=shard, tensor=tensor, **fields)
+
+    # -- mapping -------------------------------------------------------------------------------
+    def __getitem__(self, key: str) -> list[Any]:
+        records = self._by_key.get(key)
+        if not records:
+            raise KeyError(key)
+        return self._load_many(records)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_key)
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{key!r}: {len(records)} value(s)" for key, records in self._by_key.items())
+        state = "" if self.complete else " (not closed: a running or interrupted capture)"
+        return f"<CaptureFolder {str(self.folder)!r}{state} {{{counts}}}>"
+
+    @property
+    def records(self) -> list[StoredRecord]:
+        """Every record, in the order they were written (no value is read)."""
+        return list(self._records)
+
+    def select(self, pattern: str = "*", name: str | None = None) -> list[StoredRecord]:
+        """Records whose module path matches the glob ``pattern`` (and variable ``name`` or key).
+
+        The same rules as :meth:`anycapture.Capture.select`; no value is read.
+        """
+        return [
+            record
+            for record in self._records
+            if (name is None or name in (record.name, record.key))
+            and (pattern == "*" or (record.path is not None and fnmatch.fnmatchcase(record.path, pattern)))
+        ]
+
+    def load(self, record: StoredRecord) -> Any:
+        """The value of one record, read from disk now."""
+        return self._load_many([record])[0]
+
+    def by_path(self, name: str | None = None, pattern: str = "*") -> dict[str, list[Any]]:
+        """``{module path: [values in record order]}`` for variable ``name`` (or key)."""
+        records = [record for record in self.select(pattern, name) if record.path is not None]
+        values = self._load_many(records)
+        result: dict[str, list[Any]] = {}
+        for record, value in zip(records, values, strict=True):
+            result.setdefault(record.path, []).append(value)  # type: ignore[arg-type]
+        return result
+
+    def stack(self, name: str | None = None, pattern: str = "*") -> Any:
+        """The selected values stacked on a new first axis, as one numpy array (or tensor).
+
+        Shapes are checked from the headers before any value is read.
+        """
+        records = self.select(pattern, name)
+        if not records:
+            raise KeyError(f"no values stored for name={name!r}, pattern={pattern!r}; stored keys: {list(self)}")
+        keys = {record.key for record in records}
+        if name is None and len(keys) > 1:
+            raise ValueError(f"stack() needs name= when several variables were captured: {sorted(keys)}")
+        scalars = [record for record in records if record.shape is None]
+        if scalars:
+            raise TypeError(
+                f"stack() needs arrays or tensors; record {scalars[0].number} of {scalars[0].key} is a scalar"
+            )
+        if len({record.shape for record in records}) > 1:
+            listing = "; ".join(f"{_describe(record)}: {record.shape}" for record in records)
+            raise ValueError(f"cannot stack values of different shapes: {listing}")
+        values = self._load_many(records)
+        if self.value_mode == "tensor":
+            import torch
+
+            return torch.stack(values)
+        import numpy
+
+        return numpy.stack(values)
+
+    # -- values --------------------------------------------------------------------------------
+    def _load_many(self, records: list[StoredRecord]) -> list[Any]:
+        """Values of ``records``, opening each shard once."""
+        values: dict[int, Any] = {}
+        by_shard: dict[str, list[StoredRecord]] = {}
+        for record in records:
+            if record.tensor is None:
+                values[record.number] = self._scalars.get(record.number)
+            else:
+                by_shard.setdefault(record.shard, []).append(record)
+        for shard, wanted in by_shard.items():
+            values.update(self._load_shard(self.folder / shard, wanted))
+        return [values[record.number] for record in records]
+
+    def _load_shard(self, path: Path, records: list[StoredRecord]) -> dict[int, Any]:
+        from safetensors import safe_open
+
+        tensor_mode = self.value_mode == "tensor"
+        native = [r for r in records if tensor_mode or r.dtype in _NUMPY_DTYPES]
+        other = [r for r in records if not (tensor_mode or r.dtype in _NUMPY_DTYPES)]
+        values: dict[int, Any] = {}
+        try:
+            if native:
+                with safe_open(str(path), framework="pt" if tensor_mode else "np") as file:
+                    for record in native:
+                        values[record.number] = file.get_tensor(record.tensor)
+            if other:
+                values.update(_load_upcast(path, other))
+        except CaptureError:
+            raise
+        except ImportError:
+            raise
+        except Exception as exc:
+            raise CaptureFileError(f"{str(path)!r} could not be read (changed since it was opened?): {exc}") from exc
+        return values
+
+
+def _load_upcast(path: Path, records: list[StoredRecord]) -> dict[int, Any]:
+    """numpy arrays of dtypes numpy lacks (bfloat16, float8), as float32, like ``values="numpy"`` does."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        torch_missing = True
+    else:
+        torch_missing = False
+    values: dict[int, Any] = {}
+    if not torch_missing:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as file:
+            for record in records:
+                values[record.number] = file.get_tensor(record.tensor).float().numpy()
+        return values
+    for record in records:
+        if record.dtype != "bfloat16":
+            raise ImportError(
+                f"record {record.number} of {str(path)!r} is {record.dtype}, which numpy cannot hold: install torch "
+                "to read it"
+            )
+        values[record.number] = _read_bfloat16(path, record)
+    return values
+
+
+def _read_bfloat16(path: Path, record: StoredRecord) -> Any:
+    """A bfloat16 tensor as a float32 numpy array, without torch: its bytes are a float32's top half."""
+    import numpy
+
+    with open(path, "rb") as file:
+        (size,) = struct.unpack("<Q", file.read(8))
+        header = json.loads(file.read(size))
+    start, end = header[record.tensor]["data_offsets"]
+    raw = numpy.fromfile(path, dtype="<u2", count=(end - start) // 2, offset=8 + size + start)
+    return (raw.astype("<u4") << 16).view("<f4").reshape(record.shape)
+
+
+def _describe(record: StoredRecord) -> str:
+    return f"{record.path or record.function} call {record.call}"
+
+
+def _read_index(folder: Path, path: Path) -> dict[str, Any]:
+    if not folder.is_dir():
+        raise CaptureFileError(f"{str(folder)!r} is not a folder; open_captures() takes a folder a Writer wrote")
+    if not path.is_file():
+        names = sorted(entry.name for entry in folder.iterdir())[:5]
+        raise CaptureFileError(
+            f"{str(path)!r} does not exist: {str(folder)!r} is not a capture folder (it holds {names or 'nothing'})"
+        )
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CaptureFileError(f"{str(path)!r} is not valid JSON: {exc}") from exc
+    if not isinstance(index, dict) or index.get("format") != FORMAT:
+        found = index.get("format") if isinstance(index, dict) else type(index).__name__
+        raise CaptureFileError(f"{str(path)!r} is not an anycapture index (format {found!r}, expected {FORMAT!r})")
+    version = index.get("version")
+    if not isinstance(version, int) or version > VERSION or version < 1:
+        raise CaptureFileError(
+            f"{str(path)!r} has format version {version!r}; this anycapture reads version {VERSION} "
+            "(a newer anycapture wrote it? upgrade to read it)"
+        )
+    if not isinstance(index.get("shards"), list) or not isinstance(index.get("records"), int):
+        raise CaptureFileError(f"{str(path)!r} lacks its shard list or record count")
+    return index
+
+
+def open_captures(folder: str | os.PathLike[str], *, values: Literal["numpy", "tensor"] = "numpy") -> CaptureFolder:
+    """Open a capture folder a :class:`Writer` wrote; values are read only when asked for.
+
+    ``values="numpy"`` gives numpy arrays (bfloat16 and float8 upcast to float32, as
+    ``capture(values="numpy")`` does); ``values="tensor"`` gives torch tensors of the stored dtype.
+    Raises :class:`CaptureFileError`, naming the file, for a missing, malformed, truncated or foreign
+    file. A folder whose writer did not close (``.complete`` is ``False``) is read up to its last
+    complete shard.
+
+    Example::
+
+        captures = open_captures("captures/")
+        [record.path for record in captures.select("blocks.1*", "attn")]
+        captures.stack("attn", "blocks.*")        # one array: [layers x calls, ...]
+    """
+    if values not in ("numpy", "tensor"):
+        raise ValueError(f"values={values!r} is not a value mode for reading; use 'numpy' or 'tensor'")
+    return CaptureFolder(Path(folder), values)

@@ -359,8 +359,12 @@ class Capture(Mapping[str, list[Any]]):
         strict: bool,
         sites: Sequence[Mapping[str, frozenset[int] | None] | None] | None = None,
         sink: Any = None,
+        grads: bool = False,
     ) -> None:
         self.model = model
+        # grads=True: values stay in the autograd graph, and their gradients, by record order.
+        self._track_grads = grads
+        self._gradients: dict[int, Any] = {}
         # sink=: records go to a Writer (a folder) as they come, and are read back from disk.
         self._sink = sink
         self._writer: Any = None
@@ -533,16 +537,34 @@ class Capture(Mapping[str, list[Any]]):
         assignment: int | None = None,
     ) -> None:
         """Process one captured value and append its record. Runs inside the user's code."""
+        order = next(self._order)
+        if self._track_grads:
+            self._watch_gradient(key, value, order)
         if self._processing:
             value = self._process(key, value)
         if self._writer is not None:
             meta = {"key": key, "name": name, "function": label, "path": path, "call": call, "thread": get_ident()}
-            meta.update(order=next(self._order), line=line, site=site, assignment=assignment)
+            meta.update(order=order, line=line, site=site, assignment=assignment)
             self._writer.write(meta, value)
             return
-        records.append(
-            Record(key, name, value, label, path, call, get_ident(), next(self._order), line, site, assignment)
-        )
+        records.append(Record(key, name, value, label, path, call, get_ident(), order, line, site, assignment))
+
+    def _watch_gradient(self, key: str, value: Any, order: int) -> None:
+        """Keep the gradient that reaches ``value`` in backward, under its record's order."""
+        torch = sys.modules.get("torch")
+        if torch is None or not isinstance(value, torch.Tensor) or not value.requires_grad:
+            return
+        gradients = self._gradients
+
+        def keep(grad: Any) -> None:
+            grad = grad.detach()
+            earlier = gradients.get(order)
+            gradients[order] = grad if earlier is None else earlier + grad  # several backward passes add up
+
+        try:
+            value.register_hook(keep)
+        except Exception as exc:
+            _engine.warn_once(self._warned, ("grad", key), f"cannot follow the gradient of {key}: {exc!r}", 5)
 
     def _records_of(self, key: str) -> deque[Record]:
         records = self._records.get(key)
@@ -566,6 +588,21 @@ class Capture(Mapping[str, list[Any]]):
         if self._on_disk is None:
             self._on_disk = open_captures(self._writer.folder if self._writer is not None else self._sink)
         return self._on_disk
+
+    def grad(self, record: Record) -> Any:
+        """With ``grads=True``: the gradient that reached ``record``'s value in backward, or ``None``.
+
+        ``None`` when backward has not run, did not reach the value, or the value was captured
+        without autograd (under ``torch.no_grad()``, or a tensor that does not require grad).
+        Gradients pair with their record (layer and call), whatever order backward ran in.
+        """
+        if not self._track_grads:
+            raise TypeError("this capture block does not follow gradients; use capture(..., grads=True)")
+        return self._gradients.get(record.order)
+
+    def grads(self, name: str | None = None, pattern: str = "*") -> list[Any]:
+        """The gradients of :meth:`select`'s records (``None`` where there is none), in their order."""
+        return [self.grad(record) for record in self.select(pattern, name)]
 
     def __getitem__(self, key: str) -> list[Any]:
         if self._sink is not None:
@@ -623,14 +660,26 @@ class Capture(Mapping[str, list[Any]]):
                 result.setdefault(record.path, []).append(record.value)
         return result
 
-    def stack(self, name: str | None = None, pattern: str = "*") -> Any:
+    def stack(self, name: str | None = None, pattern: str = "*", *, grad: bool = False) -> Any:
         """The selected values stacked on a new first axis (layers), as one array or tensor.
 
         With 12 attention maps of shape ``[batch, heads, q, k]`` this gives ``[12, batch, heads, q, k]``.
+        ``grad=True`` (with ``grads=True``) stacks their gradients instead, in the same order.
         """
         if self._sink is not None:
+            if grad:
+                raise TypeError("gradients are not written to sinks; capture with grads=True and no sink=")
             return self.stored().stack(name, pattern)
         records = self.select(pattern, name)
+        if grad and records:
+            gradients = [self.grad(record) for record in records]
+            missing = [_describe(r) for r, g in zip(records, gradients, strict=True) if g is None]
+            if missing:
+                raise ValueError(
+                    f"no gradient reached {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}: run "
+                    "backward first, outside torch.no_grad(), on an output that depends on them"
+                )
+            return _stack(gradients, [_describe(record) for record in records])
         if not records:
             raise KeyError(f"no values captured for name={name!r}, pattern={pattern!r}; captured keys: {list(self)}")
         keys = {record.key for record in records}
@@ -711,6 +760,7 @@ def capture(
     at: int | None = None,
     line: int | None = None,
     sink: Any = None,
+    grads: bool = False,
 ) -> Capture:
     """Capture locals of ``target`` for the duration of a ``with`` block, in place.
 
@@ -738,6 +788,9 @@ def capture(
         at, line: with ``when="each"``, keep only one assignment site: ``at`` is its position in
             source order (0 for the first, -1 for the last; :func:`anycapture.assignments`
             lists them), ``line`` its source line.
+        grads: keep tensors as they are, in the autograd graph (not detached), and keep the
+            gradient that reaches each one in backward: ``cap.grad(record)``, ``cap.grads(name)``,
+            ``cap.stack(name, grad=True)`` (gradient x attention relevance, Chefer et al. 2021).
 
     >>> import difflib
     >>> from anycapture import capture
@@ -749,6 +802,15 @@ def capture(
     if key_style not in ("qualname", "module"):
         raise ValueError(f"key_style={key_style!r} is not a key style; use 'qualname' or 'module'")
     check_when(when, at, line, "capture")
+    if grads:
+        if values not in ("numpy", "raw") or device is not None or clone or collate_fn is not None:
+            raise TypeError(
+                "grads=True keeps each tensor as it is, in the autograd graph; values=, device=, clone= and "
+                "collate_fn= would replace it (reduce= may still derive what is kept)"
+            )
+        if sink is not None:
+            raise TypeError("grads=True keeps tensors in the autograd graph, in memory; it cannot go with sink=")
+        values = "raw"
     options = value_options(values, device, clone, collate_fn, reduce, max_size)
     targets = _normalise_targets(target, varnames)
     sites = None
@@ -763,7 +825,9 @@ def capture(
         ]
     if sink is not None and max_size is not None:
         raise TypeError("max_size= keeps the newest values in memory; with sink= every value goes to disk")
-    return Capture(targets, model=model, key_style=key_style, strict=strict, sites=sites, sink=sink, **options)
+    return Capture(
+        targets, model=model, key_style=key_style, strict=strict, sites=sites, sink=sink, grads=grads, **options
+    )
 
 
 def value_options(values: str, device: Any, clone: bool, collate_fn: Any, reduce: Any, max_size: Any) -> dict[str, Any]:

@@ -96,6 +96,10 @@ class Target:
         # Edits: ((name, site position), ...) and one editor for each.
         self.edit_plan: tuple[tuple[str, int], ...] = ()
         self.editors: tuple[Editor, ...] = ()
+        # What each edit spot does now: read through a stable _EditSpot, so instrumented code the
+        # backend keeps for reuse never holds an edit block (or its fn, or the function itself).
+        self.edit_functions: dict[tuple[str, int], Editor] = {}
+        self.edit_spots: dict[tuple[str, int], _EditSpot] = {}
         self.backend: Backend | None = None
         self.installed_code: CodeType | None = None
         # Per backend, per tuple of names: whatever the backend built once and reuses.
@@ -165,6 +169,19 @@ def _fan_out(sinks: list[Sink]) -> Sink:
     return fan_out
 
 
+class _EditSpot:
+    """The editor the code calls at one spot: whatever its target's subscribers edit there now."""
+
+    __slots__ = ("spot", "target")
+
+    def __init__(self, target: Target, spot: tuple[str, int]) -> None:
+        self.target, self.spot = target, spot
+
+    def __call__(self, value: Any) -> Any:
+        editor = self.target.edit_functions.get(self.spot)
+        return value if editor is None else editor(value)
+
+
 def _each_fan_out(parts: list[tuple[frozenset[int] | None, EachSink]]) -> EachSink:
     if len(parts) == 1 and parts[0][0] is None:
         return parts[0][1]
@@ -209,6 +226,7 @@ def _refresh(target: Target) -> None:
             backend.uninstall(target)
         target.varnames, target.sinks, target.entries, target.after = (), (), (), ()
         target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
+        target.edit_functions = {}
         return
     sinks = tuple(_fan_out([w.returns[n] for w in wants if n in w.returns]) for n in names)
     target.varnames, target.sinks = tuple(names), sinks
@@ -225,7 +243,8 @@ def _refresh(target: Target) -> None:
         each_sinks.append(_each_fan_out(parts))
     target.each_plan, target.each_sinks = tuple(each_plan), tuple(each_sinks)
     target.edit_plan = tuple(edit_plan)
-    target.editors = tuple(_compose([w.edits[spot] for w in wants if spot in w.edits]) for spot in edit_plan)
+    target.edit_functions = {spot: _compose([w.edits[spot] for w in wants if spot in w.edits]) for spot in edit_plan}
+    target.editors = tuple(target.edit_spots.setdefault(spot, _EditSpot(target, spot)) for spot in edit_plan)
     func = target.function()
     if target.backend is None and func is not None and func.__code__ is not target.original_code:
         # Someone gave the function new code while nothing was attached: that is the original now.

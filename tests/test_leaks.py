@@ -1,0 +1,108 @@
+"""Nothing anycapture holds keeps a captured value, a frame or a function alive longer than asked."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from typing import Any
+
+import pytest
+
+import anycapture
+from anycapture import capture, edit, get_local
+
+
+class Value:
+    """A captured value that can be weakly referenced."""
+
+
+def make_function() -> Any:
+    def work(flag: bool) -> Value:
+        held = Value()
+        held = Value() if flag else held
+        return held
+
+    return work
+
+
+def _dead(ref: weakref.ref[Any]) -> bool:
+    gc.collect()
+    return ref() is None
+
+
+def test_get_local_clear_releases_values(active: str) -> None:
+    func = make_function()
+    get_local("held")(func)
+    value_ref = weakref.ref(func(True))
+    assert not _dead(value_ref)  # kept by the cache
+    get_local.clear()
+    assert _dead(value_ref)
+
+
+def test_capture_block_keeps_values_only_in_its_result(backend: str) -> None:
+    """After the block, values live in the result alone; dropping the result frees them."""
+    func = make_function()
+    with capture(func, "held", values="raw") as cap:
+        value_ref = weakref.ref(func(True))
+    assert not _dead(value_ref)
+    del cap
+    assert _dead(value_ref)
+
+
+def test_capture_clear_releases_values(backend: str) -> None:
+    func = make_function()
+    with capture(func, "held", values="raw") as cap:
+        value_ref = weakref.ref(func(False))
+    cap.clear()
+    assert _dead(value_ref)
+
+
+def test_each_mode_keeps_no_frame_after_the_block(backend: str) -> None:
+    """when='each' follows calls by frame; frames of calls that raised are let go at the block's end."""
+    if backend != "bytecode":
+        pytest.skip("when='each' needs the bytecode backend")
+    refs: list[weakref.ref[Any]] = []
+
+    def raises(n: int) -> None:
+        local = Value()
+        refs.append(weakref.ref(local))
+        raise ValueError(n)
+
+    with capture(raises, "local", when="each", values="raw") as cap:
+        for i in range(3):
+            with pytest.raises(ValueError, match=str(i)):
+                raises(i)
+    del cap
+    assert all(_dead(ref) for ref in refs)
+    assert not anycapture._capture._dispatcher(raises)._calls
+
+
+def test_functions_captured_by_blocks_can_be_collected(backend: str) -> None:
+    """A function captured, edited and then dropped is garbage collected with its code."""
+    func = make_function()
+    with capture(func, "held"):
+        func(True)
+    if backend == "bytecode":
+        with edit(func, "held", lambda v: v, at=0):
+            func(True)
+    func_ref = weakref.ref(func)
+    del func
+    assert _dead(func_ref)
+
+
+def test_edit_block_releases_fn_and_its_captures(backend: str) -> None:
+    """The edit's fn (and what it closes over) is dropped when the block ends."""
+    if backend != "bytecode":
+        pytest.skip("edit needs the bytecode backend")
+    func = make_function()
+    big = Value()
+
+    def fn(value: Any, keep: Any = big) -> Any:
+        return value
+
+    with edit(func, "held", fn, at=0):
+        func(True)
+    big_ref = weakref.ref(big)
+    del big, fn
+    assert _dead(big_ref)
+    assert func(False) is not None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from bytecode import Bytecode
 from bytecode.instr import CellVar, Instr, Label, TryBegin, TryEnd
 
+from .. import _compile
 from .._analysis import (
     assignment_stores,
     bound_at_returns,
@@ -249,6 +250,7 @@ class BytecodeBackend:
         _carry_local_events(current, code)
         func.__code__ = code
         target.installed_code = code
+        _compile.installed(target, func, code)  # keeps torch.compile from tracing the rewritten code
 
     def uninstall(self, target: Target) -> None:
         func = target.function()
@@ -257,3 +259,4 @@ class BytecodeBackend:
             _carry_local_events(installed, target.original_code)
             func.__code__ = target.original_code
         target.installed_code = None
+        _compile.removed(func)

@@ -1,0 +1,217 @@
+"""Keep ``torch.compile`` working on functions whose code the ``bytecode`` backend rewrote.
+
+TorchDynamo, ``torch.compile``'s front end, traces Python bytecode. It cannot trace the sink calls
+the rewriting inserts (it refuses a function as a constant), and the compiled model's call would
+raise. So while a function's code is rewritten, and only if the program has imported torch:
+
+- a frame running the rewritten code is skipped by dynamo and runs eagerly, recording the values
+  eager mode gives (the functions it calls are still compiled); anycapture's own sinks and hooks
+  are skipped, with all they call;
+- a compiling caller that would inline the function graph-breaks at the call instead, and the
+  call runs eagerly and records. ``fullgraph=True`` forbids graph breaks: there dynamo inlines
+  the function's original code, so the compiled model's outputs are untouched but that model
+  records nothing, and one :class:`CaptureWarning` says so;
+- a model compiled before capture began may have inlined the original code, and dynamo does not
+  guard on ``__code__``, so it keeps running that graph and records nothing. Which graphs did it
+  cannot be told, so one warning says it may have happened whenever dynamo has compiled code and
+  the function has no compiled code of its own.
+
+Everything here leans on dynamo internals (written against torch 2.13): each is looked up with
+``getattr``, and any failure leaves the function as the backend made it, with one warning per
+process at most. torch is never imported here, and nothing runs when the program has not
+imported it; ``torch._dynamo`` is only consulted once the program has imported it (importing it
+takes about a second). When capture ends, every attribute set here is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+import weakref
+from types import CodeType, FunctionType
+from typing import TYPE_CHECKING, Any
+
+from ._errors import CaptureWarning
+
+if TYPE_CHECKING:
+    from ._engine import Target
+
+__all__ = ["installed", "removed"]
+
+_REASON = (
+    "anycapture is capturing local variables of this function: calls of it run eagerly, outside "
+    "the compiled graph, until capture ends"
+)
+# Dynamo reads these from a function it is about to inline (torch/_dynamo/variables/functions.py,
+# symbolic_convert.py): ``_torchdynamo_inline`` is traced in the function's place, and a true
+# ``_torchdynamo_disable`` makes the call a graph break, with the message in its explanation.
+_INLINE, _DISABLE, _DISABLE_MSG = "_torchdynamo_inline", "_torchdynamo_disable", "_torchdynamo_disable_msg"
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+_failures: set[object] = set()
+
+
+def _warn(seen: set[object], key: object, message: str) -> None:
+    """Warn once per ``key``, pointing at the first caller outside anycapture; never raises: this
+    runs while capture begins, or inside dynamo's tracing."""
+    if key in seen:
+        return
+    seen.add(key)
+    with contextlib.suppress(Exception):
+        level, frame = 1, sys._getframe(0)
+        while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+            level, frame = level + 1, frame.f_back
+        warnings.warn(message, CaptureWarning, stacklevel=level)
+
+
+class _Gate:
+    """A captured function's ``_torchdynamo_disable``: dynamo evaluates it when it would inline
+    the function, and graph-breaks at the call when it is true.
+
+    True, so the call runs eagerly and records; false only while dynamo traces with
+    ``fullgraph=True`` (where a graph break is an error), so that dynamo inlines the original
+    code (its ``_torchdynamo_inline`` twin) and the compiled model runs unchanged; then it warns.
+    """
+
+    __slots__ = ("label", "warned")
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.warned: set[object] = set()
+
+    def __bool__(self) -> bool:
+        try:
+            if not _fullgraph():
+                return True
+        except Exception:  # cannot tell: a graph break is the safe answer
+            return True
+        _warn(
+            self.warned,
+            "fullgraph",
+            f"torch.compile(fullgraph=True) compiled {self.label} into a graph while anycapture was "
+            "capturing from it; a graph cannot call back into Python, so calls of it from that compiled "
+            "model record nothing (the model's outputs are unchanged). Compile with fullgraph=False, or "
+            "call the uncompiled model while capturing, to capture them.",
+        )
+        return False
+
+
+def _fullgraph() -> bool:
+    """Whether dynamo is tracing now with graph breaks forbidden (``fullgraph=True`` and the like)."""
+    convert = sys.modules.get("torch._dynamo.symbolic_convert")
+    if convert is None:
+        return False
+    tx = convert.InstructionTranslator.current_tx()
+    return bool(getattr(tx, "one_graph", False) or getattr(tx, "error_on_graph_break", False))
+
+
+class _Patch:
+    """What capture set on one function for dynamo, removed when capture ends."""
+
+    __slots__ = ("set_attributes",)
+
+    def __init__(self, set_attributes: bool) -> None:
+        self.set_attributes = set_attributes
+
+
+_patches: weakref.WeakKeyDictionary[FunctionType, _Patch] = weakref.WeakKeyDictionary()
+
+
+def installed(target: Target, func: FunctionType, code: CodeType) -> None:
+    """``func`` now runs ``code``, the rewritten code: keep dynamo from tracing it."""
+    torch = sys.modules.get("torch")
+    if torch is None:  # the usual case, kept to one lookup
+        return
+    try:
+        _skip_frames(torch, code)
+        if func not in _patches:
+            _patches[func] = _Patch(_mark_function(target, func))
+            _warn_if_compiled_before(target, torch)
+    except Exception as exc:
+        _warn(
+            _failures,
+            "failed",
+            f"anycapture could not keep torch.compile from tracing {target.label} "
+            f"({type(exc).__name__}: {exc}); a model compiled with torch.compile that calls it may fail "
+            "while capture is on",
+        )
+
+
+def removed(func: FunctionType | None) -> None:
+    """Capture of ``func`` ended: remove what :func:`installed` set on it."""
+    if func is None:
+        return
+    patch = _patches.pop(func, None)
+    if patch is None or not patch.set_attributes:
+        return
+    attributes = vars(func)
+    for name in (_INLINE, _DISABLE, _DISABLE_MSG):
+        attributes.pop(name, None)
+
+
+def _skip_frames(torch: Any, code: CodeType) -> None:
+    """Frames running ``code`` run eagerly (their callees are still compiled); frames of
+    anycapture's sinks and hooks it calls run eagerly, and so does all they call."""
+    frames = torch._C._dynamo.eval_frame
+    strategy, action = frames._FrameExecStrategy, frames._FrameAction
+    frames.set_code_exec_strategy(code, strategy(action.SKIP, action.DEFAULT))
+    for own in _own_code(code.co_consts):
+        frames.set_code_exec_strategy(own, strategy(action.SKIP, action.SKIP))
+
+
+def _own_code(constants: tuple[Any, ...]) -> list[CodeType]:
+    """Code objects of anycapture's callables among ``constants`` (the sinks the rewriting inserted)."""
+    found = []
+    for constant in constants:
+        if isinstance(constant, CodeType):  # the user's nested functions and comprehensions
+            continue
+        function = getattr(constant, "__func__", constant)
+        code = getattr(function, "__code__", None)
+        if code is None:  # an instance with a Python __call__ (the bytecode backend's hooks)
+            call = getattr(type(constant), "__call__", None)  # noqa: B004 - its code, not whether callable
+            code = getattr(call, "__code__", None)
+        if isinstance(code, CodeType) and code.co_filename.startswith(_PACKAGE_DIR):
+            found.append(code)
+    return found
+
+
+def _mark_function(target: Target, func: FunctionType) -> bool:
+    """Make a compiling caller graph-break at calls of ``func``, or under ``fullgraph=True`` inline
+    its original code. False when ``func`` has dynamo settings of its own, which are left alone."""
+    attributes = vars(func)
+    if any(name in attributes for name in (_INLINE, _DISABLE, _DISABLE_MSG)):
+        return False
+    twin = FunctionType(target.original_code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
+    twin.__kwdefaults__ = func.__kwdefaults__
+    twin.__qualname__, twin.__module__ = func.__qualname__, func.__module__
+    gate = _Gate(target.label)
+    # Dynamo checks the gate on what it would inline (the twin); on ``func`` too, for a dynamo that
+    # looks there.
+    for holder in (twin, func):
+        setattr(holder, _DISABLE, gate)
+        setattr(holder, _DISABLE_MSG, _REASON)
+    setattr(func, _INLINE, twin)
+    return True
+
+
+def _warn_if_compiled_before(target: Target, torch: Any) -> None:
+    """Warn once when a graph compiled before capture began may have inlined the function."""
+    convert = sys.modules.get("torch._dynamo.convert_frame")
+    if convert is None:  # dynamo never ran, so nothing is compiled
+        return
+    compiled = getattr(convert, "output_codes", None)
+    if not any(ref() is not None for ref in getattr(compiled, "seen", ())):
+        return
+    if torch._C._dynamo.eval_frame._debug_get_cache_entry_list(target.original_code):
+        return  # compiled as a frame of its own: that is swapped out with the code, and records
+    _warn(
+        set(),
+        None,
+        f"torch.compile has compiled code in this process, and {target.label} has no compiled code of its "
+        "own: if a model compiled before capture began inlined it, that model keeps running its compiled "
+        "graph, and its calls of it record nothing (its outputs are unchanged). To capture them, start "
+        "capturing before the model first runs under torch.compile, or call torch._dynamo.reset() after "
+        "capture begins.",
+    )

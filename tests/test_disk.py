@@ -27,6 +27,16 @@ safetensors = pytest.importorskip("safetensors")
 
 KEY = "Attention.forward.attn"
 SRC = str(Path(__file__).resolve().parents[1] / "src")
+FORKED = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+# Forking a process that runs threads (pytest's, the writer's) is what the fork tests do on purpose.
+QUIET_FORK = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+
+
+@pytest.fixture(autouse=True)
+def single_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writers here write into the folder given, even if the tests themselves run under torchrun."""
+    for name in ("RANK", "WORLD_SIZE", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def meta(
@@ -689,6 +699,149 @@ def test_import_pulls_in_no_heavy_module() -> None:
     assert result.stdout.strip() == "[]"
 
 
+# -- many processes --------------------------------------------------------------------------------
+
+
+def test_ranks_write_their_own_folders_read_as_one(folder: Path) -> None:
+    """Writers of ranks 0 and 1 share a folder, never a file; open_captures reads both, records tagged by rank."""
+    with Writer(folder, rank=1, shard_bytes=16) as second, Writer(folder, rank=0) as first:
+        for i in range(3):
+            first.write(meta(i), np.full(4, i, dtype=np.float32))
+            second.write(meta(i), np.full(4, 10 + i, dtype=np.float32))
+        first.write(meta(3, key="f.note"), "rank 0")
+        second.write(meta(3, key="f.note"), "rank 1")
+    assert (first.folder, first.rank, second.folder) == (folder / "rank-0", 0, folder / "rank-1")
+    assert sorted(path.name for path in folder.iterdir()) == ["rank-0", "rank-1"]
+    captures = open_captures(folder)
+    assert (captures.ranks, captures.complete) == ([0, 1], True)
+    assert [(r.rank, r.number) for r in captures.records] == [(rank, n) for rank in (0, 1) for n in range(4)]
+    assert [int(value[0]) for value in captures[KEY]] == [0, 1, 2, 10, 11, 12]
+    assert captures["f.note"] == ["rank 0", "rank 1"]  # the same record number in both ranks, each its own value
+    assert captures.stack("attn", rank=1)[:, 0].tolist() == [10, 11, 12]
+    assert [r.shard for r in captures.select(name="attn", rank=1)] == [
+        f"rank-1/shard-0000{i}.safetensors" for i in range(3)
+    ]
+    assert list(captures.by_path("attn", rank=0)) == ["blocks.0.attn"]
+    alone = open_captures(folder / "rank-1")
+    assert {record.rank for record in alone.records} == {1}
+    assert [int(value[0]) for value in alone[KEY]] == [10, 11, 12]
+
+
+def test_a_folder_of_ranks_is_complete_once_every_rank_closed(folder: Path) -> None:
+    """A rank still writing (or killed) leaves the whole folder incomplete, and readable."""
+    first, second = Writer(folder, rank=0), Writer(folder, rank=1)
+    first.close()
+    assert not open_captures(folder).complete
+    second.close()
+    assert open_captures(folder).complete
+
+
+def test_rank_and_job_come_from_torchrun_variables(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under torchrun (RANK set) a writer picks rank-<RANK>/ and records the rank, world size and run id."""
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "job-a")
+    with Writer(folder) as writer:
+        writer.write(meta(0), np.zeros(2))
+    assert (writer.folder, writer.rank) == (folder / "rank-3", 3)
+    index = index_of(folder / "rank-3")
+    assert (index["rank"], index["world_size"], index["run"]) == (3, 4, "job-a")
+    assert [record.rank for record in open_captures(folder).records] == [3]
+    with Writer(tmp_path / "plain", rank=None) as plain:  # rank=None: the folder itself, as in one process
+        pass
+    assert plain.folder == tmp_path / "plain"
+    assert "rank" not in index_of(tmp_path / "plain")
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")  # torchrun's default --rdzv-id: no id at all
+    Writer(tmp_path / "unnamed").close()
+    assert index_of(tmp_path / "unnamed" / "rank-3")["run"] is None
+
+
+def test_a_folder_of_ranks_holds_one_job(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rank folders of another job (another run id or world size) are refused by writers and by the reader."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "old")
+    Writer(folder, rank=0).close()
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "new")
+    with pytest.raises(CaptureFileError, match=r"rank-0.*another job \(torchrun run id 'old', not 'new'\)"):
+        Writer(folder, rank=1)
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    with pytest.raises(CaptureFileError, match=r"world size 2, not 3"):
+        Writer(folder, rank=1)
+    assert sorted(path.name for path in folder.iterdir()) == ["rank-0"]
+    Writer(tmp_path / "elsewhere", rank=1).close()  # a rank of the new job, moved in by hand
+    (tmp_path / "elsewhere" / "rank-1").rename(folder / "rank-1")
+    with pytest.raises(CaptureFileError, match=r"rank-1.*another job than rank-0 \(world size 3, not 2\)"):
+        open_captures(folder)
+    (folder / "rank-1").rename(folder / "rank-7")
+    (folder / "rank-0").rename(tmp_path / "old-rank-0")
+    with pytest.raises(CaptureFileError, match=r"says rank 1, not the 7 of its folder"):
+        open_captures(folder)
+
+
+def test_rank_folders_go_to_new_folders_only(small_capture: Path, tmp_path: Path) -> None:
+    """A folder that receives rank folders holds nothing else: no single-process capture, no other file."""
+    with pytest.raises(CaptureFileError, match="single-process capture"):
+        Writer(small_capture, rank=0)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(CaptureFileError, match=r"'notes\.txt', besides rank folders"):
+        Writer(busy, rank=0)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(CaptureFileError, match="not a folder"):
+        Writer(tmp_path / "file", rank=0)
+    Writer(tmp_path / "run", rank=0).close()
+    with pytest.raises(CaptureFileError, match=r"rank-0.*already holds a capture"):
+        Writer(tmp_path / "run", rank=0)
+    for bad in (-1, "0", True, 1.0):
+        with pytest.raises(ValueError, match="rank must be"):
+            Writer(tmp_path / "bad", rank=bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "bad").exists()
+
+
+@FORKED
+@QUIET_FORK
+def test_a_forked_child_never_blocks_nor_writes(folder: Path, gate: Any) -> None:
+    """Forked while the queue is full: the child's write() drops at once (one warning), the parent goes on."""
+    import signal
+
+    entered, release = gate
+    writer = Writer(folder, shard_bytes=1, queue_size=2)
+    writer.write(meta(0), np.zeros(2))  # held in the writer thread
+    entered.wait()
+    writer.write(meta(1), np.zeros(2))
+    writer.write(meta(2), np.zeros(2))
+    wait_for(writer._queue.full, "the queue to fill")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child: its exit code is the result
+        code = 1
+        try:
+            signal.alarm(20)  # a deadlock kills the child instead of hanging the test
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                for i in range(5):
+                    writer.write(meta(100 + i), np.ones(2))
+                writer.flush()
+                writer.close()
+            code = 0 if writer.lost == 5 and len(caught) == 1 and "forked" in str(caught[0].message) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    release.set()
+    for i in range(3, 6):
+        writer.write(meta(i), np.zeros(2))
+    writer.close()
+    assert writer.lost == 0
+    captures = open_captures(folder)
+    assert [record.order for record in captures.records] == list(range(6))
+    assert sorted(path.name for path in folder.iterdir()) == ["index.json"] + [
+        f"shard-0000{i}.safetensors" for i in range(6)
+    ]
+
+
 # -- capture(..., sink=folder) ---------------------------------------------------------------------
 
 
@@ -731,7 +884,11 @@ def test_capture_sink_each_records_keep_their_tags(tmp_path: Path, backend: str)
     with anycapture.capture(_Block.forward, "attn", when="each", values="raw", sink=tmp_path / "each") as cap:
         _Block().forward(np.ones(3))
     (record,) = cap.records
-    assert (record.site, record.assignment, record.line) == (0, 0, anycapture.assignments(_Block.forward, "attn")[0].line)
+    assert (record.site, record.assignment, record.line) == (
+        0,
+        0,
+        anycapture.assignments(_Block.forward, "attn")[0].line,
+    )
 
 
 def test_capture_sink_refusals(tmp_path: Path) -> None:
@@ -747,3 +904,17 @@ def test_capture_sink_refusals(tmp_path: Path) -> None:
     with pytest.raises(CaptureFileError, match=r"notes\.txt"), anycapture.capture(_Block.forward, "attn", sink=busy):
         pass
     assert _Block.forward.__code__ is original
+
+
+def test_capture_sink_under_torchrun_writes_its_rank_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """capture(sink=) on rank 1 writes run/rank-1/ and reads back its own records, tagged with the rank."""
+    import anycapture
+
+    monkeypatch.setenv("RANK", "1")
+    with anycapture.capture(_Block.forward, "attn", values="raw", sink=tmp_path / "run") as cap:
+        _Block().forward(np.ones(2))
+    assert (tmp_path / "run" / "rank-1" / "index.json").is_file()
+    assert [record.rank for record in cap.records] == [1]
+    assert open_captures(tmp_path / "run").ranks == [1]

@@ -35,7 +35,7 @@ Every assignment, not only the last (``when="each"``), and editing a local where
 
 from __future__ import annotations
 
-from . import recipes
+from . import distributed, recipes
 from ._attention import AttentionCapture, capture_attention
 from ._backends import BackendInfo, backend_info, backends
 from ._capture import Capture, EmptyCaptureError, Record, capture
@@ -69,6 +69,7 @@ __all__ = [
     "backends",
     "capture",
     "capture_attention",
+    "distributed",
     "edit",
     "open_captures",
     "get_local",

@@ -573,6 +573,11 @@ class Capture(Mapping[str, list[Any]]):
         return records
 
     # -- reading ---------------------------------------------------------------------------
+    @property
+    def sink(self) -> Any:
+        """The folder (or :class:`anycapture.Writer`) this block streams to; ``None`` in memory."""
+        return self._sink
+
     def stored(self) -> Any:
         """With ``sink=``: the folder's records, read lazily (an :class:`anycapture.CaptureFolder`).
 

@@ -7,6 +7,12 @@ function, module path, call, thread, order, ...; small scalars are stored there 
 index lists the complete shards; it is replaced atomically whenever a shard is written and at every
 flush, so a job that dies leaves a folder whose listed shards are all complete and readable.
 
+Under torchrun (a rank known from ``torch.distributed`` or the ``RANK`` variable), each rank's
+writer uses ``<folder>/rank-<r>/``, whose index records the rank, so ranks never share a file; the
+reader opens such a folder as one capture whose records know their rank. A process forked from the
+one that opened a writer (a DataLoader worker) never touches the folder: its records are dropped
+with one warning, so nothing is written twice or half.
+
 Nothing is ever unpickled: the reader parses JSON and safetensors headers only, and a file that
 is not what the index says raises :class:`CaptureFileError` naming it.
 
@@ -27,6 +33,7 @@ import struct
 import sys
 import threading
 import warnings
+import weakref
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -50,6 +57,7 @@ VERSION = 1
 INDEX = "index.json"
 _METADATA_KEY = "anycapture"
 _SHARD_NAME = re.compile(r"shard-\d{5,}\.safetensors")
+_RANK_NAME = re.compile(r"rank-(\d+)")
 _SCALARS = (bool, int, float, str, type(None))
 # Records a shard holds at most, whatever their size: their JSON is the shard's header, which
 # safetensors limits to 100 MB (scalars add no tensor bytes, so shard_bytes alone would not cut).
@@ -172,6 +180,83 @@ def _check_new_folder(folder: Path) -> None:
     )
 
 
+# -- many processes ----------------------------------------------------------------------------
+
+
+def _environment_int(name: str) -> int | None:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def launch() -> tuple[int | None, int | None, str | None]:
+    """``(rank, world size, run id)`` of this process under torchrun; ``None`` for what is not known.
+
+    ``torch.distributed``, when initialised, has the last word; otherwise the ``RANK``,
+    ``WORLD_SIZE`` and ``TORCHELASTIC_RUN_ID`` variables that torchrun (and accelerate, deepspeed)
+    set. torch is never imported here: a process group exists only if the program imported it.
+    """
+    run = os.environ.get("TORCHELASTIC_RUN_ID")
+    run = None if run in (None, "", "none") else run  # "none" is torchrun's default --rdzv-id: no id
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return int(dist.get_rank()), int(dist.get_world_size()), run
+    return _environment_int("RANK"), _environment_int("WORLD_SIZE"), run
+
+
+def _conflict(one: Mapping[str, Any], other: Mapping[str, Any]) -> str | None:
+    """Why two rank folders' indexes cannot be from one job (world sizes or run ids differ), or ``None``."""
+    for field, what in (("world_size", "world size"), ("run", "torchrun run id")):
+        mine, theirs = one.get(field), other.get(field)
+        if mine is not None and theirs is not None and mine != theirs:
+            return f"{what} {theirs!r}, not {mine!r}"
+    return None
+
+
+def _check_rank_parent(parent: Path, own: Mapping[str, Any]) -> None:
+    """A folder that receives ``rank-<r>/`` folders holds only those, all of this job."""
+    if parent.exists() and not parent.is_dir():
+        raise CaptureFileError(f"{str(parent)!r} exists and is not a folder; give a new or empty folder as the sink")
+    if not parent.exists():
+        return
+    foreign = sorted(
+        entry.name for entry in parent.iterdir() if not (entry.is_dir() and _RANK_NAME.fullmatch(entry.name))
+    )
+    if INDEX in foreign:
+        raise CaptureFileError(
+            f"{str(parent)!r} already holds a single-process capture ({INDEX}); ranks write their rank-<r> folders "
+            "only to a new folder, or one that holds the rank folders of the same job"
+        )
+    if foreign:
+        shown = ", ".join(map(repr, foreign[:5])) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise CaptureFileError(
+            f"{str(parent)!r} holds {shown}, besides rank folders; ranks write their rank-<r> folders only to a new "
+            "folder, or one that holds the rank folders of the same job"
+        )
+    for sibling in sorted(parent.iterdir()):
+        try:
+            index = json.loads((sibling / INDEX).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # another rank of this job, just starting: its index is not there yet
+        why = _conflict(own, index) if isinstance(index, dict) else None
+        if why is not None:
+            raise CaptureFileError(
+                f"{str(sibling)!r} was written by another job ({why}); give a new folder, or delete the old capture"
+            )
+
+
+_writers: weakref.WeakSet[Writer] = weakref.WeakSet()  # writers open in this process
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child (a DataLoader worker): the writers' threads did not follow; they must not be used."""
+    for writer in list(_writers):
+        writer._forked = True
+
+
+if sys.platform != "win32":  # no fork there
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Writer:
     """Write captured records to a folder as they come, off the caller's thread.
 
@@ -186,6 +271,14 @@ class Writer:
     :class:`CaptureWriteError` with the count. Values that are neither arrays, tensors nor small
     scalars are skipped with one warning per key and type, never pickled.
 
+    ``rank``: under torchrun (``rank="auto"``, the default, finds the rank in ``torch.distributed``
+    or the ``RANK`` variable), or with a rank given, the writer uses ``folder/rank-<rank>/`` and
+    records the rank (and world size, run id) in its index, so every rank of a job writes its own
+    shards into one folder; ``rank=None`` writes into ``folder`` itself. ``.folder`` is the folder
+    written to. A process forked from this one (a DataLoader worker) cannot use the writer: its
+    ``write()`` drops the record (one :class:`CaptureWarning`, counted in ``lost`` there) and its
+    ``flush()`` / ``close()`` do nothing, so the folder is only ever written by this process.
+
     Example::
 
         with Writer("captures/") as writer:
@@ -194,14 +287,30 @@ class Writer:
         open_captures("captures/")["Attention.forward.attn"]   # [array(...)]
     """
 
-    def __init__(self, folder: str | os.PathLike[str], *, shard_bytes: int = 256 << 20, queue_size: int = 64) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        shard_bytes: int = 256 << 20,
+        queue_size: int = 64,
+        rank: int | Literal["auto"] | None = "auto",
+    ) -> None:
         if isinstance(shard_bytes, bool) or not isinstance(shard_bytes, int) or shard_bytes < 1:
             raise ValueError(f"shard_bytes must be a positive int; got {shard_bytes!r}")
         if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
             raise ValueError(
                 f"queue_size must be a positive int (unbounded queues cannot push back); got {queue_size!r}"
             )
+        if rank != "auto" and rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 0):
+            raise ValueError(f"rank must be 'auto', None or a rank (an int >= 0); got {rank!r}")
+        found, world_size, run = launch()
+        self.rank: int | None = found if rank == "auto" else rank
+        # Written into the index: which rank of which job this folder is.
+        self._launch = {} if self.rank is None else {"rank": self.rank, "world_size": world_size, "run": run}
         self.folder = Path(folder)
+        if self.rank is not None:
+            _check_rank_parent(self.folder, self._launch)
+            self.folder = self.folder / f"rank-{self.rank}"
         self.shard_bytes = shard_bytes
         _check_new_folder(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -218,9 +327,12 @@ class Writer:
         self._failure: tuple[BaseException, str] | None = None
         self._warned: set[object] = set()
         self._reported = False
+        self._forked = False  # set in a forked child, where the thread does not exist (see _after_fork_in_child)
+        self._dropped = 0  # records written in such a child, dropped there
         self._write_index(complete=False)  # the folder is recognisable as a capture from the start
         self._thread = threading.Thread(target=self._run, name=f"anycapture-writer {self.folder}", daemon=True)
         self._thread.start()
+        _writers.add(self)
         atexit.register(self._at_exit)
 
     # -- the caller's side ---------------------------------------------------------------------
@@ -234,6 +346,9 @@ class Writer:
         """
         if self._closed:
             raise CaptureError(f"the writer for {str(self.folder)!r} is closed; records can no longer be written")
+        if self._forked:
+            self._drop_in_child()
+            return
         self._queue.put((meta, value))
 
     def flush(self) -> None:
@@ -241,6 +356,8 @@ class Writer:
 
         Raises :class:`CaptureWriteError` if records were lost.
         """
+        if self._forked:
+            return  # the writer belongs to the parent process; its queue must not be touched here
         if self._closed:
             self._raise_failure()
             return
@@ -257,6 +374,9 @@ class Writer:
                 return
             self._closed = True
         atexit.unregister(self._at_exit)
+        _writers.discard(self)
+        if self._forked:
+            return  # the parent closes the folder; a child (at its exit) leaves it alone
         self._wait(_Flush(final=True))
         self._thread.join()
         self._raise_failure()
@@ -283,8 +403,25 @@ class Writer:
 
     @property
     def lost(self) -> int:
-        """Records taken but not on disk because writing failed (0 while all is well)."""
+        """Records taken but not on disk because writing failed (0 while all is well).
+
+        In a forked child (a DataLoader worker): the records it wrote, all dropped.
+        """
+        if self._forked:
+            return self._dropped
         return self._received - self._indexed if self._failure is not None else 0
+
+    def _drop_in_child(self) -> None:
+        self._dropped += 1
+        warn_once(
+            self._warned,
+            "forked",
+            f"a value was captured in process {os.getpid()}, forked (a DataLoader worker?) from the process that "
+            f"opened the writer for {str(self.folder)!r}: only that process writes the folder, so values captured "
+            "here are not saved. Capture in the main process, or open a capture block inside the worker with a "
+            "folder of its own (this warning is shown once per process)",
+            stacklevel=3,
+        )
 
     def _wait(self, marker: _Flush) -> None:
         self._queue.put(marker)
@@ -424,6 +561,7 @@ class Writer:
             {
                 "format": FORMAT,
                 "version": VERSION,
+                **self._launch,
                 "complete": complete,
                 "records": indexed,
                 "skipped": self._skipped,
@@ -492,7 +630,10 @@ class StoredRecord(NamedTuple):
     """One record of a capture folder: where it came from, its shape and dtype, and where it is.
 
     The value itself is read by :meth:`CaptureFolder.load`. ``shape`` and ``dtype`` (``"float32"``,
-    ``"bfloat16"``, ...) are ``None`` for a scalar stored in the metadata.
+    ``"bfloat16"``, ...) are ``None`` for a scalar stored in the metadata. ``shard`` is the file's
+    path inside the folder opened (``"rank-1/shard-00000.safetensors"`` in a folder of ranks);
+    ``rank`` is the torchrun rank that wrote it, ``None`` for a single-process capture. ``number``
+    counts the records of one rank.
     """
 
     number: int
@@ -510,9 +651,10 @@ class StoredRecord(NamedTuple):
     dtype: str | None
     shard: str
     tensor: str | None
+    rank: int | None = None
 
 
-_KNOWN_META = frozenset(StoredRecord._fields) - {"number", "shape", "dtype", "shard", "tensor"}
+_KNOWN_META = frozenset(StoredRecord._fields) - {"number", "shape", "dtype", "shard", "tensor", "rank"}
 
 
 class CaptureFolder(Mapping[str, list[Any]]):
@@ -520,29 +662,37 @@ class CaptureFolder(Mapping[str, list[Any]]):
 
     A mapping from key to the values of that key in record order, like :class:`~anycapture.Capture`;
     each lookup reads those values from disk.
+
+    A folder of ranks (``rank-0/``, ``rank-1/``, ... written under torchrun) opens as one capture:
+    the records of rank 0 in their order, then those of rank 1, ..., each with its ``rank``.
+    ``ranks`` lists the ranks found; ``complete`` is true when every one of them was closed.
     """
 
     def __init__(self, folder: Path, values: Literal["numpy", "tensor"]) -> None:
         self.folder = folder
         self.value_mode = values
-        index_path = folder / INDEX
-        index = _read_index(folder, index_path)
-        self.complete: bool = bool(index.get("complete"))
-        self.skipped: int = int(index.get("skipped", 0))
-        self._scalars: dict[int, Any] = {}
+        self._scalars: dict[tuple[str, int], Any] = {}
+        parts = _parts(folder)
         records: list[StoredRecord] = []
-        for shard in index["shards"]:
-            records += self._read_shard(index_path, shard)
-        if len(records) != index["records"]:
-            raise CaptureFileError(
-                f"{str(index_path)!r} says {index['records']} record(s) but its shards hold {len(records)}"
-            )
+        for prefix, rank, index in parts:
+            index_path = folder / prefix / INDEX
+            found = []
+            for shard in index["shards"]:
+                found += self._read_shard(index_path, prefix, rank, shard)
+            if len(found) != index["records"]:
+                raise CaptureFileError(
+                    f"{str(index_path)!r} says {index['records']} record(s) but its shards hold {len(found)}"
+                )
+            records += found
+        self.ranks: list[int] = [rank for _, rank, _ in parts if rank is not None]
+        self.complete: bool = all(index.get("complete") for _, _, index in parts)
+        self.skipped: int = sum(int(index.get("skipped", 0)) for _, _, index in parts)
         self._records = records
         self._by_key: dict[str, list[StoredRecord]] = {}
         for record in records:
             self._by_key.setdefault(record.key, []).append(record)
 
-    def _read_shard(self, index_path: Path, shard: Any) -> list[StoredRecord]:
+    def _read_shard(self, index_path: Path, prefix: str, rank: int | None, shard: Any) -> list[StoredRecord]:
         if not isinstance(shard, dict) or not isinstance(shard.get("file"), str):
             raise CaptureFileError(f"{str(index_path)!r} lists a shard as {shard!r}; expected {{'file': ..., ...}}")
         name = shard["file"]
@@ -550,7 +700,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
             raise CaptureFileError(
                 f"{str(index_path)!r} lists a shard named {name!r}; expected 'shard-NNNNN.safetensors'"
             )
-        path = self.folder / name
+        path = self.folder / prefix / name
         if not path.is_file():
             raise CaptureFileError(f"{str(path)!r} is listed in {str(index_path)!r} but does not exist")
         size = path.stat().st_size
@@ -589,7 +739,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
         records = []
         used: set[str] = set()
         for entry in content["records"]:
-            records.append(self._record(path, name, entry, tensors))
+            records.append(self._record(path, prefix + name, rank, entry, tensors))
             if records[-1].tensor is not None:
                 used.add(records[-1].tensor)
         extra = sorted(set(tensors) - used)
@@ -597,7 +747,9 @@ class CaptureFolder(Mapping[str, list[Any]]):
             raise CaptureFileError(f"{str(path)!r} holds tensors no record describes: {extra[:5]}")
         return records
 
-    def _record(self, path: Path, shard: str, entry: Any, tensors: dict[str, tuple[list[int], str]]) -> StoredRecord:
+    def _record(
+        self, path: Path, shard: str, rank: int | None, entry: Any, tensors: dict[str, tuple[list[int], str]]
+    ) -> StoredRecord:
         try:
             meta = entry["meta"]
             number = entry["n"]
@@ -615,11 +767,11 @@ class CaptureFolder(Mapping[str, list[Any]]):
             dims, code = tensors[tensor]
             shape, dtype = tuple(dims), _DTYPE_NAMES.get(code, code)
         else:
-            self._scalars[number] = entry.get("value")
+            self._scalars[shard, number] = entry.get("value")
         fields = {field: meta.get(field) for field in _KNOWN_META}
         if fields["name"] is None:
             fields["name"] = key
-        return StoredRecord(number=number, shape=shape, dtype=dtype, shard=shard, tensor=tensor, **fields)
+        return StoredRecord(number=number, shape=shape, dtype=dtype, shard=shard, tensor=tensor, rank=rank, **fields)
 
     # -- mapping -------------------------------------------------------------------------------
     def __getitem__(self, key: str) -> list[Any]:
@@ -644,15 +796,17 @@ class CaptureFolder(Mapping[str, list[Any]]):
         """Every record, in the order they were written (no value is read)."""
         return list(self._records)
 
-    def select(self, pattern: str = "*", name: str | None = None) -> list[StoredRecord]:
+    def select(self, pattern: str = "*", name: str | None = None, *, rank: int | None = None) -> list[StoredRecord]:
         """Records whose module path matches the glob ``pattern`` (and variable ``name`` or key).
 
-        The same rules as :meth:`anycapture.Capture.select`; no value is read.
+        The same rules as :meth:`anycapture.Capture.select`; no value is read. ``rank`` keeps the
+        records of one rank of a folder of ranks.
         """
         return [
             record
             for record in self._records
             if (name is None or name in (record.name, record.key))
+            and (rank is None or record.rank == rank)
             and (pattern == "*" or (record.path is not None and fnmatch.fnmatchcase(record.path, pattern)))
         ]
 
@@ -660,21 +814,22 @@ class CaptureFolder(Mapping[str, list[Any]]):
         """The value of one record, read from disk now."""
         return self._load_many([record])[0]
 
-    def by_path(self, name: str | None = None, pattern: str = "*") -> dict[str, list[Any]]:
-        """``{module path: [values in record order]}`` for variable ``name`` (or key)."""
-        records = [record for record in self.select(pattern, name) if record.path is not None]
+    def by_path(self, name: str | None = None, pattern: str = "*", *, rank: int | None = None) -> dict[str, list[Any]]:
+        """``{module path: [values in record order]}`` for variable ``name`` (or key), of one ``rank`` or all."""
+        records = [record for record in self.select(pattern, name, rank=rank) if record.path is not None]
         values = self._load_many(records)
         result: dict[str, list[Any]] = {}
         for record, value in zip(records, values, strict=True):
             result.setdefault(record.path, []).append(value)  # type: ignore[arg-type]
         return result
 
-    def stack(self, name: str | None = None, pattern: str = "*") -> Any:
+    def stack(self, name: str | None = None, pattern: str = "*", *, rank: int | None = None) -> Any:
         """The selected values stacked on a new first axis, as one numpy array (or tensor).
 
-        Shapes are checked from the headers before any value is read.
+        Shapes are checked from the headers before any value is read. In a folder of ranks, the
+        values of every rank are stacked (rank 0's first) unless ``rank`` picks one.
         """
-        records = self.select(pattern, name)
+        records = self.select(pattern, name, rank=rank)
         if not records:
             raise KeyError(f"no values stored for name={name!r}, pattern={pattern!r}; stored keys: {list(self)}")
         keys = {record.key for record in records}
@@ -700,16 +855,18 @@ class CaptureFolder(Mapping[str, list[Any]]):
     # -- values --------------------------------------------------------------------------------
     def _load_many(self, records: list[StoredRecord]) -> list[Any]:
         """Values of ``records``, opening each shard once."""
-        values: dict[int, Any] = {}
+        values: dict[tuple[str, int], Any] = {}
         by_shard: dict[str, list[StoredRecord]] = {}
         for record in records:
             if record.tensor is None:
-                values[record.number] = self._scalars.get(record.number)
+                values[record.shard, record.number] = self._scalars.get((record.shard, record.number))
             else:
                 by_shard.setdefault(record.shard, []).append(record)
         for shard, wanted in by_shard.items():
-            values.update(self._load_shard(self.folder / shard, wanted))
-        return [values[record.number] for record in records]
+            values.update(
+                ((shard, number), value) for number, value in self._load_shard(self.folder / shard, wanted).items()
+            )
+        return [values[record.shard, record.number] for record in records]
 
     def _load_shard(self, path: Path, records: list[StoredRecord]) -> dict[int, Any]:
         from safetensors import safe_open
@@ -773,7 +930,38 @@ def _read_bfloat16(path: Path, record: StoredRecord) -> Any:
 
 
 def _describe(record: StoredRecord) -> str:
-    return f"{record.path or record.function} call {record.call}"
+    rank = "" if record.rank is None else f"rank {record.rank} "
+    return f"{rank}{record.path or record.function} call {record.call}"
+
+
+def _parts(folder: Path) -> list[tuple[str, int | None, dict[str, Any]]]:
+    """``[(path prefix, rank, index)]``: the folder itself, or its ``rank-<r>/`` folders in rank order."""
+    if folder.is_dir() and not (folder / INDEX).exists():
+        ranks = sorted(
+            (int(match.group(1)), entry.name)
+            for entry in folder.iterdir()
+            if entry.is_dir() and (match := _RANK_NAME.fullmatch(entry.name))
+        )
+        if ranks:
+            parts: list[tuple[str, int | None, dict[str, Any]]] = []
+            for rank, name in ranks:
+                index = _read_index(folder / name, folder / name / INDEX)
+                if index.get("rank", rank) != rank:
+                    raise CaptureFileError(
+                        f"{str(folder / name / INDEX)!r} says rank {index.get('rank')!r}, not the {rank} of its folder"
+                    )
+                for _, other_rank, other in parts:
+                    why = _conflict(other, index)
+                    if why is not None:
+                        raise CaptureFileError(
+                            f"{str(folder / name)!r} was written by another job than rank-{other_rank} ({why}); "
+                            "a folder of ranks holds the ranks of one job only: move the stale rank folder away"
+                        )
+                parts.append((f"{name}/", rank, index))
+            return parts
+    index = _read_index(folder, folder / INDEX)
+    own = index.get("rank")
+    return [("", own if isinstance(own, int) else None, index)]
 
 
 def _read_index(folder: Path, path: Path) -> dict[str, Any]:
@@ -782,7 +970,8 @@ def _read_index(folder: Path, path: Path) -> dict[str, Any]:
     if not path.is_file():
         names = sorted(entry.name for entry in folder.iterdir())[:5]
         raise CaptureFileError(
-            f"{str(path)!r} does not exist: {str(folder)!r} is not a capture folder (it holds {names or 'nothing'})"
+            f"{str(path)!r} does not exist: {str(folder)!r} is not a capture folder, nor a folder of rank-<r> "
+            f"capture folders (it holds {names or 'nothing'})"
         )
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
@@ -809,7 +998,8 @@ def open_captures(folder: str | os.PathLike[str], *, values: Literal["numpy", "t
     ``capture(values="numpy")`` does); ``values="tensor"`` gives torch tensors of the stored dtype.
     Raises :class:`CaptureFileError`, naming the file, for a missing, malformed, truncated or foreign
     file. A folder whose writer did not close (``.complete`` is ``False``) is read up to its last
-    complete shard.
+    complete shard. A folder of ranks (``rank-0/``, ``rank-1/``, ... as torchrun jobs write them)
+    is read as one capture whose records carry their ``rank``.
 
     Example::
 

@@ -141,8 +141,12 @@ def test_get_local_each(backend: str) -> None:
 
     if backend != "bytecode":
         get_local("s", when="each")(scores)
-        with pytest.raises(BackendUnavailableError, match="needs the 'bytecode' backend"):
-            get_local.activate()
+        get_local("i")(scores)
+        with pytest.warns(CaptureWarning, match="needs the 'bytecode' backend.*Its values are not captured"):
+            get_local.activate()  # the other functions, and final values, are still captured
+        scores(3)
+        assert get_local.cache["test_get_local_each.<locals>.scores.i"] == [2]
+        assert "test_get_local_each.<locals>.scores.s" not in get_local.cache
         return
     assert get_local("s", when="each")(scores) is scores
     assert get_local("attn", when="each", at=0)(shifted) is shifted

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from . import _engine
 from ._backends import Sink, preferred, require_rewriting
+from ._errors import BackendUnavailableError
 from ._functions import check_varnames, check_when, key_for, resolve_function, select_sites
 from ._store import CacheView, Store, check_max_size
 from ._values import PLAIN_TYPES, Converter, make_converter
@@ -132,8 +133,6 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
         cls = type(self)
         wanted: dict[str, tuple[str, frozenset[int] | None]] = {}
         if self.when == "each":
-            if cls._active:
-                require_rewriting("get_local(..., when='each')")
             code = _engine.original_code(func)
             for name in self.varnames:
                 wanted[name] = ("each", select_sites(func, code, name, self.at, self.line, "get_local(when='each')"))
@@ -192,6 +191,13 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
                 each[name] = (sites, _each_sink(sink))
             else:
                 sinks[name] = sink
+        if each:
+            try:
+                require_rewriting("get_local(..., when='each')")
+            except BackendUnavailableError as exc:
+                # One function that cannot be captured this way must not stop activate() for all.
+                _engine.warn_once(cls._warned, ("each", label), f"{label}: {exc} Its values are not captured.", 4)
+                each = {}
         _engine.attach(func, cls, sinks, each=each)
 
     @classmethod
@@ -238,8 +244,6 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
         if not isinstance(clone, bool):
             raise TypeError(f"clone must be True or False; got {clone!r}")
         preferred()  # a forced ANYCAPTURE_BACKEND that cannot run is an error now, not later
-        if any(when == "each" for wanted in list(cls._registry.values()) for when, _ in wanted.values()):
-            require_rewriting("get_local(..., when='each')")
         with cls._lock:
             options = _Options(values, device, clone, key_style, cls._options.collate_fn)
             if cls._store.resize(size) or options != cls._options:

@@ -3,10 +3,10 @@
 The model is a self-contained ViT-S/16 shape built with ``torch.nn`` (224x224 images: 197 tokens, dim 384, 6 heads,
 12 blocks, random weights, eval mode, ``torch.no_grad()``). Its attention computes
 ``attn = (q @ k.transpose(-2, -1) * scale).softmax(-1)`` in Python (no fused kernel), and hands ``attn`` to a sink:
-nothing in the uncaptured forward, ``Writer.write`` in the captured one (12 records a forward, each
-``[batch, 6, 197, 197]`` float32: 7.1 MiB at batch 8; ``[batch, 197, 197]`` with ``--reduce``, which keeps the head
-mean, computed on the forward's thread as ``capture(reduce=...)`` would). ``capture(..., sink=...)`` will call the
-writer the same way; this measures the writer alone.
+captured forwards run inside ``anycapture.capture(Attention.forward, "attn", model=model, values="tensor",
+sink=writer)`` (12 records a forward, each ``[batch, 6, 197, 197]`` float32: 7.1 MiB at batch 8;
+``[batch, 197, 197]`` with ``--reduce``, ``reduce=lambda attn: attn.mean(1)``, on the forward's thread). One
+``anycapture.Writer`` serves every captured chunk (a block flushes a writer it was given; closing it is ours).
 
 How it is timed: uncaptured and captured forwards run in interleaved chunks of ``--chunk`` forwards (so drift on a
 shared machine hits both alike), until each has run ``--forwards``. The captured time includes the final ``close()``,
@@ -26,21 +26,18 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import itertools
 import resource
 import shutil
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
-from anycapture._disk import Writer, open_captures
+import anycapture
+from anycapture import Writer, open_captures
 
 DIM, HEADS, DEPTH, TOKENS, PATCH, IMAGE = 384, 6, 12, 197, 16, 224
 
@@ -51,15 +48,12 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(DIM, DIM * 3)
         self.proj = nn.Linear(DIM, DIM)
         self.scale = (DIM // HEADS) ** -0.5
-        self.sink: Callable[[Any], None] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, tokens, dim = x.shape
         qkv = self.qkv(x).reshape(batch, tokens, 3, HEADS, dim // HEADS).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         attn = (q @ k.transpose(-2, -1) * self.scale).softmax(-1)
-        if self.sink is not None:
-            self.sink(attn)
         return self.proj((attn @ v).transpose(1, 2).reshape(batch, tokens, dim))
 
 
@@ -104,32 +98,6 @@ def peak_rss_mib() -> float:
     return peak / 1024 / (1024 if sys.platform == "darwin" else 1)  # bytes on macOS, KiB elsewhere
 
 
-def attach(model: ViT, writer: Writer | None, reduce: bool, forward_index: list[int]) -> None:
-    """Point each attention's sink at the writer (or at nothing), with the metadata capture() gives."""
-    order = itertools.count()
-    thread = threading.get_ident()
-    for i, block in enumerate(model.blocks):
-        attention = block.attn
-        if writer is None:
-            attention.sink = None
-            continue
-
-        def sink(attn: torch.Tensor, path: str = f"blocks.{i}.attn", write: Any = writer.write) -> None:
-            value = attn.mean(1) if reduce else attn
-            meta = {
-                "key": "Attention.forward.attn",
-                "name": "attn",
-                "function": "bench_stream:Attention.forward",
-                "path": path,
-                "call": forward_index[0],
-                "thread": thread,
-                "order": next(order),
-            }
-            write(meta, value)
-
-        attention.sink = sink
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--forwards", type=int, default=200, help="captured forwards (and as many uncaptured)")
@@ -149,7 +117,7 @@ def main() -> None:
     temporary = args.out is None
     out = Path(tempfile.mkdtemp(prefix="bench_stream_")) / "captures" if temporary else args.out
     writer = Writer(out, shard_bytes=args.shard_mib << 20, queue_size=args.queue)
-    forward_index = [0]
+    reduce = (lambda attn: attn.mean(1)) if args.reduce else None
     checkpoints = {
         max(1, round(args.forwards * share)): label for share, label in ((0.1, "10%"), (0.5, "50%"), (1, "100%"))
     }
@@ -162,21 +130,21 @@ def main() -> None:
             rss["start"] = rss_mib()
             while captured_done < args.forwards:
                 count = min(args.chunk, args.forwards - captured_done)
-                attach(model, None, args.reduce, forward_index)
                 start = time.perf_counter()
                 for _ in range(count):
                     model(images)
                 plain_seconds += time.perf_counter() - start
                 plain_done += count
 
-                attach(model, writer, args.reduce, forward_index)
                 start = time.perf_counter()
-                for _ in range(count):
-                    model(images)
-                    forward_index[0] += 1
-                    captured_done += 1
-                    if captured_done in checkpoints and captured_done != args.forwards:
-                        rss[checkpoints[captured_done]] = rss_mib()  # read outside the timed work below
+                with anycapture.capture(
+                    Attention.forward, "attn", model=model, values="tensor", reduce=reduce, sink=writer
+                ):
+                    for _ in range(count):
+                        model(images)
+                        captured_done += 1
+                        if captured_done in checkpoints and captured_done != args.forwards:
+                            rss[checkpoints[captured_done]] = rss_mib()
                 if captured_done == args.forwards:
                     writer.close()
                 captured_seconds += time.perf_counter() - start

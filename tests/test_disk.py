@@ -918,3 +918,18 @@ def test_capture_sink_under_torchrun_writes_its_rank_folder(
     assert (tmp_path / "run" / "rank-1" / "index.json").is_file()
     assert [record.rank for record in cap.records] == [1]
     assert open_captures(tmp_path / "run").ranks == [1]
+
+
+def test_one_writer_serves_several_blocks(tmp_path: Path) -> None:
+    """A Writer given as sink= is flushed at each block's end and left open for the next block."""
+    import anycapture
+
+    writer = Writer(tmp_path / "shared", rank=None)
+    for i in range(3):
+        with anycapture.capture(_Block.forward, "attn", values="raw", sink=writer) as cap:
+            _Block().forward(np.full(2, float(i)))
+        assert len(cap.records) == i + 1  # the folder so far, read after the flush
+    writer.close()
+    stored = open_captures(tmp_path / "shared")
+    assert stored.complete
+    assert [float(v[0]) for v in stored["_Block.forward.attn"]] == [0.0, 2.0, 4.0]

@@ -401,7 +401,7 @@ class Capture(Mapping[str, list[Any]]):
         try:
             self._start()
         except BaseException:
-            if self._writer is not None:
+            if self._writer is not None and self._writer is not self._sink:
                 self._writer.close()
             raise
         self._active = True
@@ -417,7 +417,12 @@ class Capture(Mapping[str, list[Any]]):
         self._active = False
         self._stop()
         if self._writer is not None:
-            self._writer.close()  # everything on disk; a write that failed is an error here
+            # Everything on disk; a write that failed is an error here. A Writer the user made
+            # may serve several blocks: it is flushed, and closing it is left to its owner.
+            if self._writer is self._sink:
+                self._writer.flush()
+            else:
+                self._writer.close()
         if report:
             self._report()
 
@@ -587,7 +592,7 @@ class Capture(Mapping[str, list[Any]]):
             raise TypeError("this capture block keeps its records in memory (no sink= was given)")
         from ._disk import open_captures
 
-        if self._active:
+        if self._active or self._writer is self._sink:
             self._writer.flush()
             return open_captures(self._writer.folder)
         if self._on_disk is None:
@@ -786,10 +791,12 @@ def capture(
             ``"each"`` records its value right after every assignment, each record tagged with the
             source ``line``, the assignment ``site`` and its index within the call
             (``assignment``). Needs the ``bytecode`` backend.
-        sink: a folder (or an :class:`anycapture.Writer`) to stream records to as they are
-            captured, as safetensors shards written by a background thread, so memory stays flat
-            over long runs; reading the result (``cap[key]``, ``records``, ``stack``...) reads the
-            folder lazily. See docs/scale.md.
+        sink: a folder to stream records to as they are captured, as safetensors shards written
+            by a background thread, so memory stays flat over long runs; reading the result
+            (``cap[key]``, ``records``, ``stack``...) reads the folder lazily. The block's end
+            closes that writer. An :class:`anycapture.Writer` may be given instead, to share one
+            folder between blocks: the block's end flushes it, and its owner closes it.
+            See docs/scale.md.
         at, line: with ``when="each"``, keep only one assignment site: ``at`` is its position in
             source order (0 for the first, -1 for the last; :func:`anycapture.assignments`
             lists them), ``line`` its source line.

@@ -358,3 +358,23 @@ def test_inlined_comprehension_variable_is_not_the_functions(backend: str) -> No
     with capture(comp, "x", when="each") as cap:
         assert comp([1, 2, 3]) == (3, [2, 4, 6])
     assert _values(cap, "x") == [-1, 3]
+
+
+def test_get_local_and_a_block_on_one_variable(backend: str) -> None:
+    """get_local at one site and a when='each' block at all sites, on one function, at once."""
+    if backend != "bytecode":
+        pytest.skip("when='each' needs the bytecode backend")
+
+    def running(n: int) -> int:
+        x = 0
+        for i in range(n):
+            x += i
+        return x
+
+    get_local("x", when="each", at=1)(running)
+    get_local.activate()
+    with capture(running, "x", when="each") as cap:
+        running(3)
+    running(2)
+    assert get_local.cache["test_get_local_and_a_block_on_one_variable.<locals>.running.x"] == [0, 1, 3, 0, 1]
+    assert _values(cap, "x") == [0, 0, 1, 3]

@@ -274,7 +274,7 @@ class _Dispatcher:
             self._calls.clear()
         self.each_watched = each_watched
         each_sinks = self._each_sinks_for(each_watched)
-        each = {name: (sites[name], each_sinks[name]) for name in each_watched}
+        each = {name: (sites[name], each_sinks[name], True) for name in each_watched}
         backend = _engine.attach(func, self, self._sinks_for(watched) if watched else {}, self._after, each=each)
         if each and backend != "bytecode":
             _engine.detach(func, self)

@@ -45,8 +45,9 @@ class Wants(NamedTuple):
 
     returns: dict[str, Sink]
     after: Callable[[], None] | None
-    # name -> (positions of the assignment sites wanted, or None for all; sink)
-    each: dict[str, tuple[frozenset[int] | None, EachSink]]
+    # name -> (positions of the assignment sites wanted, or None for all; sink; whether the sink
+    # takes the site's position as a second argument, or the value alone)
+    each: dict[str, tuple[frozenset[int] | None, Callable[..., Any], bool]]
     # (name, site position) -> editor
     edits: dict[tuple[str, int], Editor]
 
@@ -90,9 +91,10 @@ class Target:
         self.quiet: frozenset[str] = frozenset()
         # (index, name, sink) per variable, replaced whole: one read gives a consistent view.
         self.entries: tuple[tuple[int, str, Sink], ...] = ()
-        # After assignments: ((name, site positions or None for all), ...) and one sink for each.
-        self.each_plan: tuple[tuple[str, tuple[int, ...] | None], ...] = ()
-        self.each_sinks: tuple[EachSink, ...] = ()
+        # After assignments: ((name, site positions or None for all, whether the sink takes the
+        # site), ...) and one sink for each.
+        self.each_plan: tuple[tuple[str, tuple[int, ...] | None, bool], ...] = ()
+        self.each_sinks: tuple[Callable[..., Any], ...] = ()
         # Edits: ((name, site position), ...) and one editor for each.
         self.edit_plan: tuple[tuple[str, int], ...] = ()
         self.editors: tuple[Editor, ...] = ()
@@ -182,15 +184,18 @@ class _EditSpot:
         return value if editor is None else editor(value)
 
 
-def _each_fan_out(parts: list[tuple[frozenset[int] | None, EachSink]]) -> EachSink:
-    if len(parts) == 1 and parts[0][0] is None:
+def _each_fan_out(parts: list[tuple[frozenset[int] | None, Callable[..., Any], bool]]) -> EachSink:
+    if len(parts) == 1 and parts[0][0] is None and parts[0][2]:
         return parts[0][1]
     all_parts = tuple(parts)
 
     def each_fan_out(value: Any, site: int) -> None:
-        for sites, sink in all_parts:
+        for sites, sink, takes_site in all_parts:
             if sites is None or site in sites:
-                sink(value, site)
+                if takes_site:
+                    sink(value, site)
+                else:
+                    sink(value)
 
     return each_fan_out
 
@@ -233,13 +238,19 @@ def _refresh(target: Target) -> None:
     target.after = tuple(w.after for w in wants if w.after is not None)
     target.quiet = frozenset(names) - {n for w in wants if w.after is None for n in w.returns}
     target.entries = tuple(zip(range(len(names)), names, sinks, strict=True))
-    each_plan: list[tuple[str, tuple[int, ...] | None]] = []
-    each_sinks: list[EachSink] = []
+    each_plan: list[tuple[str, tuple[int, ...] | None, bool]] = []
+    each_sinks: list[Callable[..., Any]] = []
     for name in each_names:
         parts = [w.each[name] for w in wants if name in w.each]
-        everywhere = any(sites is None for sites, _ in parts)
-        merged = None if everywhere else tuple(sorted(frozenset().union(*(sites or () for sites, _ in parts))))
-        each_plan.append((name, merged))
+        everywhere = any(sites is None for sites, _, _ in parts)
+        merged = None if everywhere else tuple(sorted(frozenset().union(*(sites or () for sites, _, _ in parts))))
+        if len(parts) == 1 and not parts[0][2]:
+            # One subscriber that wants the value alone, at exactly the sites instrumented: the code
+            # calls its sink directly (a C append when values are kept as they are).
+            each_plan.append((name, merged, False))
+            each_sinks.append(parts[0][1])
+            continue
+        each_plan.append((name, merged, True))
         each_sinks.append(_each_fan_out(parts))
     target.each_plan, target.each_sinks = tuple(each_plan), tuple(each_sinks)
     target.edit_plan = tuple(edit_plan)
@@ -280,7 +291,7 @@ def attach(
     sinks: Mapping[str, Sink],
     after: Callable[[], None] | None = None,
     *,
-    each: Mapping[str, tuple[frozenset[int] | None, EachSink]] | None = None,
+    each: Mapping[str, tuple[frozenset[int] | None, Callable[..., Any], bool]] | None = None,
     edits: Mapping[tuple[str, int], Editor] | None = None,
 ) -> str | None:
     """Start (or change) capture of ``sinks``' variables of ``func`` for ``owner``.
@@ -289,8 +300,9 @@ def attach(
     one thread, one return at a time; then ``after()`` is called, so that a subscriber can group
     the values of one call. Neither may raise.
 
-    ``each`` asks for values right after assignments: ``{name: (site positions or None, sink)}``,
-    the sink called as ``sink(value, site)``. ``edits`` replaces a variable's value right after
+    ``each`` asks for values right after assignments: ``{name: (site positions or None, sink,
+    takes_site)}``, the sink called as ``sink(value, site)``, or ``sink(value)`` when
+    ``takes_site`` is false. ``edits`` replaces a variable's value right after
     one assignment site: ``{(name, site): editor}``, the variable then holding ``editor(value)``;
     editors never raise, and run before the ``each`` sinks of that site. Sites are numbered as
     :func:`assignment_sites` lists them. Returns the name of the backend now capturing, if any.

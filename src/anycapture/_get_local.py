@@ -63,13 +63,6 @@ def make_sink(container: Any, convert: Converter | None, label: str, *, custom: 
     return sink
 
 
-def _each_sink(sink: Sink) -> _engine.EachSink:
-    def each(value: Any, _site: int) -> None:
-        sink(value)
-
-    return each
-
-
 class _GetLocalMeta(type):
     """Makes ``get_local.cache`` a live view that cannot be replaced by accident."""
 
@@ -170,7 +163,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
     @classmethod
     def _install(cls, func: types.FunctionType, convert: Converter | None) -> None:
         sinks: dict[str, Sink] = {}
-        each: dict[str, tuple[frozenset[int] | None, _engine.EachSink]] = {}
+        each: dict[str, tuple[frozenset[int] | None, Sink, bool]] = {}
         label = _engine.label_of(func)
         for name, (when, sites) in cls._registry[func].items():
             key = key_for(func, name, cls._options.key_style)
@@ -188,7 +181,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
                 custom = cls._options.collate_fn is not None
                 sink = cls._sinks[key] = make_sink(cls._store.container(key), convert, key, custom=custom)
             if when == "each":
-                each[name] = (sites, _each_sink(sink))
+                each[name] = (sites, sink, False)  # only the chosen sites are instrumented
             else:
                 sinks[name] = sink
         if each:

@@ -142,7 +142,8 @@ class _Template:
             slots = [_SinkSlot(i) for i in range(n_slots)]
             after_slots = slots[len(tracked) : len(tracked) + len(target.after)]
             each_slot = {
-                name: (slots[len(tracked) + len(target.after) + i], sites) for i, (name, sites) in enumerate(each_plan)
+                name: (slots[len(tracked) + len(target.after) + i], sites, takes_site)
+                for i, (name, sites, takes_site) in enumerate(each_plan)
             }
             first_editor = len(tracked) + len(target.after) + len(each_plan)
             edit_slot = {spot: slots[first_editor + i] for i, spot in enumerate(edit_plan)}
@@ -186,7 +187,8 @@ class _Template:
                         out += _edit(editor, load, store, location)
                     wanted = each_slot.get(name)
                     if wanted is not None and (wanted[1] is None or position in wanted[1]):
-                        out += _call(wanted[0], [load, Instr("LOAD_CONST", position, location=location)], location)
+                        args = [load, Instr("LOAD_CONST", position, location=location)] if wanted[2] else [load]
+                        out += _call(wanted[0], args, location)
             code[:] = out
             self.code = code.to_code(
                 stacksize=original.co_stacksize + _EXTRA_STACK, compute_exception_stack_depths=False

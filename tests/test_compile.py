@@ -31,6 +31,7 @@ import os
 import subprocess
 import sys
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -360,6 +361,7 @@ def test_private_dynamo_api_missing_degrades_to_one_warning(backend: str, monkey
     model, args = _model("top")
     expected_out, attn = _eager(model, args)
     monkeypatch.setattr(_compile, "_failures", set())  # the warning is given once per process
+    monkeypatch.setattr(_compile, "_skipped", weakref.WeakSet())  # code marked by earlier tests
     monkeypatch.delattr(torch._C._dynamo.eval_frame, "set_code_exec_strategy")
     warned = []
     for _ in range(2):

@@ -151,14 +151,24 @@ def removed(func: FunctionType | None) -> None:
         attributes.pop(name, None)
 
 
+# Rewritten code objects already marked: the backend reuses them block after block.
+_skipped: weakref.WeakSet[CodeType] = weakref.WeakSet()
+# Per function: (the original code, its twin for dynamo to inline), reused while the original code
+# stays the same, so that a loop of capture blocks builds it once.
+_twins: weakref.WeakKeyDictionary[FunctionType, tuple[CodeType, FunctionType]] = weakref.WeakKeyDictionary()
+
+
 def _skip_frames(torch: Any, code: CodeType) -> None:
     """Frames running ``code`` run eagerly (their callees are still compiled); frames of
     anycapture's sinks and hooks it calls run eagerly, and so does all they call."""
+    if code in _skipped:
+        return
     frames = torch._C._dynamo.eval_frame
     strategy, action = frames._FrameExecStrategy, frames._FrameAction
     frames.set_code_exec_strategy(code, strategy(action.SKIP, action.DEFAULT))
     for own in _own_code(code.co_consts):
         frames.set_code_exec_strategy(own, strategy(action.SKIP, action.SKIP))
+    _skipped.add(code)
 
 
 def _own_code(constants: tuple[Any, ...]) -> list[CodeType]:
@@ -183,10 +193,15 @@ def _mark_function(target: Target, func: FunctionType) -> bool:
     attributes = vars(func)
     if any(name in attributes for name in (_INLINE, _DISABLE, _DISABLE_MSG)):
         return False
-    twin = FunctionType(target.original_code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
-    twin.__kwdefaults__ = func.__kwdefaults__
-    twin.__qualname__, twin.__module__ = func.__qualname__, func.__module__
-    gate = _Gate(target.label)
+    known = _twins.get(func)
+    if known is not None and known[0] is target.original_code and known[1].__defaults__ is func.__defaults__:
+        twin = known[1]
+    else:
+        twin = FunctionType(target.original_code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
+        twin.__kwdefaults__ = func.__kwdefaults__
+        twin.__qualname__, twin.__module__ = func.__qualname__, func.__module__
+        _twins[func] = (target.original_code, twin)
+    gate = _Gate(target.label)  # new for each block: it warns once per block
     # Dynamo checks the gate on what it would inline (the twin); on ``func`` too, for a dynamo that
     # looks there.
     for holder in (twin, func):

@@ -378,3 +378,41 @@ def test_get_local_and_a_block_on_one_variable(backend: str) -> None:
     running(2)
     assert get_local.cache["test_get_local_and_a_block_on_one_variable.<locals>.running.x"] == [0, 1, 3, 0, 1]
     assert _values(cap, "x") == [0, 0, 1, 3]
+
+
+def test_a_new_block_does_not_split_a_call_in_progress(backend: str) -> None:
+    """Opening another when='each' block on the same function leaves a running call one call."""
+    if backend != "bytecode":
+        pytest.skip("when='each' needs the bytecode backend")
+
+    def gen() -> Iterator[int]:
+        y = z = 0
+        for i in range(3):
+            y = i
+            z = i
+            yield y + z
+
+    with capture(gen, "y", when="each", values="raw") as cap_y:
+        g = gen()
+        next(g)
+        with pytest.warns(CaptureWarning, match="never ran"), capture(gen, "z", when="each"):
+            pass
+        list(g)
+    assert [(r.value, r.call, r.assignment) for r in cap_y.records] == [(0, 0, 0), (0, 0, 1), (1, 0, 2), (2, 0, 3)]
+
+
+def test_abandoned_generators_do_not_pile_up(backend: str) -> None:
+    """Generators started and dropped: the call table stays bounded and cheap to sweep."""
+    if backend != "bytecode":
+        pytest.skip("when='each' needs the bytecode backend")
+
+    def gen(n: int) -> Iterator[int]:
+        y = n
+        yield y
+
+    with capture(gen, "y", when="each", values="raw") as cap:
+        for i in range(2000):
+            next(gen(i))
+        assert len(anycapture._capture._dispatcher(gen)._calls) < 130
+    assert len(cap.records) == 2000
+    assert not anycapture._capture._dispatcher(gen)._calls

@@ -113,11 +113,11 @@ class _Recorder:
             self.bound[index] += 1
             owner._file(records, key, name, value, self.label, path, call)
 
-    def file_each(self, index: int, value: Any, site: int, call: _Call) -> None:
-        """File the value just assigned at ``site`` to the ``index``-th watched name, if wanted."""
+    def file_each(self, name: str, value: Any, site: int, call: _Call) -> None:
+        """File the value just assigned to ``name`` at ``site``, if this block wants it."""
         sites = self.sites
         assert sites is not None
-        slot = self.slots_by_name.get(call.names[index])
+        slot = self.slots_by_name.get(name)
         if slot is None:
             return
         position, key, name, records = slot
@@ -137,25 +137,28 @@ class _Recorder:
             if path is None:
                 path = owner._path_from_stack(call.frame.f_back)
         line = self.lines.get((name, site))
-        owner._file(records, key, name, value, self.label, path, number, line, site, call.counts[index] - 1)
+        owner._file(records, key, name, value, self.label, path, number, line, site, call.counts[name] - 1)
 
 
 class _Call:
     """One running call of a function captured with ``when="each"``: which call, how many assignments."""
 
-    __slots__ = ("context", "counts", "frame", "names", "serial", "thread")
+    __slots__ = ("context", "counts", "frame", "generator", "serial", "thread")
 
-    def __init__(self, frame: types.FrameType, serial: int, names: tuple[str, ...], first: str | None) -> None:
+    def __init__(self, frame: types.FrameType, serial: int, first: str | None) -> None:
         self.frame = frame
         self.serial = serial
-        self.names = names
-        self.counts = [0] * len(names)
+        self.counts: dict[str, int] = {}  # assignments so far, by variable name
         self.thread = get_ident()
+        self.generator = bool(frame.f_code.co_flags & _GENERATOR_FLAGS)
         self.context = frame.f_locals.get(first, _MISSING) if first is not None else _MISSING
 
 
 _GENERATOR_FLAGS = 0x20 | 0x80 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GENERATOR
-_SWEEP_AT = 32  # calls open at once before those that raised are looked for
+_SWEEP_AT = 32  # calls open at once before those that raised are looked for (doubles as needed)
+# Suspended generators cannot be told from abandoned ones; beyond this many, the oldest are
+# forgotten (a generator resumed after that counts as a new call), so frames never pile up.
+_MAX_GENERATOR_CALLS = 64
 
 
 class _Dispatcher:
@@ -180,6 +183,7 @@ class _Dispatcher:
         self.each_watched: tuple[str, ...] = ()
         self._each_sinks: dict[tuple[str, ...], dict[str, _engine.EachSink]] = {}
         self._calls: dict[int, _Call] = {}
+        self._sweep_at = _SWEEP_AT
         self._serial = itertools.count()
         self._index_of: dict[str, int] = {}
         self._context: int | None = None
@@ -214,34 +218,43 @@ class _Dispatcher:
 
     def _make_each(self, index: int, watched: tuple[str, ...]) -> _engine.EachSink:
         calls, serial, first, dispatcher = self._calls, self._serial, self.first, self
+        name = watched[index]
 
         def each(value: Any, site: int) -> None:
             try:
                 frame = sys._getframe(1)
                 call = calls.get(id(frame))
                 if call is None or call.frame is not frame:
-                    if len(calls) >= _SWEEP_AT:
+                    if len(calls) >= dispatcher._sweep_at:
                         dispatcher._sweep()
-                    call = calls[id(frame)] = _Call(frame, next(serial), watched, first)
-                call.counts[index] += 1
+                    call = calls[id(frame)] = _Call(frame, next(serial), first)
+                counts = call.counts
+                counts[name] = counts.get(name, 0) + 1
                 for recorder in dispatcher.each_recorders:
-                    recorder.file_each(index, value, site, call)
+                    recorder.file_each(name, value, site, call)
             except Exception as exc:
                 _engine.warn_once(dispatcher._warned, "each", f"capture from {dispatcher.label} failed: {exc!r}", 3)
 
         return each
 
     def _sweep(self) -> None:
-        """Forget calls of this thread that raised: not generators, and no longer on its stack."""
+        """Forget calls of this thread that raised (not generators, and no longer on its stack), and
+        the oldest generators beyond :data:`_MAX_GENERATOR_CALLS`. The next sweep waits until the
+        table has doubled, so sweeping stays O(1) per call however many calls stay open."""
         live = set()
         frame: types.FrameType | None = sys._getframe(2)
         while frame is not None:
             live.add(id(frame))
             frame = frame.f_back
         thread = get_ident()
-        for key, call in list(self._calls.items()):
-            if call.thread == thread and key not in live and not call.frame.f_code.co_flags & _GENERATOR_FLAGS:
-                self._calls.pop(key, None)
+        calls = self._calls
+        for key, call in list(calls.items()):
+            if call.thread == thread and key not in live and not call.generator:
+                calls.pop(key, None)
+        generators = [key for key, call in list(calls.items()) if call.generator]
+        for key in generators[: max(0, len(generators) - _MAX_GENERATOR_CALLS)]:  # oldest first
+            calls.pop(key, None)
+        self._sweep_at = max(_SWEEP_AT, 2 * len(calls))
 
     def _refresh(self) -> None:
         func = self._func()
@@ -250,6 +263,7 @@ class _Dispatcher:
         if not self.recorders and not self.each_recorders:
             _engine.detach(func, self)
             self._calls.clear()
+            self._sweep_at = _SWEEP_AT
             return
         names = [self.first] if self.first is not None and self.recorders else []
         for recorder in self.recorders:
@@ -270,8 +284,6 @@ class _Dispatcher:
                     known, more = sites[name], recorder.sites[name]
                     sites[name] = None if known is None or more is None else known | more
         each_watched = tuple(each_names)
-        if each_watched != self.each_watched:
-            self._calls.clear()
         self.each_watched = each_watched
         each_sinks = self._each_sinks_for(each_watched)
         each = {name: (sites[name], each_sinks[name], True) for name in each_watched}

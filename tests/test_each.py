@@ -122,7 +122,7 @@ def test_at_and_line_choose_one_assignment(backend: str) -> None:
     assert last["attention.attn"] == [3.5]
     assert first["attention.attn"] == [6.0]
     assert second.records[0].site == 1
-    assert second.records[0].assignment == 0
+    assert second.records[0].assignment == 1  # the call's second assignment to attn, kept alone
 
 
 def test_get_local_each(backend: str) -> None:
@@ -416,3 +416,25 @@ def test_abandoned_generators_do_not_pile_up(backend: str) -> None:
         assert len(anycapture._capture._dispatcher(gen)._calls) < 130
     assert len(cap.records) == 2000
     assert not anycapture._capture._dispatcher(gen)._calls
+
+
+def test_numbers_do_not_depend_on_other_blocks(backend: str) -> None:
+    """call and assignment mean the same in a block alone and beside another block (found in review)."""
+    if backend != "bytecode":
+        pytest.skip("when='each' needs the bytecode backend")
+
+    def f(x: int) -> int:
+        y = x
+        y = y + 1
+        y = y * 2
+        return y
+
+    def numbers(cap: anycapture.Capture) -> list[tuple[int, int | None]]:
+        return [(r.call, r.assignment) for r in cap.records]
+
+    with capture(f, "y", when="each", at=2) as alone:
+        f(1), f(2)
+    with capture(f, "y", when="each") as every, capture(f, "y", when="each", at=2) as beside:
+        f(1), f(2)
+    assert numbers(alone) == numbers(beside) == [(0, 2), (1, 2)]
+    assert numbers(every) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]

@@ -185,3 +185,17 @@ def test_scale_one_head_of_minilm(rewriting: str) -> None:
         torch.testing.assert_close(edited.attentions[layer], reference.attentions[layer], rtol=0, atol=0)
     assert not torch.allclose(edited.attentions[3], reference.attentions[3])
     assert not torch.allclose(edited.last_hidden_state, reference.last_hidden_state)
+
+
+def test_warning_points_at_the_users_function(rewriting: str) -> None:
+    """However many edit blocks share the site, the warning names the edited function's file."""
+
+    def broken(value: Any) -> Any:
+        raise RuntimeError("bad edit")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with edit(scores, "attn", broken, at=0), edit(scores, "attn", lambda v: v, at=0):
+            scores(1.0, 2.0)
+    (warning,) = [w for w in caught if issubclass(w.category, CaptureWarning)]
+    assert warning.filename == __file__

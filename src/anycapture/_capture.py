@@ -81,7 +81,8 @@ class _Recorder:
 
             code = _engine.original_code(func)
             self.lines = {(name, site.position): site.line for name in names for site in assignment_sites(code, name)}
-        self.base = 0  # the dispatcher's call serial when this recorder started
+        self.base = 0  # the dispatcher's call serials from here on began after this block did
+        self._numbers: dict[int, int] = {}  # call serial -> this block's call number
         self.label = _engine.label_of(func)
         self.keys = tuple(key_for(func, name, owner.key_style) for name in names)
         self.calls = 0
@@ -124,10 +125,12 @@ class _Recorder:
         wanted = sites[name]
         if wanted is not None and site not in wanted:
             return
-        number = call.serial - self.base
-        if number < 0:
+        if call.serial < self.base:
             return  # a call that began before this block
-        if number >= self.calls:
+        numbers = self._numbers
+        number = numbers.get(call.serial)
+        if number is None:
+            number = numbers[call.serial] = len(numbers)
             self.calls = number + 1
         self.bound[position] += 1
         owner = self.owner
@@ -273,20 +276,14 @@ class _Dispatcher:
         self._index_of = {name: i for i, name in enumerate(watched)}
         self._context = 0 if self.first is not None and self.recorders else None
         each_names: list[str] = []
-        sites: dict[str, frozenset[int] | None] = {}
         for recorder in self.each_recorders:
-            assert recorder.sites is not None
-            for name in recorder.names:
-                if name not in each_names:
-                    each_names.append(name)
-                    sites[name] = recorder.sites[name]
-                else:
-                    known, more = sites[name], recorder.sites[name]
-                    sites[name] = None if known is None or more is None else known | more
+            each_names += [name for name in recorder.names if name not in each_names]
         each_watched = tuple(each_names)
         self.each_watched = each_watched
         each_sinks = self._each_sinks_for(each_watched)
-        each = {name: (sites[name], each_sinks[name], True) for name in each_watched}
+        # Every site of a watched name is instrumented, whatever sites the blocks chose (they filter
+        # in file_each), so that ``assignment`` counts all of the call's assignments to the name.
+        each = {name: (None, each_sinks[name], True) for name in each_watched}
         backend = _engine.attach(func, self, self._sinks_for(watched) if watched else {}, self._after, each=each)
         if each and backend != "bytecode":
             _engine.detach(func, self)
@@ -300,7 +297,7 @@ class _Dispatcher:
             if recorder.sites is None:
                 self.recorders = (*self.recorders, recorder)
             else:
-                recorder.base = next(self._serial) + 1  # serials are taken in order; this one is spent
+                recorder.base = next(self._serial)  # calls begun from now on get later serials
                 self.each_recorders = (*self.each_recorders, recorder)
             try:
                 self._refresh()

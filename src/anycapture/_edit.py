@@ -115,7 +115,7 @@ class Edit:
                 "failed",
                 f"the edit of {self.name!r} in {self.label} raised {type(exc).__name__}: {exc}; the value was left "
                 "as the function computed it (this warning is shown once per edit block)",
-                stacklevel=3,
+                stacklevel=None,
             )
             return value
         self.applied += 1

@@ -11,6 +11,7 @@ of anycapture runs when it is called.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 import warnings
@@ -57,16 +58,25 @@ _lock = threading.RLock()
 _targets: weakref.WeakKeyDictionary[FunctionType, Target] = weakref.WeakKeyDictionary()
 
 
-def warn_once(seen: set[object], key: object, message: str, stacklevel: int = 2) -> None:
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_once(seen: set[object], key: object, message: str, stacklevel: int | None = 2) -> None:
     """Warn unless ``key`` is in ``seen`` already; never raises, even under ``simplefilter('error')``.
 
     Capture code runs inside the user's function, where an escaping warning-turned-error would
-    change what the function does.
+    change what the function does. ``stacklevel=None`` points the warning at the nearest caller
+    outside anycapture, however many of its frames are in between.
     """
     if key in seen:
         return
     seen.add(key)
     with contextlib.suppress(Exception):  # best effort: the user's code must not fail
+        if stacklevel is None:
+            stacklevel, frame = 2, sys._getframe(1)
+            while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+                stacklevel, frame = stacklevel + 1, frame.f_back
+            stacklevel -= 1
         warnings.warn(message, CaptureWarning, stacklevel=stacklevel + 1)
 
 
@@ -216,6 +226,20 @@ def _compose(editors: list[Editor]) -> Editor:
 def _refresh(target: Target) -> None:
     """Make the function capture exactly what its subscribers now want."""
     wants = list(target.subscriptions.values())
+    if len(wants) == 1 and wants[0].returns and not wants[0].each and not wants[0].edits:
+        # The common case (one get_local or one block, values at returns), kept short: activating
+        # and deactivating many functions runs it for each.
+        want = wants[0]
+        names_only = tuple(want.returns)
+        sinks_only = tuple(want.returns.values())
+        target.varnames, target.sinks = names_only, sinks_only
+        target.after = () if want.after is None else (want.after,)
+        target.quiet = frozenset(names_only) if want.after is not None else frozenset()
+        target.entries = tuple(zip(range(len(names_only)), names_only, sinks_only, strict=True))
+        target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
+        target.edit_functions = {}
+        _install(target)
+        return
     names: list[str] = []
     for want in wants:
         names += [name for name in want.returns if name not in names]
@@ -256,6 +280,11 @@ def _refresh(target: Target) -> None:
     target.edit_plan = tuple(edit_plan)
     target.edit_functions = {spot: _compose([w.edits[spot] for w in wants if spot in w.edits]) for spot in edit_plan}
     target.editors = tuple(target.edit_spots.setdefault(spot, _EditSpot(target, spot)) for spot in edit_plan)
+    _install(target)
+
+
+def _install(target: Target) -> None:
+    """Have a backend capture what ``target`` now describes: the one installed, else the first that can."""
     func = target.function()
     if target.backend is None and func is not None and func.__code__ is not target.original_code:
         # Someone gave the function new code while nothing was attached: that is the original now.
@@ -281,7 +310,7 @@ def _refresh(target: Target) -> None:
         target.warned,
         "uninstallable",
         f"cannot capture from {target.label}; it runs unchanged. " + "; ".join(reasons),
-        stacklevel=4,
+        stacklevel=5,
     )
 
 

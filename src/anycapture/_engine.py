@@ -226,6 +226,9 @@ def _compose(editors: list[Editor]) -> Editor:
 def _refresh(target: Target) -> None:
     """Make the function capture exactly what its subscribers now want."""
     wants = list(target.subscriptions.values())
+    if not wants:
+        _release(target)
+        return
     if len(wants) == 1 and wants[0].returns and not wants[0].each and not wants[0].edits:
         # The common case (one get_local or one block, values at returns), kept short: activating
         # and deactivating many functions runs it for each.
@@ -250,12 +253,7 @@ def _refresh(target: Target) -> None:
     for want in wants:
         edit_plan += [spot for spot in want.edits if spot not in edit_plan]
     if not names and not each_names and not edit_plan:
-        backend, target.backend = target.backend, None
-        if backend is not None:
-            backend.uninstall(target)
-        target.varnames, target.sinks, target.entries, target.after = (), (), (), ()
-        target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
-        target.edit_functions = {}
+        _release(target)
         return
     sinks = tuple(_fan_out([w.returns[n] for w in wants if n in w.returns]) for n in names)
     target.varnames, target.sinks = tuple(names), sinks
@@ -281,6 +279,16 @@ def _refresh(target: Target) -> None:
     target.edit_functions = {spot: _compose([w.edits[spot] for w in wants if spot in w.edits]) for spot in edit_plan}
     target.editors = tuple(target.edit_spots.setdefault(spot, _EditSpot(target, spot)) for spot in edit_plan)
     _install(target)
+
+
+def _release(target: Target) -> None:
+    """Nothing is wanted any more: the original code back, and nothing of anycapture left."""
+    backend, target.backend = target.backend, None
+    if backend is not None:
+        backend.uninstall(target)
+    target.varnames, target.sinks, target.entries, target.after = (), (), (), ()
+    target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
+    target.edit_functions = {}
 
 
 def _install(target: Target) -> None:

@@ -106,3 +106,19 @@ def test_edit_block_releases_fn_and_its_captures(backend: str) -> None:
     del big, fn
     assert _dead(big_ref)
     assert func(False) is not None
+
+
+def test_module_functions_captured_with_torch_loaded_can_be_collected(backend: str) -> None:
+    """With torch imported, the torch.compile guard keeps nothing that holds the function: a function
+    whose globals hold it (any module-level function) is freed with its module."""
+    pytest.importorskip("torch")
+    import types
+
+    module = types.ModuleType("short_lived")
+    exec("def forward(x):\n    attn = x + 1\n    return attn\n", module.__dict__)
+    with capture(module.forward, "attn") as cap:
+        module.forward(1)
+    assert cap["forward.attn"] == [2]
+    func_ref = weakref.ref(module.forward)
+    del module, cap
+    assert _dead(func_ref)

@@ -153,9 +153,6 @@ def removed(func: FunctionType | None) -> None:
 
 # Rewritten code objects already marked: the backend reuses them block after block.
 _skipped: weakref.WeakSet[CodeType] = weakref.WeakSet()
-# Per function: (the original code, its twin for dynamo to inline), reused while the original code
-# stays the same, so that a loop of capture blocks builds it once.
-_twins: weakref.WeakKeyDictionary[FunctionType, tuple[CodeType, FunctionType]] = weakref.WeakKeyDictionary()
 
 
 def _skip_frames(torch: Any, code: CodeType) -> None:
@@ -193,14 +190,11 @@ def _mark_function(target: Target, func: FunctionType) -> bool:
     attributes = vars(func)
     if any(name in attributes for name in (_INLINE, _DISABLE, _DISABLE_MSG)):
         return False
-    known = _twins.get(func)
-    if known is not None and known[0] is target.original_code and known[1].__defaults__ is func.__defaults__:
-        twin = known[1]
-    else:
-        twin = FunctionType(target.original_code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
-        twin.__kwdefaults__ = func.__kwdefaults__
-        twin.__qualname__, twin.__module__ = func.__qualname__, func.__module__
-        _twins[func] = (target.original_code, twin)
+    # Not cached: the twin shares the function's globals, which usually hold the function itself,
+    # so a cache keyed by the function would keep it alive for good.
+    twin = FunctionType(target.original_code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
+    twin.__kwdefaults__ = func.__kwdefaults__
+    twin.__qualname__, twin.__module__ = func.__qualname__, func.__module__
     gate = _Gate(target.label)  # new for each block: it warns once per block
     # Dynamo checks the gate on what it would inline (the twin); on ``func`` too, for a dynamo that
     # looks there.

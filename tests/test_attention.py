@@ -149,3 +149,19 @@ def test_blocks_in_two_threads_both_see_every_call() -> None:
         t.join()
     assert results == {0: 2, 1: 2}
     assert F.scaled_dot_product_attention is original
+
+
+def test_fused_maps_stream_to_disk(tmp_path: Any) -> None:
+    """capture_attention(sink=...) writes every kernel call's probabilities, read back equal."""
+    pytest.importorskip("safetensors")
+    q, k, v = (torch.randn(2, 3, 5, 4) for _ in range(3))
+    with capture_attention(values="tensor") as memory:
+        for _ in range(3):
+            torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    with capture_attention(values="tensor", sink=tmp_path / "maps") as streamed:
+        for _ in range(3):
+            torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    np.testing.assert_array_equal(streamed.stack("attn"), memory.stack("attn").numpy())
+    assert [record.call for record in streamed.records] == [0, 1, 2]
+    with pytest.raises(TypeError, match="max_size"):
+        capture_attention(sink=tmp_path / "other", max_size=2)

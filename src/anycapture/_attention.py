@@ -202,6 +202,7 @@ def capture_attention(
     reduce: Callable[[Any], Any] | None = None,
     max_size: int | None = None,
     strict: bool = False,
+    sink: Any = None,
 ) -> AttentionCapture:
     """Record the attention probabilities of every ``scaled_dot_product_attention`` call in a block.
 
@@ -211,8 +212,9 @@ def capture_attention(
     so outputs are bit-identical; the probabilities are computed beside it (before dropout). With
     ``model=``, each record carries the path of the module that called the kernel. Other options
     are those of :func:`anycapture.capture`; ``reduce=`` (e.g. ``lambda p: p[..., -1, :]`` for the
-    last query row) keeps memory small on long sequences. Several blocks may be active at once:
-    each receives every call made while it is active.
+    last query row) keeps memory small on long sequences; ``sink="folder/"`` streams the maps to disk
+    as :func:`anycapture.capture` does (docs/scale.md). Several blocks may be active at once: each
+    receives every call made while it is active.
 
     >>> import torch
     >>> from anycapture import capture_attention
@@ -223,4 +225,6 @@ def capture_attention(
     torch.Size([1, 1, 2, 3, 3])
     """
     options = value_options(values, device, clone, collate_fn, reduce, max_size)
-    return AttentionCapture(model=model, key_style="qualname", strict=strict, **options)
+    if sink is not None and max_size is not None:
+        raise TypeError("max_size= keeps the newest values in memory; with sink= every value goes to disk")
+    return AttentionCapture(model=model, key_style="qualname", strict=strict, sink=sink, **options)

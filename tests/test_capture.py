@@ -226,3 +226,11 @@ def test_repeated_blocks_reuse_one_instrumented_code(backend: str) -> None:
             helper(1)
         assert cap["helper.scores"] == [1.5]
     assert len(seen) == 1
+
+
+def test_messages_name_exec_made_functions_by_their_file(backend: str) -> None:
+    """A function made by exec without a module is named by its file name, not 'None'."""
+    namespace: dict[str, object] = {}
+    exec(compile("def f(x):\n    y = x\n    return y\n", "<generated>", "exec"), namespace)
+    with pytest.warns(CaptureWarning, match="<generated>:f never ran"), capture(namespace["f"], "y"):
+        pass

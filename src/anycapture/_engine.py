@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from ._backends import Backend, InstallError, Sink, get_backend, preferred
 from ._errors import CaptureWarning
+from ._functions import label_of
 
 __all__ = [
     "EachSink",
@@ -31,6 +32,7 @@ __all__ = [
     "attached_backend",
     "caller_frame",
     "detach",
+    "label_of",
     "original_code",
     "warn_once",
 ]
@@ -78,11 +80,6 @@ def warn_once(seen: set[object], key: object, message: str, stacklevel: int | No
                 stacklevel, frame = stacklevel + 1, frame.f_back
             stacklevel -= 1
         warnings.warn(message, CaptureWarning, stacklevel=stacklevel + 1)
-
-
-def label_of(func: FunctionType) -> str:
-    """``module:qualname``, the name anycapture uses for a function in messages."""
-    return f"{func.__module__}:{func.__qualname__}"
 
 
 class Target:

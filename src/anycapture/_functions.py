@@ -18,14 +18,22 @@ from typing import Any, NamedTuple
 from ._errors import UnknownVariableError
 
 __all__ = [
+    "Site",
     "check_varnames",
     "check_when",
     "import_target",
     "key_for",
+    "label_of",
     "local_names",
     "resolve_function",
     "select_sites",
 ]
+
+
+def label_of(func: types.FunctionType) -> str:
+    """``module:qualname``; a function made by ``exec`` without a module is named by its file."""
+    module = func.__module__ if func.__module__ is not None else func.__code__.co_filename
+    return f"{module}:{func.__qualname__}"
 
 
 def local_names(code: types.CodeType) -> tuple[str, ...]:
@@ -112,7 +120,7 @@ def resolve_function(obj: object, varnames: tuple[str, ...], who: str) -> types.
     func = chain[-1]
     owned = local_names(func.__code__)
     name = next(name for name in varnames if name not in owned)
-    where = f"{func.__module__}:{func.__qualname__}"
+    where = label_of(func)
     hint = "."
     close = difflib.get_close_matches(name, owned, n=3)
     if close:
@@ -126,7 +134,7 @@ def resolve_function(obj: object, varnames: tuple[str, ...], who: str) -> types.
 def key_for(func: types.FunctionType, name: str, style: str) -> str:
     """The cache key of variable ``name`` of ``func``: ``Qual.name.var`` or ``module:Qual.name.var``."""
     if style == "module":
-        return f"{func.__module__}:{func.__qualname__}.{name}"
+        return f"{label_of(func)}.{name}"
     return f"{func.__qualname__}.{name}"
 
 
@@ -200,7 +208,7 @@ def select_sites(
     """
     from ._analysis import assignment_sites  # imports bytecode, which `import anycapture` must not need
 
-    where = f"{func.__module__}:{func.__qualname__}"
+    where = label_of(func)
     sites = assignment_sites(code, name)
     if not sites:
         kind = "an argument" if name in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount] else "a name"

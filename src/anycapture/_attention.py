@@ -224,7 +224,5 @@ def capture_attention(
     >>> cap.stack("attn").shape
     torch.Size([1, 1, 2, 3, 3])
     """
-    options = value_options(values, device, clone, collate_fn, reduce, max_size)
-    if sink is not None and max_size is not None:
-        raise TypeError("max_size= keeps the newest values in memory; with sink= every value goes to disk")
-    return AttentionCapture(model=model, key_style="qualname", strict=strict, sink=sink, **options)
+    options = value_options(values, device, clone, collate_fn, reduce, max_size, sink)
+    return AttentionCapture(model=model, key_style="qualname", strict=strict, **options)

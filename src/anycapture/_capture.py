@@ -832,7 +832,7 @@ def capture(
         if sink is not None:
             raise TypeError("grads=True keeps tensors in the autograd graph, in memory; it cannot go with sink=")
         values = "raw"
-    options = value_options(values, device, clone, collate_fn, reduce, max_size)
+    options = value_options(values, device, clone, collate_fn, reduce, max_size, sink)
     targets = _normalise_targets(target, varnames)
     sites = None
     if when == "each":
@@ -844,15 +844,15 @@ def capture(
             }
             for func, names, _ in targets
         ]
+    return Capture(targets, model=model, key_style=key_style, strict=strict, sites=sites, grads=grads, **options)
+
+
+def value_options(
+    values: str, device: Any, clone: bool, collate_fn: Any, reduce: Any, max_size: Any, sink: Any = None
+) -> dict[str, Any]:
+    """Validate the value options shared by the capture blocks; the keywords :class:`Capture` takes."""
     if sink is not None and max_size is not None:
         raise TypeError("max_size= keeps the newest values in memory; with sink= every value goes to disk")
-    return Capture(
-        targets, model=model, key_style=key_style, strict=strict, sites=sites, sink=sink, grads=grads, **options
-    )
-
-
-def value_options(values: str, device: Any, clone: bool, collate_fn: Any, reduce: Any, max_size: Any) -> dict[str, Any]:
-    """Validate the value options shared by the capture blocks; the keywords :class:`Capture` takes."""
     if collate_fn is not None and not callable(collate_fn):
         raise TypeError(f"collate_fn must be callable or None; got {collate_fn!r}")
     if reduce is not None and not callable(reduce):
@@ -863,4 +863,5 @@ def value_options(values: str, device: Any, clone: bool, collate_fn: Any, reduce
         "custom": collate_fn is not None,
         "reduce": reduce,
         "max_size": check_max_size(max_size),
+        "sink": sink,
     }

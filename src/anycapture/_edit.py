@@ -12,7 +12,7 @@ from . import _engine
 from ._backends import require_rewriting
 from ._capture import Capture, TargetSpec
 from ._errors import CaptureError, CaptureWarning
-from ._functions import Site, check_varnames, import_target, resolve_function, select_sites
+from ._functions import Site, check_varnames, describe_sites, import_target, resolve_function, select_sites
 
 __all__ = ["Edit", "Site", "assignments", "edit"]
 
@@ -176,10 +176,9 @@ def edit(
 
         sites = assignment_sites(code, checked)
         if len(sites) > 1:
-            listing = "; ".join(f"at={site.position} (line {site.line}: {site.source or '?'})" for site in sites)
             raise TypeError(
                 f"{checked!r} is assigned {len(sites)} times in {_engine.label_of(func)}; choose one with at= or "
-                f"line=: {listing}"
+                f"line=: {describe_sites(sites)}"
             )
         chosen = frozenset({sites[0].position})
     require_rewriting("edit()")

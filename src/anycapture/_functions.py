@@ -21,6 +21,7 @@ __all__ = [
     "Site",
     "check_varnames",
     "check_when",
+    "describe_sites",
     "import_target",
     "key_for",
     "label_of",
@@ -192,7 +193,8 @@ def check_when(when: object, at: object, line: object, who: str) -> None:
         raise TypeError(f"{who}: at= and line= choose assignments, so they need when='each'")
 
 
-def _listing(sites: list[Site]) -> str:
+def describe_sites(sites: list[Site]) -> str:
+    """``at=0 (line 12: attn = q @ k); at=1 (...)``: the sites to choose from, for error messages."""
     return "; ".join(f"at={site.position} (line {site.line}: {site.source or '?'})" for site in sites)
 
 
@@ -224,11 +226,13 @@ def select_sites(
         if isinstance(at, bool) or not isinstance(at, int):
             raise TypeError(f"at= is the position of an assignment (an int, e.g. at=0 for the first); got {at!r}")
         if not -len(sites) <= at < len(sites):
-            raise IndexError(f"at={at}: {name!r} has {len(sites)} assignment(s) in {where}: {_listing(sites)}")
+            raise IndexError(f"at={at}: {name!r} has {len(sites)} assignment(s) in {where}: {describe_sites(sites)}")
         return frozenset({sites[at].position})
     if isinstance(line, bool) or not isinstance(line, int):
         raise TypeError(f"line= is a source line number (an int); got {line!r}")
     chosen = frozenset(site.position for site in sites if site.line == line)
     if not chosen:
-        raise ValueError(f"line={line}: no assignment to {name!r} there in {where}; its assignments: {_listing(sites)}")
+        raise ValueError(
+            f"line={line}: no assignment to {name!r} there in {where}; its assignments: {describe_sites(sites)}"
+        )
     return chosen

@@ -25,15 +25,12 @@ takes about a second). When capture ends, every attribute set here is removed.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import warnings
 import weakref
 from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any
 
-from ._errors import CaptureWarning
+from ._engine import _PACKAGE_DIR, warn_once
 
 if TYPE_CHECKING:
     from ._engine import Target
@@ -48,22 +45,8 @@ _REASON = (
 # symbolic_convert.py): ``_torchdynamo_inline`` is traced in the function's place, and a true
 # ``_torchdynamo_disable`` makes the call a graph break, with the message in its explanation.
 _INLINE, _DISABLE, _DISABLE_MSG = "_torchdynamo_inline", "_torchdynamo_disable", "_torchdynamo_disable_msg"
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 _failures: set[object] = set()
-
-
-def _warn(seen: set[object], key: object, message: str) -> None:
-    """Warn once per ``key``, pointing at the first caller outside anycapture; never raises: this
-    runs while capture begins, or inside dynamo's tracing."""
-    if key in seen:
-        return
-    seen.add(key)
-    with contextlib.suppress(Exception):
-        level, frame = 1, sys._getframe(0)
-        while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-            level, frame = level + 1, frame.f_back
-        warnings.warn(message, CaptureWarning, stacklevel=level)
 
 
 class _Gate:
@@ -87,13 +70,14 @@ class _Gate:
                 return True
         except Exception:  # cannot tell: a graph break is the safe answer
             return True
-        _warn(
+        warn_once(
             self.warned,
             "fullgraph",
             f"torch.compile(fullgraph=True) compiled {self.label} into a graph while anycapture was "
             "capturing from it; a graph cannot call back into Python, so calls of it from that compiled "
             "model record nothing (the model's outputs are unchanged). Compile with fullgraph=False, or "
             "call the uncompiled model while capturing, to capture them.",
+            stacklevel=None,
         )
         return False
 
@@ -130,12 +114,13 @@ def installed(target: Target, func: FunctionType, code: CodeType) -> None:
             _patches[func] = _Patch(_mark_function(target, func))
             _warn_if_compiled_before(target, torch)
     except Exception as exc:
-        _warn(
+        warn_once(
             _failures,
             "failed",
             f"anycapture could not keep torch.compile from tracing {target.label} "
             f"({type(exc).__name__}: {exc}); a model compiled with torch.compile that calls it may fail "
             "while capture is on",
+            stacklevel=None,
         )
 
 
@@ -215,7 +200,7 @@ def _warn_if_compiled_before(target: Target, torch: Any) -> None:
         return
     if torch._C._dynamo.eval_frame._debug_get_cache_entry_list(target.original_code):
         return  # compiled as a frame of its own: that is swapped out with the code, and records
-    _warn(
+    warn_once(
         set(),
         None,
         f"torch.compile has compiled code in this process, and {target.label} has no compiled code of its "
@@ -223,4 +208,5 @@ def _warn_if_compiled_before(target: Target, torch: Any) -> None:
         "graph, and its calls of it record nothing (its outputs are unchanged). To capture them, start "
         "capturing before the model first runs under torch.compile, or call torch._dynamo.reset() after "
         "capture begins.",
+        stacklevel=None,
     )

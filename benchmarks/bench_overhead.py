@@ -23,9 +23,10 @@ What it measures, all in one process:
   A row shows the median ns per call over the rounds, its interquartile range, and the median of its per-round
   ratios to the reference row. Times include the ``timeit`` loop itself (printed once as "loop overhead").
 
-* Activation: 100 distinct functions (distinct code objects) are decorated, then ``get_local.activate()`` and
-  ``get_local.deactivate()`` are timed, per backend: the first cycle (which builds the instrumented code) and the
-  median of ``--cycles`` later ones, in microseconds for all 100 functions together.
+* Activation: 100 distinct functions (distinct code objects) are decorated (with the ``bytecode`` backend, decorating
+  builds each function's instrumented code), then ``get_local.activate()`` and ``get_local.deactivate()`` are timed,
+  per backend: the first cycle (which makes the sinks and stores) and the median of ``--cycles`` later ones, in
+  microseconds for all 100 functions together.
 
 Run from the repository root, with anycapture installed (``pip install -e .``) or ``PYTHONPATH=src``::
 
@@ -393,7 +394,7 @@ def _us_since(start: float) -> float:
 def time_activation(backend: str, count: int, cycles: int) -> ActivationRow:
     force_backend(backend)
     # Warm up with a throwaway function so that one-time imports (the bytecode package, the backend module) are not
-    # billed to the first cycle below, which should show only the building of instrumented code.
+    # billed to the decoration or the first cycle below.
     warm = make_function(f"warm_{backend}")
     get_local("y")(warm)
     get_local.activate()

@@ -645,6 +645,67 @@ def test_activation_is_cheap_for_many_functions(backend: str) -> None:
     assert sum(len(get_local.cache[f"f{i}.y"]) for i in range(20)) == 60
 
 
+def test_decorating_rewrites_ahead_so_activation_only_swaps_code(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The code is rewritten when the function is decorated; activate() builds nothing."""
+    if backend != "bytecode":
+        pytest.skip("only the rewriting backend builds code")
+    from anycapture._backends import _bytecode
+
+    @get_local("y")
+    def f(x: int) -> int:
+        y = x + 1
+        return y
+
+    @get_local("z", when="each")
+    def g(x: int) -> int:
+        z = x
+        z = z * 2
+        return z
+
+    original = f.__code__
+    built: list[object] = []
+    real = _bytecode._Template.__init__
+
+    def counting(self: object, target: object) -> None:
+        built.append(target)
+        real(self, target)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_bytecode._Template, "__init__", counting)
+    get_local.activate()
+    assert (f(1), g(3)) == (2, 6)
+    get_local.deactivate()
+    assert built == []
+    assert f.__code__ is original  # inactive: the original code object, untouched
+    prefix = "test_decorating_rewrites_ahead_so_activation_only_swaps_code.<locals>"
+    assert get_local.cache[f"{prefix}.f.y"] == [2]
+    assert get_local.cache[f"{prefix}.g.z"] == [3, 6]
+
+
+def test_function_that_cannot_be_rewritten_is_reported_at_activation(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rewrite that fails at decoration is silent there; activation says so and the function runs."""
+    if backend != "bytecode":
+        pytest.skip("only the rewriting backend builds code")
+    from anycapture._backends import _bytecode
+
+    def refuse(self: object, target: object) -> None:
+        raise _bytecode.InstallError("cannot rewrite this one (test)")
+
+    monkeypatch.setattr(_bytecode._Template, "__init__", refuse)
+
+    @get_local("y")
+    def f(x: int) -> int:
+        y = x + 1
+        return y
+
+    monkeypatch.setenv("ANYCAPTURE_BACKEND", "bytecode")
+    with pytest.warns(CaptureWarning, match="cannot capture from .*f.*cannot rewrite this one"):
+        get_local.activate()
+    assert f(1) == 2
+    get_local.deactivate()
+
+
 def test_code_replaced_while_inactive_becomes_the_original(backend: str) -> None:
     """If the function gets new code while capture is off, capture uses and restores the new code."""
 

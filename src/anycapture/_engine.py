@@ -34,6 +34,7 @@ __all__ = [
     "detach",
     "label_of",
     "original_code",
+    "prepare",
     "warn_once",
 ]
 
@@ -222,10 +223,16 @@ def _compose(editors: list[Editor]) -> Editor:
 
 def _refresh(target: Target) -> None:
     """Make the function capture exactly what its subscribers now want."""
-    wants = list(target.subscriptions.values())
-    if not wants:
+    if _plan(target, list(target.subscriptions.values())):
+        _install(target)
+    else:
         _release(target)
-        return
+
+
+def _plan(target: Target, wants: list[Wants]) -> bool:
+    """Set ``target``'s merged view of ``wants`` (names, sinks, sites, editors); false if nothing is wanted."""
+    if not wants:
+        return False
     if len(wants) == 1 and wants[0].returns and not wants[0].each and not wants[0].edits:
         # The common case (one get_local or one block, values at returns), kept short: activating
         # and deactivating many functions runs it for each (100 functions: about 1.0 ms a cycle
@@ -239,8 +246,7 @@ def _refresh(target: Target) -> None:
         target.entries = tuple(zip(range(len(names_only)), names_only, sinks_only, strict=True))
         target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
         target.edit_functions = {}
-        _install(target)
-        return
+        return True
     names: list[str] = []
     for want in wants:
         names += [name for name in want.returns if name not in names]
@@ -251,8 +257,7 @@ def _refresh(target: Target) -> None:
     for want in wants:
         edit_plan += [spot for spot in want.edits if spot not in edit_plan]
     if not names and not each_names and not edit_plan:
-        _release(target)
-        return
+        return False
     sinks = tuple(_fan_out([w.returns[n] for w in wants if n in w.returns]) for n in names)
     target.varnames, target.sinks = tuple(names), sinks
     target.after = tuple(w.after for w in wants if w.after is not None)
@@ -276,7 +281,7 @@ def _refresh(target: Target) -> None:
     target.edit_plan = tuple(edit_plan)
     target.edit_functions = {spot: _compose([w.edits[spot] for w in wants if spot in w.edits]) for spot in edit_plan}
     target.editors = tuple(target.edit_spots.setdefault(spot, _EditSpot(target, spot)) for spot in edit_plan)
-    _install(target)
+    return True
 
 
 def _release(target: Target) -> None:
@@ -284,6 +289,10 @@ def _release(target: Target) -> None:
     backend, target.backend = target.backend, None
     if backend is not None:
         backend.uninstall(target)
+    _forget_plan(target)
+
+
+def _forget_plan(target: Target) -> None:
     target.varnames, target.sinks, target.entries, target.after = (), (), (), ()
     target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
     target.edit_functions = {}
@@ -349,6 +358,46 @@ def attach(
         target.subscriptions[owner] = Wants(dict(sinks), after, dict(each or {}), dict(edits or {}))
         _refresh(target)
         return target.backend.name if target.backend is not None else None
+
+
+def _unused_sink(*_args: Any) -> None:
+    """Stands in for the sinks of a plan that is only prepared, never installed."""
+
+
+def prepare(
+    func: FunctionType,
+    names: tuple[str, ...],
+    each: Mapping[str, frozenset[int] | None] | None = None,
+) -> None:
+    """Build now the instrumented code that attaching ``names`` (and ``each``) alone would build.
+
+    The rewriting backend builds code once per function and set of names, and that is what a first
+    activation costs (about 0.2 ms a function); a decorator calls this so that the cost is paid
+    when the function is defined, and ``activate()`` later only swaps code objects. Best effort:
+    nothing happens while the function is attached, or when it cannot be rewritten (attaching
+    says why, later).
+    """
+    with _lock:
+        target = _targets.get(func)
+        if target is not None and target.subscriptions:
+            return
+        try:
+            backend = get_backend(preferred()[0])
+        except Exception:  # a forced backend that cannot run is reported when capture starts
+            return
+        if target is None:
+            target = _targets[func] = Target(func)
+        if func.__code__ is not target.original_code:
+            target.original_code, target.templates = func.__code__, {}
+        sinks = dict.fromkeys(names, _unused_sink)
+        wanted = {name: (sites, _unused_sink, False) for name, sites in (each or {}).items()}
+        try:
+            if _plan(target, [Wants(sinks, None, wanted, {})]):
+                backend.prepare(target)
+        except InstallError:
+            pass
+        finally:
+            _forget_plan(target)
 
 
 def detach(func: FunctionType, owner: object) -> None:

@@ -146,6 +146,11 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
             cls._registry[func] = known
             if cls._active:
                 cls._install(func, cls._converter())
+            else:
+                # Rewrite now, while the module is being imported, so activate() only swaps code.
+                returns = tuple(name for name, (when, _) in known.items() if when == "return")
+                each = {name: sites for name, (when, sites) in known.items() if when == "each"}
+                _engine.prepare(func, returns, each)
         return obj
 
     # -- internals ---------------------------------------------------------------------------

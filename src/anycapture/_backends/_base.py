@@ -24,9 +24,13 @@ class Backend(Protocol):
 
     ``install`` is called again whenever ``target.varnames`` or ``target.sinks`` change; it must
     leave the function capturing exactly those. ``uninstall`` restores the function exactly.
+    ``prepare`` builds ahead of time whatever ``install`` would build for what ``target`` now
+    describes, without changing the function (a decorator calls it, so that activation is quick).
     """
 
     name: ClassVar[str]
+
+    def prepare(self, target: Target) -> object: ...
 
     def install(self, target: Target) -> None: ...
 

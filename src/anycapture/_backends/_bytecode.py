@@ -234,14 +234,19 @@ class BytecodeBackend:
 
     name: ClassVar[str] = "bytecode"
 
-    def install(self, target: Target) -> None:
-        func = target.function()
-        if func is None:
-            return
+    def prepare(self, target: Target) -> _Template:
+        """The template for what ``target`` now describes, built once and kept on the target."""
         shape = (target.varnames, len(target.after), target.each_plan, target.edit_plan)
         template = target.templates.get(shape)
         if template is None:
             template = target.templates[shape] = _Template(target)
+        return template
+
+    def install(self, target: Target) -> None:
+        func = target.function()
+        if func is None:
+            return
+        template = self.prepare(target)
         current = func.__code__
         if current is not target.original_code and current is not target.installed_code:
             raise InstallError(

@@ -67,6 +67,9 @@ class MonitoringBackend:
         monitoring.free_tool_id(tool)
 
     # -- Backend ---------------------------------------------------------------------------
+    def prepare(self, target: Target) -> None:
+        """Nothing to build ahead: events are set on the original code when capture starts."""
+
     def install(self, target: Target) -> None:
         if target.each_plan or target.edit_plan:
             raise InstallError("sys.monitoring sees returns only; capturing every assignment or editing needs bytecode")

@@ -101,3 +101,29 @@ def test_capturing_every_local_of_json_and_textwrap_changes_nothing(backend: str
     assert len(records) > 50
     assert all(f.__code__.co_filename.endswith(".py") for f in targets)
     assert sys.gettrace() is None
+
+
+def test_an_interrupt_in_a_sink_of_a_maybe_unbound_variable_is_not_swallowed() -> None:
+    """The guard around a maybe-unbound variable catches only the load: a KeyboardInterrupt that
+    arrives while its sink runs reaches the caller, and is not taken for an unbound variable."""
+
+    def f(flag: bool) -> int:
+        if flag:
+            y = 1
+        return 0
+
+    def interrupted(value: Any) -> None:
+        raise KeyboardInterrupt
+
+    owner = _Owner()
+    attach(f, owner, {"y": interrupted})
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(KeyboardInterrupt):
+                f(True)
+        assert caught == []  # not taken for an unbound variable
+        with pytest.warns(CaptureWarning, match="'y' was not bound"):
+            assert f(False) == 0  # the guard itself still works
+    finally:
+        detach(f, owner)

@@ -78,19 +78,26 @@ class _Unbound:
 
 
 def _guarded(sink: object, name: str, hook: _Unbound, depth: int, location: Any) -> list[Any]:
-    """``sink(name)`` inside its own exception-table entry: if ``name`` is unbound, the load raises
-    UnboundLocalError and the handler drops it, calls ``hook()`` and carries on to the return.
+    """``sink(name)`` if ``name`` is bound, else ``hook()``: a load of ``name`` in an
+    exception-table entry of its own checks first; if it raises UnboundLocalError, the handler
+    drops it, calls ``hook()`` and carries on to the return.
 
     Far cheaper than reading the frame's locals when the variable is bound (the usual case),
-    and as cheap when it is not. ``depth`` is the stack depth at the return (1 under
-    RETURN_VALUE, 0 under RETURN_CONST: CPython returns with nothing else on the stack).
+    and as cheap when it is not. Only the check is guarded, so anything raised while the sink
+    runs (a KeyboardInterrupt) goes on to the caller. It is a load and a POP_TOP of its own, not
+    the load that feeds the call: on 3.13 an exception raised inside a call is looked up in the
+    exception table at the instruction before the CALL, which must not be guarded. ``depth`` is
+    the stack depth at the return (1 under RETURN_VALUE, 0 under RETURN_CONST: CPython returns
+    with nothing else on the stack).
     """
     handler, done = Label(), Label()
     entry = TryBegin(handler, False, depth)
     return [
         entry,
-        *_call(sink, [_load_fast(name, location)], location),
+        _load_fast(name, location),
+        Instr("POP_TOP", location=location),
         TryEnd(entry),
+        *_call(sink, [_load_fast(name, location)], location),
         Instr("JUMP_FORWARD", done, location=location),
         handler,
         Instr("POP_TOP", location=location),

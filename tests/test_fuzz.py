@@ -40,6 +40,10 @@ class Ctx:
     __hash__ = object.__hash__
 
 
+# ANYCAPTURE_FUZZ_EXAMPLES=N runs N examples per test instead (a longer run than CI's).
+RETURN_EXAMPLES = int(os.environ.get("ANYCAPTURE_FUZZ_EXAMPLES", "60"))
+
+
 def _expr(draw: Any) -> str:
     return str(draw(st.sampled_from(["x", "x + 1", "len(NAMES)", "7", "x * 2", "[x]"])))
 
@@ -107,31 +111,43 @@ def _ground_truth(func: types.FunctionType, x: int) -> tuple[Any, dict[str, Any]
     return result, seen
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.parametrize("how", ["get_local", "capture", "both"])
+@settings(max_examples=RETURN_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=blocks())
-def test_generated_functions_capture_what_the_frame_holds(backend: str, body: list[str]) -> None:
-    """For generated functions, the captured final values equal the frame's at every return."""
+def test_generated_functions_capture_what_the_frame_holds(backend: str, how: str, body: list[str]) -> None:
+    """For generated functions, the captured final values equal the frame's at every return:
+    through get_local (a sink per variable), a capture block (all of a call's values in one
+    collector call, checked first where a variable may be unbound), or both at once."""
     source = "def f(x):\n    a = b = c = None\n    del a, b, c\n" + "".join(f"    {line}\n" for line in body)
     source += "    return (x, 'end')\n"
     namespace: dict[str, Any] = {"Ctx": Ctx, "NAMES": NAMES}
     exec(compile(source, "<generated>", "exec"), namespace)
     func = namespace["f"]
     expected = [_ground_truth(func, x) for x in range(6)]
-    get_local(*NAMES)(func)
-    get_local.clear()
-    get_local.activate()
+    if how != "capture":
+        get_local(*NAMES)(func)
+        get_local.clear()
+        get_local.activate()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CaptureWarning)
-            results = [func(x) for x in range(6)]
+            if how == "get_local":
+                results = [func(x) for x in range(6)]
+            else:
+                with capture(func, *NAMES, values="raw") as cap:
+                    results = [func(x) for x in range(6)]
     finally:
         get_local.deactivate()
     assert results == [result for result, _ in expected], source
-    for name in NAMES:
-        captured = list(get_local.cache.get(f"f.{name}", []))
-        truth = [values[name] for _, values in expected if name in values]
-        assert captured == truth, (name, source)
-    get_local.clear()
+    if how != "capture":
+        for name in NAMES:
+            captured = list(get_local.cache.get(f"f.{name}", []))
+            truth = [values[name] for _, values in expected if name in values]
+            assert captured == truth, (name, source)
+        get_local.clear()
+    if how != "get_local":
+        by_call = [{r.name: r.value for r in cap.records if r.call == call} for call in range(6)]
+        assert by_call == [values for _, values in expected], source
 
 
 # -- when="each": every assignment, against an opcode-tracing ground truth ---------------------

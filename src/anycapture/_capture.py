@@ -24,7 +24,7 @@ from ._values import PLAIN_TYPES, Converter, make_converter
 
 __all__ = ["Capture", "EmptyCaptureError", "Record", "capture"]
 
-_MISSING = object()
+_MISSING = _engine.MISSING
 _STACK_DEPTH = 24  # callers searched for the layer a plain function ran in
 
 
@@ -56,6 +56,10 @@ class Record(NamedTuple):
     line: int | None = None
     site: int | None = None
     assignment: int | None = None
+
+
+# Record(...) runs a Python __new__; tuple.__new__(Record, fields) makes the same record in C.
+_make_record: Any = tuple.__new__
 
 
 class _Recorder:
@@ -94,12 +98,10 @@ class _Recorder:
         self.slots_by_name = {slot[2]: slot for slot in self.slots}
         self._counter = itertools.count()
 
-    def file(self, pending: list[Any] | None, index_of: Mapping[str, int], context: int | None) -> None:
+    def file(self, pending: tuple[Any, ...], index_of: Mapping[str, int], context: int | None) -> None:
         """File one call's values (``pending``, in the dispatcher's order) as this block's records."""
         call = next(self._counter)
         self.calls = call + 1
-        if pending is None:
-            return
         owner = self.owner
         path = None
         if owner.model is not None:
@@ -107,12 +109,17 @@ class _Recorder:
             if path is None:
                 # A plain function (F.multi_head_attention_forward): the layer is a caller's.
                 path = owner._path_from_stack(sys._getframe(2))
+        plain, label, bound = owner._plain, self.label, self.bound
         for index, key, name, records in self.slots:
             value = pending[index_of[name]]
             if value is _MISSING:
                 continue
-            self.bound[index] += 1
-            owner._file(records, key, name, value, self.label, path, call)
+            bound[index] += 1
+            if plain:  # kept as it is, in memory: the record is made here, in C calls only
+                fields = (key, name, value, label, path, call, get_ident(), next(owner._order), None, None, None)
+                records.append(_make_record(Record, fields))
+            else:
+                owner._file(records, key, name, value, label, path, call)
 
     def file_each(self, name: str, value: Any, site: int, call: _Call) -> None:
         """File the value just assigned to ``name`` at ``site``, if this block wants it."""
@@ -190,28 +197,10 @@ class _Dispatcher:
         self._serial = itertools.count()
         self._index_of: dict[str, int] = {}
         self._context: int | None = None
-        self._local = threading.local()
-        self._sinks: dict[tuple[str, ...], dict[str, Callable[[Any], None]]] = {}
-        self._after = self.after
+        # One bound method for the dispatcher's life: the instrumented code keeps calling the same
+        # object whichever blocks come and go.
+        self._record = self.record
         self._warned: set[object] = set()
-
-    def _sinks_for(self, watched: tuple[str, ...]) -> dict[str, Callable[[Any], None]]:
-        sinks = self._sinks.get(watched)
-        if sinks is None:
-            local = self._local
-            size = len(watched)
-
-            def make(index: int) -> Callable[[Any], None]:
-                def sink(value: Any) -> None:
-                    pending = local.__dict__.get("pending")
-                    if pending is None:
-                        pending = local.pending = [_MISSING] * size
-                    pending[index] = value
-
-                return sink
-
-            sinks = self._sinks[watched] = {name: make(i) for i, name in enumerate(watched)}
-        return sinks
 
     def _each_sink(self, name: str) -> _engine.EachSink:
         """The sink of ``name``'s assignments, one per name for the dispatcher's life."""
@@ -283,7 +272,7 @@ class _Dispatcher:
         # Every site of a watched name is instrumented, whatever sites the blocks chose (they filter
         # in file_each), so that ``assignment`` counts all of the call's assignments to the name.
         each = {name: (None, self._each_sink(name), True) for name in each_watched}
-        backend = _engine.attach(func, self, self._sinks_for(watched) if watched else {}, self._after, each=each)
+        backend = _engine.attach(func, self, {}, (watched, self._record), each=each)
         if each and backend != "bytecode":
             _engine.detach(func, self)
             raise CaptureError(
@@ -312,17 +301,21 @@ class _Dispatcher:
             self.each_recorders = tuple(r for r in self.each_recorders if r is not recorder)
             self._refresh()
 
-    def after(self) -> None:
-        """End of one call: every active block files it. Runs inside the user's function."""
-        if self._calls:
-            self._calls.pop(id(sys._getframe(1)), None)
-        if not self.recorders:
+    def record(self, *values: Any) -> None:
+        """A call returns with these values (of ``watched``): every active block files them.
+        Runs inside the user's function, called by its instrumented code."""
+        if self._calls:  # when="each": the call has ended
+            frame = sys._getframe(1)
+            if frame.f_code.co_filename.startswith(_engine._PACKAGE_DIR):  # read from the frame by a hook
+                frame = frame.f_back  # type: ignore[assignment]
+            self._calls.pop(id(frame), None)
+        recorders = self.recorders
+        if not recorders:
             return
-        pending = self._local.__dict__.pop("pending", None)
         index_of, context = self._index_of, self._context
-        for recorder in self.recorders:
+        for recorder in recorders:
             try:
-                recorder.file(pending, index_of, context)
+                recorder.file(values, index_of, context)
             except Exception as exc:
                 _engine.warn_once(self._warned, "file", f"capture from {self.label} failed: {exc!r}", 3)
 
@@ -383,6 +376,8 @@ class Capture(Mapping[str, list[Any]]):
         self._custom = custom
         self._reduce = reduce
         self._processing = reduce is not None or convert is not None
+        # Values kept as they are, in memory: records are made on the spot (see _Recorder.file).
+        self._plain = not self._processing and not grads and sink is None
         self._max_size = max_size
         self._records: dict[str, deque[Record]] = {}
         self._order = itertools.count()

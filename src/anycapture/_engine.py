@@ -1,7 +1,8 @@
 """Attach capture to functions in place, for any number of subscribers, on the chosen backend.
 
 A subscriber (``get_local``, ``capture`` and ``edit`` blocks) attaches what it wants from a function
-under an owner token: values at each return (``{variable: sink}``), values after each assignment
+under an owner token: values at each return (``{variable: sink}``, or all of a call's values in one
+``collect(*values)``), values after each assignment
 (``each``), or edits of a variable where it is assigned (``edits``). The engine keeps one
 :class:`Target` per function, merges what all its subscribers want, and asks a backend to capture
 exactly that; with no subscribers left, the function's original code object is back and nothing
@@ -21,10 +22,12 @@ from types import CodeType, FrameType, FunctionType
 from typing import Any, NamedTuple
 
 from ._backends import Backend, InstallError, Sink, get_backend, preferred
+from ._backends._base import MISSING
 from ._errors import CaptureWarning
 from ._functions import label_of
 
 __all__ = [
+    "MISSING",
     "EachSink",
     "Editor",
     "Target",
@@ -48,7 +51,8 @@ class Wants(NamedTuple):
     """What one subscriber wants from a function."""
 
     returns: dict[str, Sink]
-    after: Callable[[], None] | None
+    # (names, collect): at each return, collect(*values of names), MISSING for an unbound one
+    collect: tuple[tuple[str, ...], Callable[..., None]] | None
     # name -> (positions of the assignment sites wanted, or None for all; sink; whether the sink
     # takes the site's position as a second argument, or the value alone)
     each: dict[str, tuple[frozenset[int] | None, Callable[..., Any], bool]]
@@ -56,7 +60,6 @@ class Wants(NamedTuple):
     edits: dict[tuple[str, int], Editor]
 
 
-_MISSING = object()
 _lock = threading.RLock()
 _targets: weakref.WeakKeyDictionary[FunctionType, Target] = weakref.WeakKeyDictionary()
 
@@ -91,14 +94,15 @@ class Target:
         self.original_code: CodeType = func.__code__
         self.label = label_of(func)
         self.subscriptions: dict[object, Wants] = {}
+        # Every variable read at returns, and its sink there (None: only collectors want it).
         self.varnames: tuple[str, ...] = ()
-        self.sinks: tuple[Sink, ...] = ()
-        # Called with no argument at each return, after every variable's sink.
-        self.after: tuple[Callable[[], None], ...] = ()
-        # Names only subscribers with an ``after`` hook want: they report unbound names themselves.
-        self.quiet: frozenset[str] = frozenset()
-        # (index, name, sink) per variable, replaced whole: one read gives a consistent view.
+        self.sinks: tuple[Sink | None, ...] = ()
+        # (index, name, sink) per variable that has a sink, replaced whole: one read gives a
+        # consistent view.
         self.entries: tuple[tuple[int, str, Sink], ...] = ()
+        # At each return, after the sinks: collect(*values) per collector, its variables given
+        # by index into varnames. Collectors report unbound variables themselves.
+        self.collectors: tuple[tuple[tuple[int, ...], Callable[..., None]], ...] = ()
         # After assignments: ((name, site positions or None for all, whether the sink takes the
         # site), ...) and one sink for each.
         self.each_plan: tuple[tuple[str, tuple[int, ...] | None, bool], ...] = ()
@@ -127,8 +131,6 @@ class Target:
     # -- called from inside the captured function: must never raise ------------------------
     def missing(self, index: int) -> None:
         name = self.varnames[index]
-        if name in self.quiet:
-            return
         warn_once(
             self.warned,
             ("unbound", name),
@@ -156,15 +158,34 @@ class Target:
 
         def read_frame() -> None:
             try:
-                value = sys._getframe(1).f_locals.get(name, _MISSING)
-                if value is _MISSING:
+                value = sys._getframe(1).f_locals.get(name, MISSING)
+                sink = target.sinks[index]
+                if value is MISSING:
                     target.missing(index)
-                else:
-                    target.sinks[index](value)
+                elif sink is not None:
+                    sink(value)
             except Exception as exc:
                 target.failed(exc)
 
         return read_frame
+
+    def frame_collector(self, position: int) -> Callable[[], None]:
+        """A hook that calls collector ``position`` with its variables read from the calling frame.
+
+        Used by the rewriting backend at returns where one of them may be unbound.
+        """
+        target = self
+
+        def collect_from_frame() -> None:
+            try:
+                local_vars = sys._getframe(1).f_locals
+                indices, collect = target.collectors[position]
+                names = target.varnames
+                collect(*[local_vars.get(names[i], MISSING) for i in indices])
+            except Exception as exc:
+                target.failed(exc)
+
+        return collect_from_frame
 
 
 def _fan_out(sinks: list[Sink]) -> Sink:
@@ -233,36 +254,52 @@ def _plan(target: Target, wants: list[Wants]) -> bool:
     """Set ``target``'s merged view of ``wants`` (names, sinks, sites, editors); false if nothing is wanted."""
     if not wants:
         return False
-    if len(wants) == 1 and wants[0].returns and not wants[0].each and not wants[0].edits:
-        # The common case (one get_local or one block, values at returns), kept short: activating
-        # and deactivating many functions runs it for each (100 functions: about 1.0 ms a cycle
-        # instead of 1.15 ms through the general path below, 3.13).
+    if len(wants) == 1 and not wants[0].each and not wants[0].edits and (wants[0].returns or wants[0].collect):
+        # The common cases (one get_local, or one capture block, values at returns), kept short:
+        # activating and deactivating many functions runs this for each (100 functions: about
+        # 1.0 ms a cycle instead of 1.15 ms through the general path below, 3.13).
         want = wants[0]
-        names_only = tuple(want.returns)
-        sinks_only = tuple(want.returns.values())
+        if want.collect is None:
+            names_only = tuple(want.returns)
+            sinks_only: tuple[Sink | None, ...] = tuple(want.returns.values())
+            target.entries = tuple((i, name, sink) for i, (name, sink) in enumerate(want.returns.items()))
+            target.collectors = ()
+        elif not want.returns:
+            names_only = want.collect[0]
+            sinks_only = (None,) * len(names_only)
+            target.entries = ()
+            target.collectors = ((tuple(range(len(names_only))), want.collect[1]),)
+        else:
+            return _plan_all(target, wants)
         target.varnames, target.sinks = names_only, sinks_only
-        target.after = () if want.after is None else (want.after,)
-        target.quiet = frozenset(names_only) if want.after is not None else frozenset()
-        target.entries = tuple(zip(range(len(names_only)), names_only, sinks_only, strict=True))
         target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
         target.edit_functions = {}
         return True
+    return _plan_all(target, wants)
+
+
+def _plan_all(target: Target, wants: list[Wants]) -> bool:
     names: list[str] = []
     for want in wants:
         names += [name for name in want.returns if name not in names]
+    with_sinks = len(names)
+    for want in wants:
+        if want.collect is not None:
+            names += [name for name in want.collect[0] if name not in names]
     each_names: list[str] = []
     for want in wants:
         each_names += [name for name in want.each if name not in each_names]
     edit_plan: list[tuple[str, int]] = []
     for want in wants:
         edit_plan += [spot for spot in want.edits if spot not in edit_plan]
-    if not names and not each_names and not edit_plan:
+    collecting = [want.collect for want in wants if want.collect is not None]
+    if not names and not collecting and not each_names and not edit_plan:
         return False
-    sinks = tuple(_fan_out([w.returns[n] for w in wants if n in w.returns]) for n in names)
-    target.varnames, target.sinks = tuple(names), sinks
-    target.after = tuple(w.after for w in wants if w.after is not None)
-    target.quiet = frozenset(names) - {n for w in wants if w.after is None for n in w.returns}
-    target.entries = tuple(zip(range(len(names)), names, sinks, strict=True))
+    sinks = tuple(_fan_out([w.returns[n] for w in wants if n in w.returns]) for n in names[:with_sinks])
+    target.varnames, target.sinks = tuple(names), (*sinks, *(None,) * (len(names) - with_sinks))
+    target.entries = tuple(zip(range(with_sinks), names, sinks, strict=False))
+    index = {name: i for i, name in enumerate(names)}
+    target.collectors = tuple((tuple(index[n] for n in wanted), collect) for wanted, collect in collecting)
     each_plan: list[tuple[str, tuple[int, ...] | None, bool]] = []
     each_sinks: list[Callable[..., Any]] = []
     for name in each_names:
@@ -293,7 +330,7 @@ def _release(target: Target) -> None:
 
 
 def _forget_plan(target: Target) -> None:
-    target.varnames, target.sinks, target.entries, target.after = (), (), (), ()
+    target.varnames, target.sinks, target.entries, target.collectors = (), (), (), ()
     target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
     target.edit_functions = {}
 
@@ -333,16 +370,18 @@ def attach(
     func: FunctionType,
     owner: object,
     sinks: Mapping[str, Sink],
-    after: Callable[[], None] | None = None,
+    collect: tuple[tuple[str, ...], Callable[..., None]] | None = None,
     *,
     each: Mapping[str, tuple[frozenset[int] | None, Callable[..., Any], bool]] | None = None,
     edits: Mapping[tuple[str, int], Editor] | None = None,
 ) -> str | None:
     """Start (or change) capture of ``sinks``' variables of ``func`` for ``owner``.
 
-    At each return, each variable's sink gets its value (none for a variable unbound there), in
-    one thread, one return at a time; then ``after()`` is called, so that a subscriber can group
-    the values of one call. Neither may raise.
+    At each return, each variable's sink gets its value (none for a variable unbound there, and
+    one warning per function and name), in one thread, one return at a time. ``collect=(names,
+    fn)`` asks for all of one call's values at once: after the sinks, ``fn(*values)``, in the
+    order of ``names``, :data:`MISSING` standing for a variable unbound there (no warning: the
+    subscriber reports it). Neither may raise.
 
     ``each`` asks for values right after assignments: ``{name: (site positions or None, sink,
     takes_site)}``, the sink called as ``sink(value, site)``, or ``sink(value)`` when
@@ -355,7 +394,9 @@ def attach(
         target = _targets.get(func)
         if target is None:
             target = _targets[func] = Target(func)
-        target.subscriptions[owner] = Wants(dict(sinks), after, dict(each or {}), dict(edits or {}))
+        if collect is not None:
+            collect = (tuple(collect[0]), collect[1])
+        target.subscriptions[owner] = Wants(dict(sinks), collect, dict(each or {}), dict(edits or {}))
         _refresh(target)
         return target.backend.name if target.backend is not None else None
 

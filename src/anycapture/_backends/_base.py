@@ -8,11 +8,23 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 if TYPE_CHECKING:
     from .._engine import Target
 
-__all__ = ["Backend", "InstallError", "Sink"]
+__all__ = ["MISSING", "Backend", "InstallError", "Sink"]
 
 # Called with a variable's value at a return. Sinks never raise: they are the bound ``append``
 # of a store (a C call, the fast path) or a Python function that catches its own errors.
 Sink = Callable[[Any], Any]
+
+
+class _Missing:
+    """What a collector gets for a variable unbound at the return."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unbound>"
+
+
+MISSING: Any = _Missing()
 
 
 class InstallError(Exception):

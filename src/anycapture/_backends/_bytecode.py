@@ -90,18 +90,28 @@ def _guarded(sink: object, name: str, hook: _Unbound, depth: int, location: Any)
     the stack depth at the return (1 under RETURN_VALUE, 0 under RETURN_CONST: CPython returns
     with nothing else on the stack).
     """
+    call = _call(sink, [_load_fast(name, location)], location)
+    return _checked([name], call, _call(hook, [], location), depth, location)
+
+
+def _checked(names: list[str], call: list[Any], fallback: list[Any], depth: int, location: Any) -> list[Any]:
+    """``call`` if every one of ``names`` is bound, else ``fallback``: the names are checked first,
+    each by a load and a POP_TOP in one exception-table entry (as in :func:`_guarded`), so that
+    nothing ``call`` raises is taken for an unbound variable."""
+    if not names:
+        return call
     handler, done = Label(), Label()
     entry = TryBegin(handler, False, depth)
+    checks = [item for name in names for item in (_load_fast(name, location), Instr("POP_TOP", location=location))]
     return [
         entry,
-        _load_fast(name, location),
-        Instr("POP_TOP", location=location),
+        *checks,
         TryEnd(entry),
-        *_call(sink, [_load_fast(name, location)], location),
+        *call,
         Instr("JUMP_FORWARD", done, location=location),
         handler,
         Instr("POP_TOP", location=location),
-        *_call(hook, [], location),
+        *fallback,
         done,
     ]
 
@@ -145,15 +155,22 @@ class _Template:
                 code[:] = split_superinstructions(list(code))
             tracked = list(target.varnames)
             bound = bound_at_returns(code, tracked, _arguments(code))
-            n_slots = len(tracked) + len(target.after) + len(each_plan) + len(edit_plan)
+            # Slots, in the order bind() gets them: the per-variable sinks, the collectors, the
+            # sinks after assignments, the editors.
+            sunk = [i for i, sink in enumerate(target.sinks) if sink is not None]
+            collectors = [indices for indices, _ in target.collectors]
+            n_slots = len(sunk) + len(collectors) + len(each_plan) + len(edit_plan)
             slots = [_SinkSlot(i) for i in range(n_slots)]
-            after_slots = slots[len(tracked) : len(tracked) + len(target.after)]
+            sink_slot = {i: slots[k] for k, i in enumerate(sunk)}
+            collector_slots = slots[len(sunk) : len(sunk) + len(collectors)]
+            first_each = len(sunk) + len(collectors)
             each_slot = {
-                name: (slots[len(tracked) + len(target.after) + i], sites, takes_site)
+                name: (slots[first_each + i], sites, takes_site)
                 for i, (name, sites, takes_site) in enumerate(each_plan)
             }
-            first_editor = len(tracked) + len(target.after) + len(each_plan)
+            first_editor = first_each + len(each_plan)
             edit_slot = {spot: slots[first_editor + i] for i, spot in enumerate(edit_plan)}
+            extra_stack = max([_EXTRA_STACK, *(2 + len(indices) for indices in collectors)])
             items = list(code)
             stores = assignment_stores(items, {*each_slot, *(name for name, _ in edit_plan)})
             positions = site_positions(items, stores)
@@ -176,15 +193,23 @@ class _Template:
                     location = item.location
                     ready = bound.get(index, frozenset())
                     depth = 1 if item.name == "RETURN_VALUE" else 0
-                    for i, name in enumerate(tracked):
+                    for i, slot in sink_slot.items():
+                        name = tracked[i]
                         if name in ready:
-                            out += _call(slots[i], [_load(name, code, location)], location)
+                            out += _call(slot, [_load(name, code, location)], location)
                         elif name in guardable and active is None:
-                            out += _guarded(slots[i], name, _Unbound(target, i), depth, location)
+                            out += _guarded(slot, name, _Unbound(target, i), depth, location)
                         else:
                             out += _call(target.frame_reader(i), [], location)
-                    for slot in after_slots:
-                        out += _call(slot, [], location)
+                    for position, (indices, slot) in enumerate(zip(collectors, collector_slots, strict=True)):
+                        names = [tracked[i] for i in indices]
+                        unready = [name for name in names if name not in ready]
+                        if all(name in guardable for name in unready) and (active is None or not unready):
+                            loads = [_load(name, code, location) for name in names]
+                            fallback = _call(target.frame_collector(position), [], location)
+                            out += _checked(unready, _call(slot, loads, location), fallback, depth, location)
+                        else:
+                            out += _call(target.frame_collector(position), [], location)
                 out.append(item)
                 if index in stores and isinstance(item, Instr):
                     name, position, location = stores[index], positions[index], item.location
@@ -198,7 +223,7 @@ class _Template:
                         out += _call(wanted[0], args, location)
             code[:] = out
             self.code = code.to_code(
-                stacksize=original.co_stacksize + _EXTRA_STACK, compute_exception_stack_depths=False
+                stacksize=original.co_stacksize + extra_stack, compute_exception_stack_depths=False
             )
         except Exception as exc:  # bytecode cannot handle this function: let the engine fall back
             raise InstallError(f"cannot rewrite {target.label}: {type(exc).__name__}: {exc}") from exc
@@ -243,7 +268,13 @@ class BytecodeBackend:
 
     def prepare(self, target: Target) -> _Template:
         """The template for what ``target`` now describes, built once and kept on the target."""
-        shape = (target.varnames, len(target.after), target.each_plan, target.edit_plan)
+        shape = (
+            target.varnames,
+            tuple(sink is not None for sink in target.sinks),
+            tuple(indices for indices, _ in target.collectors),
+            target.each_plan,
+            target.edit_plan,
+        )
         template = target.templates.get(shape)
         if template is None:
             template = target.templates[shape] = _Template(target)
@@ -260,7 +291,9 @@ class BytecodeBackend:
                 f"{target.label}.__code__ was replaced by someone else while anycapture was attached; "
                 "not overwriting it"
             )
-        code = template.bind((*target.sinks, *target.after, *target.each_sinks, *target.editors))
+        sinks = [sink for sink in target.sinks if sink is not None]
+        collectors = [collect for _, collect in target.collectors]
+        code = template.bind((*sinks, *collectors, *target.each_sinks, *target.editors))
         _carry_local_events(current, code)
         func.__code__ = code
         target.installed_code = code

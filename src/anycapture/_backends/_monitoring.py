@@ -17,7 +17,7 @@ from collections.abc import Callable
 from types import CodeType
 from typing import TYPE_CHECKING, ClassVar
 
-from ._base import InstallError
+from ._base import MISSING, InstallError
 
 if TYPE_CHECKING:
     from .._engine import Target
@@ -117,8 +117,10 @@ class MonitoringBackend:
                         target.missing(index)
                     else:
                         sink(value)
-                for after in target.after:
-                    after()
+                if target.collectors:
+                    names = target.varnames
+                    for indices, collect in target.collectors:
+                        collect(*[local_vars.get(names[i], MISSING) for i in indices])
             except Exception as exc:  # an error here must never reach the user's function
                 target.failed(exc)
 

@@ -21,6 +21,7 @@ from ._errors import CaptureError, CaptureWarning
 from ._functions import check_varnames, check_when, import_target, key_for, resolve_function, select_sites
 from ._store import check_max_size
 from ._values import PLAIN_TYPES, Converter, make_converter
+from .recipes import Recipe
 
 __all__ = ["Capture", "EmptyCaptureError", "Record", "capture"]
 
@@ -737,8 +738,6 @@ def _normalise_targets(
     target: TargetSpec | Mapping[TargetSpec, str | Iterable[str]], varnames: tuple[str, ...]
 ) -> list[tuple[types.FunctionType, tuple[str, ...], str]]:
     """[(function, names, hint)] from whatever :func:`capture` was given."""
-    from .recipes import Recipe
-
     if isinstance(target, Mapping):
         if varnames:
             raise TypeError("give variable names either in the mapping or as arguments, not both")

@@ -99,9 +99,22 @@ def get_backend(name: str) -> Backend:
     return backend
 
 
+# os.environ.get runs four Python calls; capture blocks read the variable twice each. Where
+# os.environ keeps its bytes mapping (POSIX), one C lookup reads the same value.
+_environ_bytes: dict[bytes, bytes] | None = getattr(os.environ, "_data", None) if os.name == "posix" else None
+_ENV_KEY = ENV_VAR.encode()
+
+
+def _forced() -> str:
+    if _environ_bytes is not None:
+        value = _environ_bytes.get(_ENV_KEY)
+        return "" if value is None else os.fsdecode(value).strip()
+    return os.environ.get(ENV_VAR, "").strip()
+
+
 def preferred() -> list[str]:
     """Backends to try for a new target, in order: the forced one alone, or all available ones."""
-    forced = os.environ.get(ENV_VAR, "").strip()
+    forced = _forced()
     if forced:
         reason = _why_not(forced)
         if reason:
@@ -114,7 +127,7 @@ def require_rewriting(what: str) -> None:
     """Raise unless the code-rewriting backend may be used: ``what`` needs it (no other can)."""
     names = preferred()
     if "bytecode" not in names:
-        why = _why_not("bytecode") or f"{ENV_VAR}={os.environ.get(ENV_VAR, '').strip()!r} forces another backend"
+        why = _why_not("bytecode") or f"{ENV_VAR}={_forced()!r} forces another backend"
         raise BackendUnavailableError(
             f"{what} needs the 'bytecode' backend, which rewrites the function's code; it cannot be used "
             f"here: {why}. sys.monitoring only sees returns."

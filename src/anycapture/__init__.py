@@ -39,6 +39,7 @@ from . import distributed, recipes
 from ._attention import AttentionCapture, capture_attention
 from ._backends import BackendInfo, backend_info, backends
 from ._capture import Capture, EmptyCaptureError, Record, capture
+from ._copies import Pending
 from ._disk import CaptureFileError, CaptureFolder, CaptureWriteError, StoredRecord, Writer, open_captures
 from ._edit import Edit, Site, assignments, edit
 from ._errors import BackendUnavailableError, CaptureError, CaptureWarning, UnknownVariableError
@@ -58,6 +59,7 @@ __all__ = [
     "CaptureError",
     "CaptureWarning",
     "EmptyCaptureError",
+    "Pending",
     "Record",
     "Site",
     "StoredRecord",

@@ -17,6 +17,7 @@ from typing import Any, Literal, NamedTuple
 
 from . import _engine
 from ._backends import preferred, require_rewriting
+from ._copies import any_pending, resolve
 from ._errors import CaptureError, CaptureWarning
 from ._functions import check_varnames, check_when, import_target, key_for, resolve_function, select_sites
 from ._store import check_max_size
@@ -106,7 +107,10 @@ class _Recorder:
         owner = self.owner
         path = None
         if owner.model is not None:
-            path = owner._path_of(pending[context]) if context is not None else None
+            if context is not None:
+                module = pending[context]
+                entry = owner._paths.get(id(module))  # _path_of's lookup, inlined: it runs per call
+                path = entry[1] if entry is not None and entry[0]() is module else owner._path_of(module)
             if path is None:
                 # A plain function (F.multi_head_attention_forward): the layer is a caller's.
                 path = owner._path_from_stack(sys._getframe(2))
@@ -624,6 +628,8 @@ class Capture(Mapping[str, list[Any]]):
         records = self._records.get(key)
         if not records:
             raise KeyError(key)
+        if any_pending():  # values still being copied from a device: wait for them now
+            return [resolve(record.value) for record in list(records)]
         return [record.value for record in records]
 
     def __iter__(self) -> Iterator[str]:
@@ -648,6 +654,8 @@ class Capture(Mapping[str, list[Any]]):
         if self._sink is not None:
             return self.stored().records  # type: ignore[no-any-return]
         merged = [record for records in list(self._records.values()) for record in list(records)]
+        if any_pending():  # values still being copied from a device: wait for them now
+            merged = [_ready(record) for record in merged]
         return sorted(merged, key=lambda record: record.order)
 
     def select(self, pattern: str = "*", name: str | None = None) -> list[Record]:
@@ -704,6 +712,12 @@ class Capture(Mapping[str, list[Any]]):
             )
         for records in self._records.values():
             records.clear()
+
+
+def _ready(record: Record) -> Record:
+    """``record`` with its value's copies from a device finished (the same record if there are none)."""
+    value = resolve(record.value)
+    return record if value is record.value else record._replace(value=value)
 
 
 def selects(record: Any, pattern: str, name: str | None) -> bool:

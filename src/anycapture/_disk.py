@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from ._capture import selects
+from ._copies import ASYNC_DEVICE_TYPES, Pending, start_host_copy
 from ._engine import warn_once
 from ._errors import CaptureError, CaptureWarning
 
@@ -349,6 +350,12 @@ class Writer:
         if self._forked:
             self._drop_in_child()
             return
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(value, torch.Tensor) and value.device.type in ASYNC_DEVICE_TYPES:
+            # Start its copy to host memory now, without stalling the device; the writer thread
+            # waits for it. If that cannot start, the writer thread copies it as it is.
+            with contextlib.suppress(Exception):
+                value = start_host_copy(value, numpy=False) or value
         self._queue.put((meta, value))
 
     def flush(self) -> None:
@@ -591,6 +598,8 @@ def _to_storable(value: Any, storages: set[int]) -> tuple[Any, int, bool] | None
     ``storages`` holds the memory of the torch tensors already in the shard: a tensor that shares it
     is copied, as safetensors refuses to write two tensors over one memory.
     """
+    if type(value) is Pending:
+        value = value.result()  # a copy from a device: wait for it here, in the writer thread
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
         dtype = str(value.dtype).removeprefix("torch.")

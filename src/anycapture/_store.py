@@ -7,6 +7,8 @@ from collections import deque
 from collections.abc import Iterator, Mapping, MutableSequence
 from typing import Any
 
+from ._copies import any_pending, resolve
+
 __all__ = ["CacheView", "Store", "check_max_size"]
 
 
@@ -56,12 +58,14 @@ class Store:
                 return False  # keep the containers: lists users hold, and the sinks bound to them, stay live
             self.max_size = max_size
             self._containers = {key: self._new(list(values)) for key, values in self._containers.items()}
+            self.view._settled.clear()
             return True
 
     def clear(self) -> None:
         with self._lock:
             for values in self._containers.values():
                 values.clear()
+            self.view._settled.clear()
 
     def items(self) -> list[tuple[str, MutableSequence[Any]]]:
         return [(key, values) for key, values in list(self._containers.items()) if values]
@@ -80,12 +84,31 @@ class CacheView(Mapping[str, list[Any]]):
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        # key -> how many leading values of its list hold no Pending copy any more
+        self._settled: dict[str, int] = {}
 
     def __getitem__(self, key: str) -> list[Any]:
         values = self._store._containers.get(key)
         if not values:
             raise KeyError(key)
-        return values if isinstance(values, list) else list(values)
+        if not any_pending():  # no device copies anywhere: nothing to wait for
+            return values if isinstance(values, list) else list(values)
+        if not isinstance(values, list):  # a bounded deque: its copy is made anyway
+            return [resolve(value) for value in values]
+        # The live list: its values copied from a device are waited for and put in place, once.
+        start, end = self._settled.get(key, 0), len(values)
+        if start > end:  # cleared since
+            start = 0
+        for index in range(start, end):
+            try:
+                value = values[index]
+                ready = resolve(value)
+                if ready is not value and values[index] is value:
+                    values[index] = ready
+            except IndexError:  # cleared meanwhile
+                break
+        self._settled[key] = end
+        return values
 
     def __iter__(self) -> Iterator[str]:
         return iter([key for key, _ in self._store.items()])

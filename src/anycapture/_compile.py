@@ -126,7 +126,7 @@ def installed(target: Target, func: FunctionType, code: CodeType) -> None:
 
 def removed(func: FunctionType | None) -> None:
     """Capture of ``func`` ended: remove what :func:`installed` set on it."""
-    if func is None:
+    if func is None or not _patches:  # nothing was set (torch was never imported): the usual case
         return
     patch = _patches.pop(func, None)
     if patch is None or not patch.set_attributes:

@@ -103,6 +103,9 @@ class Target:
         # At each return, after the sinks: collect(*values) per collector, its variables given
         # by index into varnames. Collectors report unbound variables themselves.
         self.collectors: tuple[tuple[tuple[int, ...], Callable[..., None]], ...] = ()
+        # What the instrumented code's layout depends on (not the sinks themselves): a backend
+        # builds code once per shape and reuses it.
+        self.shape: tuple[Any, ...] = ()
         # After assignments: ((name, site positions or None for all, whether the sink takes the
         # site), ...) and one sink for each.
         self.each_plan: tuple[tuple[str, tuple[int, ...] | None, bool], ...] = ()
@@ -264,18 +267,27 @@ def _plan(target: Target, wants: list[Wants]) -> bool:
             sinks_only: tuple[Sink | None, ...] = tuple(want.returns.values())
             target.entries = tuple((i, name, sink) for i, (name, sink) in enumerate(want.returns.items()))
             target.collectors = ()
+            shape: tuple[Any, ...] = (names_only, tuple(range(len(names_only))), (), (), ())
         elif not want.returns:
             names_only = want.collect[0]
             sinks_only = (None,) * len(names_only)
             target.entries = ()
-            target.collectors = ((tuple(range(len(names_only))), want.collect[1]),)
+            everything = tuple(range(len(names_only)))
+            target.collectors = ((everything, want.collect[1]),)
+            shape = (names_only, (), (everything,), (), ())
         else:
             return _plan_all(target, wants)
-        target.varnames, target.sinks = names_only, sinks_only
+        target.varnames, target.sinks, target.shape = names_only, sinks_only, shape
         target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
         target.edit_functions = {}
         return True
     return _plan_all(target, wants)
+
+
+def _set_shape(target: Target) -> None:
+    with_sinks = tuple(i for i, sink in enumerate(target.sinks) if sink is not None)
+    collected = tuple(indices for indices, _ in target.collectors)
+    target.shape = (target.varnames, with_sinks, collected, target.each_plan, target.edit_plan)
 
 
 def _plan_all(target: Target, wants: list[Wants]) -> bool:
@@ -318,6 +330,7 @@ def _plan_all(target: Target, wants: list[Wants]) -> bool:
     target.edit_plan = tuple(edit_plan)
     target.edit_functions = {spot: _compose([w.edits[spot] for w in wants if spot in w.edits]) for spot in edit_plan}
     target.editors = tuple(target.edit_spots.setdefault(spot, _EditSpot(target, spot)) for spot in edit_plan)
+    _set_shape(target)
     return True
 
 
@@ -330,7 +343,7 @@ def _release(target: Target) -> None:
 
 
 def _forget_plan(target: Target) -> None:
-    target.varnames, target.sinks, target.entries, target.collectors = (), (), (), ()
+    target.varnames, target.sinks, target.entries, target.collectors, target.shape = (), (), (), (), ()
     target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
     target.edit_functions = {}
 

@@ -253,12 +253,19 @@ def _carry_local_events(source: CodeType, dest: CodeType) -> None:
     """
     if sys.version_info >= (3, 12):
         monitoring = sys.monitoring
-        for tool in range(6):
-            if monitoring.get_tool(tool) in (None, "anycapture"):
+        names = list(map(monitoring.get_tool, _TOOL_IDS))  # one C loop: this runs at every swap
+        if names == _NO_TOOLS:
+            return
+        for tool, name in enumerate(names):
+            if name is None or name == "anycapture":
                 continue
             events = monitoring.get_local_events(tool, source)
             if events:
                 monitoring.set_local_events(tool, dest, monitoring.get_local_events(tool, dest) | events)
+
+
+_TOOL_IDS = range(6)
+_NO_TOOLS = [None] * 6
 
 
 class BytecodeBackend:
@@ -268,13 +275,7 @@ class BytecodeBackend:
 
     def prepare(self, target: Target) -> _Template:
         """The template for what ``target`` now describes, built once and kept on the target."""
-        shape = (
-            target.varnames,
-            tuple(sink is not None for sink in target.sinks),
-            tuple(indices for indices, _ in target.collectors),
-            target.each_plan,
-            target.edit_plan,
-        )
+        shape = target.shape
         template = target.templates.get(shape)
         if template is None:
             template = target.templates[shape] = _Template(target)

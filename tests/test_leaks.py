@@ -49,6 +49,25 @@ def test_capture_block_keeps_values_only_in_its_result(backend: str) -> None:
     assert _dead(value_ref)
 
 
+@pytest.mark.parametrize("when", ["return", "each"])
+def test_dropping_a_block_frees_its_values_without_the_garbage_collector(backend: str, when: str) -> None:
+    """No reference cycle holds a block: its values die as soon as the result is dropped, not at the
+    next collection (a block per forward would otherwise keep every batch's maps for a while)."""
+    if when == "each" and backend != "bytecode":
+        pytest.skip("when='each' needs the bytecode backend")
+    func = make_function()
+    gc.collect()
+    gc.disable()
+    try:
+        with capture(func, "held", values="raw", when=when) as cap:  # type: ignore[arg-type]
+            value_ref = weakref.ref(func(True))
+        assert value_ref() is not None
+        del cap
+        assert value_ref() is None
+    finally:
+        gc.enable()
+
+
 def test_capture_clear_releases_values(backend: str) -> None:
     func = make_function()
     with capture(func, "held", values="raw") as cap:

@@ -46,6 +46,24 @@ def test_multihead_attention_recipe_with_layer_paths(backend: str) -> None:
     assert [r.path for r in cap.select("layers.[12]")] == ["layers.1", "layers.2"]
 
 
+def test_one_block_open_over_many_batches(backend: str) -> None:
+    """docs/capture.md's loop: one block, each batch's maps stacked, then cleared."""
+    torch.manual_seed(0)
+    model = ThreeMHA().eval()
+    batches = [torch.randn(2, 5, 16) for _ in range(3)]
+    expected = [np.stack([w.detach().numpy() for w in model(x)[1]]) for x in batches]
+    got = []
+    with capture(recipes.MULTIHEAD_ATTENTION, model=model) as cap:
+        for x in batches:
+            model(x)
+            got.append(cap.stack("attn_output_weights"))
+            cap.clear()
+    assert len(got) == 3
+    for maps, want in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(maps, want)
+    assert len(cap) == 0
+
+
 def test_fast_path_is_reported_not_silently_empty(backend: str) -> None:
     """Eval mode under no_grad skips multi_head_attention_forward; the block says so and why."""
     model = ThreeMHA().eval()

@@ -75,7 +75,9 @@ class _Recorder:
         hint: str,
         sites: Mapping[str, frozenset[int] | None] | None = None,
     ) -> None:
-        self.owner = owner
+        # The block; None once it has ended, which breaks the cycle block -> recorder -> block so
+        # that a block's records (and the tensors in them) die with it, without waiting for gc.
+        self.owner: Capture | None = owner
         self.func = func
         self.names = names
         self.hint = hint
@@ -105,6 +107,8 @@ class _Recorder:
         call = next(self._counter)
         self.calls = call + 1
         owner = self.owner
+        if owner is None:  # a call that returned while its block was ending
+            return
         path = None
         if owner.model is not None:
             if context is not None:
@@ -146,6 +150,8 @@ class _Recorder:
             self.calls = number + 1
         self.bound[position] += 1
         owner = self.owner
+        if owner is None:
+            return
         path = None
         if owner.model is not None:
             path = owner._path_of(call.context) if call.context is not _MISSING else None
@@ -431,14 +437,19 @@ class Capture(Mapping[str, list[Any]]):
                 self._writer.flush()
             else:
                 self._writer.close()
-        if report:
-            self._report()
+        try:
+            if report:
+                self._report()
+        finally:
+            for recorder in self._recorders:
+                recorder.owner = None
 
     def _start(self) -> None:
         preferred()  # a forced ANYCAPTURE_BACKEND that cannot run is an error here, not later
         attached: list[_Recorder] = []
         try:
             for recorder in self._recorders:
+                recorder.owner = self
                 _dispatcher(recorder.func).add(recorder)
                 attached.append(recorder)
         except BaseException:

@@ -351,7 +351,11 @@ class Writer:
             self._drop_in_child()
             return
         torch = sys.modules.get("torch")
-        if torch is not None and isinstance(value, torch.Tensor) and value.device.type in ASYNC_DEVICE_TYPES:
+        if (
+            torch is not None
+            and isinstance(value, torch.Tensor)
+            and (not value.is_cpu or "cpu" in ASYNC_DEVICE_TYPES)  # "cpu" only in tests
+        ):
             # Start its copy to host memory now, without stalling the device; the writer thread
             # waits for it. If that cannot start, the writer thread copies it as it is.
             with contextlib.suppress(Exception):

@@ -106,12 +106,14 @@ def make_converter(mode: str, *, device: Any = None, clone: bool = False) -> Con
 
     def convert_tensor(tensor: Any) -> Any:
         if mode == "numpy":
-            if tensor.device.type in ASYNC_DEVICE_TYPES:  # copied without stalling the device, read later
+            # A device tensor is copied without stalling its device, and read later ("cpu" is in
+            # ASYNC_DEVICE_TYPES only in tests, which run that path on CPU tensors).
+            if not tensor.is_cpu or "cpu" in ASYNC_DEVICE_TYPES:
                 pending = _host_copy(tensor, numpy=True)
                 if pending is not None:
                     return pending
             return _to_numpy(tensor, clone)
-        if device is not None and tensor.device.type in ASYNC_DEVICE_TYPES:
+        if device is not None and (not tensor.is_cpu or "cpu" in ASYNC_DEVICE_TYPES):
             if not to_host:
                 to_host.append(sys.modules["torch"].device(device).type == "cpu")
             if to_host[0]:

@@ -414,22 +414,18 @@ def attach(
         return target.backend.name if target.backend is not None else None
 
 
-def _unused_sink(*_args: Any) -> None:
-    """Stands in for the sinks of a plan that is only prepared, never installed."""
-
-
 def prepare(
     func: FunctionType,
-    names: tuple[str, ...],
-    each: Mapping[str, frozenset[int] | None] | None = None,
+    sinks: Mapping[str, Sink],
+    each: Mapping[str, tuple[frozenset[int] | None, Callable[..., Any], bool]] | None = None,
 ) -> None:
-    """Build now the instrumented code that attaching ``names`` (and ``each``) alone would build.
+    """Build now what attaching ``sinks`` (and ``each``, as :func:`attach` takes them) alone would.
 
-    The rewriting backend builds code once per function and set of names, and that is what a first
-    activation costs (about 0.2 ms a function); a decorator calls this so that the cost is paid
-    when the function is defined, and ``activate()`` later only swaps code objects. Best effort:
-    nothing happens while the function is attached, or when it cannot be rewritten (attaching
-    says why, later).
+    The rewriting backend builds code once per function and set of names (about 0.2 ms a
+    function) and binds it to the sinks; a decorator calls this so that the cost is paid when the
+    function is defined, and a later ``attach`` with the same sinks only swaps code objects.
+    Best effort: nothing happens while the function is attached, or when it cannot be rewritten
+    (attaching says why, later).
     """
     with _lock:
         target = _targets.get(func)
@@ -443,10 +439,8 @@ def prepare(
             target = _targets[func] = Target(func)
         if func.__code__ is not target.original_code:
             target.original_code, target.templates = func.__code__, {}
-        sinks = dict.fromkeys(names, _unused_sink)
-        wanted = {name: (sites, _unused_sink, False) for name, sites in (each or {}).items()}
         try:
-            if _plan(target, [Wants(sinks, None, wanted, {})]):
+            if _plan(target, [Wants(dict(sinks), None, dict(each or {}), {})]):
                 backend.prepare(target)
         except InstallError:
             pass

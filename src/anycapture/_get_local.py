@@ -147,10 +147,10 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
             if cls._active:
                 cls._install(func, cls._converter())
             else:
-                # Rewrite now, while the module is being imported, so activate() only swaps code.
-                returns = tuple(name for name, (when, _) in known.items() if when == "return")
-                each = {name: sites for name, (when, sites) in known.items() if when == "each"}
-                _engine.prepare(func, returns, each)
+                # Rewrite now, while the module is being imported, with the sinks activate() will
+                # use unless its options differ: then activate() only swaps code objects.
+                sinks, each, _ = cls._wants(func, cls._converter())
+                _engine.prepare(func, sinks, each)
         return obj
 
     # -- internals ---------------------------------------------------------------------------
@@ -166,12 +166,31 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
         cls._sinks = {}
 
     @classmethod
-    def _install(cls, func: types.FunctionType, convert: Converter | None) -> None:
+    def _wants(
+        cls, func: types.FunctionType, convert: Converter | None
+    ) -> tuple[dict[str, Sink], dict[str, tuple[frozenset[int] | None, Sink, bool]], list[str]]:
+        """The sinks of ``func``'s registered names under the current options, made if need be, and their keys."""
         sinks: dict[str, Sink] = {}
         each: dict[str, tuple[frozenset[int] | None, Sink, bool]] = {}
-        label = _engine.label_of(func)
+        keys = []
         for name, (when, sites) in cls._registry[func].items():
             key = key_for(func, name, cls._options.key_style)
+            keys.append(key)
+            sink = cls._sinks.get(key)
+            if sink is None:
+                custom = cls._options.collate_fn is not None
+                sink = cls._sinks[key] = make_sink(cls._store.container(key), convert, key, custom=custom)
+            if when == "each":
+                each[name] = (sites, sink, False)  # only the chosen sites are instrumented
+            else:
+                sinks[name] = sink
+        return sinks, each, keys
+
+    @classmethod
+    def _install(cls, func: types.FunctionType, convert: Converter | None) -> None:
+        label = _engine.label_of(func)
+        sinks, each, keys = cls._wants(func, convert)
+        for key in keys:
             owner = cls._key_owners.setdefault(key, label)
             if owner != label:
                 _engine.warn_once(
@@ -181,14 +200,6 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
                     "list; use get_local.activate(key_style='module') to keep them apart",
                     stacklevel=4,
                 )
-            sink = cls._sinks.get(key)
-            if sink is None:
-                custom = cls._options.collate_fn is not None
-                sink = cls._sinks[key] = make_sink(cls._store.container(key), convert, key, custom=custom)
-            if when == "each":
-                each[name] = (sites, sink, False)  # only the chosen sites are instrumented
-            else:
-                sinks[name] = sink
         if each:
             try:
                 require_rewriting("get_local(..., when='each')")

@@ -273,28 +273,28 @@ class BytecodeBackend:
 
     name: ClassVar[str] = "bytecode"
 
-    def prepare(self, target: Target) -> _Template:
-        """The template for what ``target`` now describes, built once and kept on the target."""
+    def prepare(self, target: Target) -> CodeType:
+        """The code for what ``target`` now describes: its template (built once, kept on the
+        target) bound to its sinks (the same code object again while they stay the same)."""
         shape = target.shape
         template = target.templates.get(shape)
         if template is None:
             template = target.templates[shape] = _Template(target)
-        return template
+        sinks = [sink for sink in target.sinks if sink is not None]
+        collectors = [collect for _, collect in target.collectors]
+        return template.bind((*sinks, *collectors, *target.each_sinks, *target.editors))
 
     def install(self, target: Target) -> None:
         func = target.function()
         if func is None:
             return
-        template = self.prepare(target)
+        code = self.prepare(target)
         current = func.__code__
         if current is not target.original_code and current is not target.installed_code:
             raise InstallError(
                 f"{target.label}.__code__ was replaced by someone else while anycapture was attached; "
                 "not overwriting it"
             )
-        sinks = [sink for sink in target.sinks if sink is not None]
-        collectors = [collect for _, collect in target.collectors]
-        code = template.bind((*sinks, *collectors, *target.each_sinks, *target.editors))
         _carry_local_events(current, code)
         func.__code__ = code
         target.installed_code = code

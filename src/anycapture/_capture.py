@@ -639,9 +639,10 @@ class Capture(Mapping[str, list[Any]]):
         records = self._records.get(key)
         if not records:
             raise KeyError(key)
+        taken = list(records)  # one C call: other threads may be appending to the deque
         if any_pending():  # values still being copied from a device: wait for them now
-            return [resolve(record.value) for record in list(records)]
-        return [record.value for record in records]
+            return [resolve(record.value) for record in taken]
+        return [record.value for record in taken]
 
     def __iter__(self) -> Iterator[str]:
         if self._sink is not None:

@@ -132,8 +132,7 @@ class Target:
             backend.uninstall(self)
 
     # -- called from inside the captured function: must never raise ------------------------
-    def missing(self, index: int) -> None:
-        name = self.varnames[index]
+    def missing(self, name: str) -> None:
         warn_once(
             self.warned,
             ("unbound", name),
@@ -154,17 +153,20 @@ class Target:
     def frame_reader(self, index: int) -> Callable[[], None]:
         """A hook that reads variable ``index`` from the calling frame, if it is bound there.
 
-        Used by the rewriting backend at returns where the variable may be unbound.
+        Used by the rewriting backend at returns where the variable may be unbound. A call that
+        returns after capture changed (or ended) under it is dropped: the sinks are the current
+        plan's, which need not be the one the running code was built for.
         """
-        name = self.varnames[index]
-        target = self
+        name, shape, target = self.varnames[index], self.shape, self
 
         def read_frame() -> None:
             try:
+                if target.shape != shape:
+                    return
                 value = sys._getframe(1).f_locals.get(name, MISSING)
                 sink = target.sinks[index]
                 if value is MISSING:
-                    target.missing(index)
+                    target.missing(name)
                 elif sink is not None:
                     sink(value)
             except Exception as exc:
@@ -175,12 +177,15 @@ class Target:
     def frame_collector(self, position: int) -> Callable[[], None]:
         """A hook that calls collector ``position`` with its variables read from the calling frame.
 
-        Used by the rewriting backend at returns where one of them may be unbound.
+        Used by the rewriting backend at returns where one of them may be unbound; drops a call
+        that returns after capture changed under it, as :meth:`frame_reader` does.
         """
-        target = self
+        shape, target = self.shape, self
 
         def collect_from_frame() -> None:
             try:
+                if target.shape != shape:
+                    return
                 local_vars = sys._getframe(1).f_locals
                 indices, collect = target.collectors[position]
                 names = target.varnames

@@ -93,8 +93,8 @@ class CacheView(Mapping[str, list[Any]]):
             raise KeyError(key)
         if not any_pending():  # no device copies anywhere: nothing to wait for
             return values if isinstance(values, list) else list(values)
-        if not isinstance(values, list):  # a bounded deque: its copy is made anyway
-            return [resolve(value) for value in values]
+        if not isinstance(values, list):  # a bounded deque: copied first (in C: other threads may append)
+            return [resolve(value) for value in list(values)]
         # The live list: its values copied from a device are waited for and put in place, once.
         start, end = self._settled.get(key, 0), len(values)
         if start > end:  # cleared since

@@ -66,15 +66,18 @@ def _load(name: str, code: Bytecode, location: Any) -> Instr:
 
 
 class _Unbound:
-    """The handler's hook when a guarded load finds its variable unbound: one warning, no record."""
+    """The handler's hook when a guarded load finds its variable unbound: one warning, no record.
 
-    __slots__ = ("index", "target")
+    It keeps the name itself: the target's names may have changed (capture ending) while the
+    call ran."""
 
-    def __init__(self, target: Target, index: int) -> None:
-        self.target, self.index = target, index
+    __slots__ = ("name", "target")
+
+    def __init__(self, target: Target, name: str) -> None:
+        self.target, self.name = target, name
 
     def __call__(self) -> None:
-        self.target.missing(self.index)
+        self.target.missing(self.name)
 
 
 def _guarded(sink: object, name: str, hook: _Unbound, depth: int, location: Any) -> list[Any]:
@@ -198,7 +201,7 @@ class _Template:
                         if name in ready:
                             out += _call(slot, [_load(name, code, location)], location)
                         elif name in guardable and active is None:
-                            out += _guarded(slot, name, _Unbound(target, i), depth, location)
+                            out += _guarded(slot, name, _Unbound(target, name), depth, location)
                         else:
                             out += _call(target.frame_reader(i), [], location)
                     for position, (indices, slot) in enumerate(zip(collectors, collector_slots, strict=True)):

@@ -109,12 +109,12 @@ class MonitoringBackend:
             target = targets[-1]
             try:
                 local_vars = getframe(1).f_locals
-                for index, name, sink in target.entries:
+                for _, name, sink in target.entries:
                     # Indexing with a KeyError for the rare unbound name is faster than .get().
                     try:
                         value = local_vars[name]
                     except KeyError:
-                        target.missing(index)
+                        target.missing(name)
                     else:
                         sink(value)
                 if target.collectors:

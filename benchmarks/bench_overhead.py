@@ -8,6 +8,8 @@ What it measures, all in one process:
   - undecorated: the baseline, 1.00x;
   - decorated with ``get_local("y")`` but not activated (the original code object runs, so about 1.00x);
   - a hand-written floor: the function appends ``y`` to a global list itself;
+  - on 3.12+, the floor of any ``sys.monitoring`` backend: a ``PY_RETURN`` callback on its own tool id that only
+    appends ``sys._getframe(1).f_locals["y"]``;
   - for each backend in ``anycapture.backends()`` (forced with ``ANYCAPTURE_BACKEND``, which is read when
     ``get_local.activate()`` installs capture): active with ``values="numpy"`` (the default) and ``values="raw"``;
   - AnyCapture 0.1.4 from PyPI, decorated but off, and active. It has the same import name, so it is installed
@@ -259,6 +261,37 @@ def capture_variant(when: str) -> Variant:
     )
 
 
+def monitoring_floor_variant() -> Variant:
+    """The least a sys.monitoring backend can do: a PY_RETURN callback that reads ``y`` from the returning frame and
+    appends it, nothing else (no lookup of what to capture, no conversion, no error handling). Its own tool id."""
+    monitoring = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
+    func = make_function("f_monitoring_floor")
+    code = func.__code__
+    values: list[Any] = []
+    getframe = sys._getframe
+    held: list[int] = []
+
+    def on_return(_code: Any, _offset: int, _retval: object) -> None:
+        values.append(getframe(1).f_locals["y"])
+
+    def enter() -> None:
+        tool = next(t for t in (5, 2, 1, 0, 3, 4) if monitoring.get_tool(t) is None)
+        monitoring.use_tool_id(tool, "bench-floor")
+        monitoring.register_callback(tool, monitoring.events.PY_RETURN, on_return)
+        monitoring.set_local_events(tool, code, monitoring.events.PY_RETURN)
+        held.append(tool)
+
+    def free() -> None:
+        values.clear()
+        tool = held.pop()
+        monitoring.set_local_events(tool, code, 0)
+        monitoring.register_callback(tool, monitoring.events.PY_RETURN, None)
+        monitoring.free_tool_id(tool)
+
+    label = "sys.monitoring floor: a PY_RETURN callback doing only `append(sys._getframe(1).f_locals['y'])`"
+    return Variant(label, func, enter=enter, leave=checked_leave(label, lambda: values, free))
+
+
 def build_variants(old: types.ModuleType | str, with_torch: bool, notes: list[str]) -> list[Variant]:
     variants = [Variant(BASELINE, make_function("f_plain"))]
 
@@ -280,6 +313,9 @@ def build_variants(old: types.ModuleType | str, with_torch: bool, notes: list[st
             get_local("y")(func)
             label = f"get_local active: backend={backend}, values={values!r}"
             variants.append(anycapture_variant(label, func, func, f"{func.__qualname__}.y", backend, values))
+
+    if sys.version_info >= (3, 12):
+        variants.append(monitoring_floor_variant())
 
     # Every assignment instead of the return (one assignment per call here, so one value per call either way).
     func = make_function("f_each")

@@ -40,6 +40,8 @@ class MonitoringBackend:
         # Keyed by id(): equal code objects (same source compiled twice) compare equal, but events
         # belong to one object. Tuples, replaced whole, so the callback never sees one changing.
         self._by_code: dict[int, tuple[Target, ...]] = {}
+        # What the callback does for each code object, flattened for it (see _plan_of).
+        self._plans: dict[int, _Plan] = {}
         self._callback = self._make_callback()
 
     # -- tool id ---------------------------------------------------------------------------
@@ -78,7 +80,9 @@ class MonitoringBackend:
             code = target.original_code
             targets = self._by_code.get(id(code), ())
             if target not in targets:
-                self._by_code[id(code)] = (*targets, target)
+                targets = self._by_code[id(code)] = (*targets, target)
+            # Code objects cannot tell which closure returned: the latest attached one records.
+            self._plans[id(code)] = _plan_of(targets[-1])
             sys.monitoring.set_local_events(tool, code, sys.monitoring.events.PY_RETURN)
 
     def uninstall(self, target: Target) -> None:
@@ -87,8 +91,10 @@ class MonitoringBackend:
             targets = tuple(t for t in self._by_code.get(id(code), ()) if t is not target)
             if targets:
                 self._by_code[id(code)] = targets
+                self._plans[id(code)] = _plan_of(targets[-1])
             else:
                 self._by_code.pop(id(code), None)
+                self._plans.pop(id(code), None)
                 if self._tool is not None:
                     sys.monitoring.set_local_events(self._tool, code, 0)
             if not self._by_code:
@@ -97,19 +103,18 @@ class MonitoringBackend:
     # -- hot path --------------------------------------------------------------------------
     def _make_callback(self) -> Callable[[CodeType, int, object], None]:
         """The ``PY_RETURN`` callback: a closure, so each name it uses is a fast local read."""
-        by_code = self._by_code
+        plans = self._plans
         getframe = sys._getframe
 
         def on_return(code: CodeType, offset: int, retval: object) -> None:
             # Never return sys.monitoring.DISABLE: it would silence this return for good.
-            targets = by_code.get(id(code))
-            if not targets:
+            plan = plans.get(id(code))
+            if plan is None:
                 return
-            # Code objects cannot tell which closure returned: the latest attached one records.
-            target = targets[-1]
+            target, pairs, collectors = plan
             try:
                 local_vars = getframe(1).f_locals
-                for _, name, sink in target.entries:
+                for name, sink in pairs:
                     # Indexing with a KeyError for the rare unbound name is faster than .get().
                     try:
                         value = local_vars[name]
@@ -117,11 +122,22 @@ class MonitoringBackend:
                         target.missing(name)
                     else:
                         sink(value)
-                if target.collectors:
-                    names = target.varnames
-                    for indices, collect in target.collectors:
-                        collect(*[local_vars.get(names[i], MISSING) for i in indices])
+                for names, collect in collectors:
+                    collect(*[local_vars.get(name, MISSING) for name in names])
             except Exception as exc:  # an error here must never reach the user's function
                 target.failed(exc)
 
         return on_return
+
+
+# (target, ((name, sink), ...), ((names, collect), ...)): all the callback reads, in one tuple.
+_Plan = tuple[
+    "Target", tuple[tuple[str, Callable[..., object]], ...], tuple[tuple[tuple[str, ...], Callable[..., None]], ...]
+]
+
+
+def _plan_of(target: Target) -> _Plan:
+    names = target.varnames
+    pairs = tuple((name, sink) for _, name, sink in target.entries)
+    collectors = tuple((tuple(names[i] for i in indices), collect) for indices, collect in target.collectors)
+    return (target, pairs, collectors)

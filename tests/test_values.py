@@ -142,3 +142,27 @@ def test_module_forward_outputs_identical(active: str) -> None:
     torch.testing.assert_close(got_w, expected_w, rtol=0, atol=0)
     (weights,) = get_local.cache["multi_head_attention_forward.attn_output_weights"]
     np.testing.assert_array_equal(weights, expected_w.detach().numpy())  # final value: averaged over heads
+
+
+@pytest.mark.parametrize("clone", [False, True])
+def test_later_tensors_convert_as_the_first(backend: str, clone: bool) -> None:
+    """After the first tensor, plain CPU tensors take a short path: it must store what the long one does."""
+    get_local.activate(clone=clone)
+    inputs = [
+        torch.ones(2),  # the first: the long way
+        torch.arange(3.0),  # plain: the short way
+        torch.arange(3.0, requires_grad=True),  # in autograd: detached
+        torch.tensor([1 + 2j, 3 - 1j]).conj(),  # a conjugate view: materialised
+        torch.ones(2, dtype=torch.bfloat16),  # numpy has no bfloat16
+        torch.arange(4.0)[::2],  # a strided view
+    ]
+    outputs = [layer(x) for x in inputs]
+    stored = get_local.cache[KEY]
+    assert all(isinstance(value, np.ndarray) for value in stored)
+    for value, out in zip(stored, outputs, strict=True):
+        expected = out.detach().resolve_conj()
+        expected = expected.float() if expected.dtype == torch.bfloat16 else expected
+        np.testing.assert_array_equal(value, expected.numpy())
+    out = outputs[1]
+    out.add_(10)  # the model changes its tensor in place afterwards
+    assert (stored[1] == out.numpy()).all() != clone  # shared memory as in the seed, unless clone=True

@@ -122,10 +122,23 @@ def make_converter(mode: str, *, device: Any = None, clone: bool = False) -> Con
                     return pending
         return _keep_tensor(tensor, device, clone)
 
+    numpy_mode = mode == "numpy"
+    plain_tensor: list[Any] = [None]  # torch.Tensor, once a tensor has been seen
+
     def convert(value: Any) -> Any:
         kind = type(value)
         if kind in PLAIN_TYPES:
             return value
+        if kind is plain_tensor[0]:
+            # The common case, kept short: it runs for every attention map. A CPU tensor outside
+            # autograd is its own .detach(): one C call makes the array.
+            if numpy_mode and value.is_cpu and not value.requires_grad and "cpu" not in ASYNC_DEVICE_TYPES:
+                try:
+                    array = value.numpy()
+                except (TypeError, RuntimeError):  # a dtype numpy lacks, a conjugate view: the long way
+                    return convert_tensor(value)
+                return array.copy() if clone else array
+            return convert_tensor(value)
         if kind is dict:
             return {key: convert(item) for key, item in value.items()}
         if kind is list:
@@ -138,6 +151,7 @@ def make_converter(mode: str, *, device: Any = None, clone: bool = False) -> Con
             return kind(*items) if hasattr(value, "_fields") else tuple(items)
         tensor_type = _tensor_type()
         if tensor_type is not None and isinstance(value, tensor_type):
+            plain_tensor[0] = tensor_type
             return convert_tensor(value)
         return value
 

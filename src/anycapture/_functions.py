@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import sys
 import types
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -155,7 +156,9 @@ def import_target(spec: str) -> object:
     errors = []
     for module_name, qualname in candidates:
         try:
-            obj: object = importlib.import_module(module_name)
+            # A module imported already is taken as it is: import_module's own checks cost more than
+            # the rest of a capture block's start (recipes name their targets by string).
+            obj: object = sys.modules.get(module_name) or importlib.import_module(module_name)
         except ImportError as exc:
             errors.append(f"{module_name}: {exc}")
             continue

@@ -674,20 +674,14 @@ def test_sink_with_numpy_pending(async_cpu: None, tmp_path: Any) -> None:
     assert [numpy.asarray(v).tolist() for v in got] == [[[3.0 * i] * 2] * 2 for i in range(3)]
 
 
-def test_bounded_cache_read_while_another_thread_captures(async_cpu: None) -> None:
-    """get_local.cache[key] of a bounded (deque) store is read while values keep coming."""
-    import torch
-
-    get_local("y")(layer_t)
-    get_local.activate(max_size=5000)
-    x = torch.ones(1)
-    for _ in range(5000):
-        layer_t(x)
+def _read_while_another_thread_captures(read: Any, capture_once: Any) -> list[BaseException]:
+    """Call ``read()`` 300 times while another thread keeps calling ``capture_once()``, with the
+    interpreter switching threads as often as it can; the RuntimeErrors ``read`` raised."""
     stop = threading.Event()
 
     def produce() -> None:
         while not stop.is_set():
-            layer_t(x)
+            capture_once()
 
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
@@ -697,8 +691,7 @@ def test_bounded_cache_read_while_another_thread_captures(async_cpu: None) -> No
     try:
         for _ in range(300):
             try:
-                values = get_local.cache["layer_t.y"]
-                assert len(values) == 5000
+                read()
             except RuntimeError as exc:
                 errors.append(exc)
                 break
@@ -706,7 +699,23 @@ def test_bounded_cache_read_while_another_thread_captures(async_cpu: None) -> No
         stop.set()
         thread.join()
         sys.setswitchinterval(old)
-    assert errors == []
+    return errors
+
+
+def test_bounded_cache_read_while_another_thread_captures(async_cpu: None) -> None:
+    """get_local.cache[key] of a bounded (deque) store is read while values keep coming."""
+    import torch
+
+    get_local("y")(layer_t)
+    get_local.activate(max_size=5000)
+    x = torch.ones(1)
+    for _ in range(5000):
+        layer_t(x)
+
+    def read() -> None:
+        assert len(get_local.cache["layer_t.y"]) == 5000
+
+    assert _read_while_another_thread_captures(read, lambda: layer_t(x)) == []
 
 
 def test_bounded_capture_read_while_another_thread_captures(backend: str) -> None:
@@ -714,26 +723,8 @@ def test_bounded_capture_read_while_another_thread_captures(backend: str) -> Non
     with capture(layer_fn, "h", values="raw", max_size=5000) as cap:
         for i in range(5000):
             layer_fn(i)
-        stop = threading.Event()
 
-        def produce() -> None:
-            while not stop.is_set():
-                layer_fn(1)
+        def read() -> None:
+            assert len(cap["layer_fn.h"]) == 5000
 
-        old = sys.getswitchinterval()
-        sys.setswitchinterval(1e-6)
-        thread = threading.Thread(target=produce)
-        thread.start()
-        errors: list[BaseException] = []
-        try:
-            for _ in range(300):
-                try:
-                    assert len(cap["layer_fn.h"]) == 5000
-                except RuntimeError as exc:
-                    errors.append(exc)
-                    break
-        finally:
-            stop.set()
-            thread.join()
-            sys.setswitchinterval(old)
-    assert errors == []
+        assert _read_while_another_thread_captures(read, lambda: layer_fn(1)) == []

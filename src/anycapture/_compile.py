@@ -26,7 +26,6 @@ takes about a second). When capture ends, every attribute set here is removed.
 from __future__ import annotations
 
 import sys
-import weakref
 from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any
 
@@ -100,18 +99,20 @@ class _Patch:
         self.set_attributes = set_attributes
 
 
-_patches: weakref.WeakKeyDictionary[FunctionType, _Patch] = weakref.WeakKeyDictionary()
-
-
 def installed(target: Target, func: FunctionType, code: CodeType) -> None:
-    """``func`` now runs ``code``, the rewritten code: keep dynamo from tracing it."""
+    """``func`` now runs ``code``, the rewritten code: keep dynamo from tracing it.
+
+    What was done is kept on the target (not in weak mappings of our own: a capture block runs
+    this at each start, inside the user's loop)."""
     torch = sys.modules.get("torch")
     if torch is None:  # the usual case, kept to one lookup
         return
     try:
-        _skip_frames(torch, code)
-        if func not in _patches:
-            _patches[func] = _Patch(_mark_function(target, func))
+        if target.skipped_code is not code:  # the backend reuses its code block after block
+            _skip_frames(torch, code)
+            target.skipped_code = code
+        if target.compile_patch is None:
+            target.compile_patch = _Patch(_mark_function(target, func))
             _warn_if_compiled_before(target, torch)
     except Exception as exc:
         warn_once(
@@ -124,33 +125,24 @@ def installed(target: Target, func: FunctionType, code: CodeType) -> None:
         )
 
 
-def removed(func: FunctionType | None) -> None:
+def removed(target: Target, func: FunctionType | None) -> None:
     """Capture of ``func`` ended: remove what :func:`installed` set on it."""
-    if func is None or not _patches:  # nothing was set (torch was never imported): the usual case
-        return
-    patch = _patches.pop(func, None)
-    if patch is None or not patch.set_attributes:
+    patch, target.compile_patch = target.compile_patch, None
+    if func is None or patch is None or not patch.set_attributes:
         return
     attributes = vars(func)
     for name in (_INLINE, _DISABLE, _DISABLE_MSG):
         attributes.pop(name, None)
 
 
-# Rewritten code objects already marked: the backend reuses them block after block.
-_skipped: weakref.WeakSet[CodeType] = weakref.WeakSet()
-
-
 def _skip_frames(torch: Any, code: CodeType) -> None:
     """Frames running ``code`` run eagerly (their callees are still compiled); frames of
     anycapture's sinks and hooks it calls run eagerly, and so does all they call."""
-    if code in _skipped:
-        return
     frames = torch._C._dynamo.eval_frame
     strategy, action = frames._FrameExecStrategy, frames._FrameAction
     frames.set_code_exec_strategy(code, strategy(action.SKIP, action.DEFAULT))
     for own in _own_code(code.co_consts):
         frames.set_code_exec_strategy(own, strategy(action.SKIP, action.SKIP))
-    _skipped.add(code)
 
 
 def _own_code(constants: tuple[Any, ...]) -> list[CodeType]:

@@ -122,6 +122,10 @@ class Target:
         # Per backend, per tuple of names: whatever the backend built once and reuses.
         self.templates: dict[Any, Any] = {}
         self.warned: set[object] = set()
+        # The torch.compile guard's state (see _compile): the rewritten code it last told dynamo to
+        # skip, and what it set on the function for this capture.
+        self.skipped_code: CodeType | None = None
+        self.compile_patch: Any = None
 
     def function(self) -> FunctionType | None:
         return self._ref()

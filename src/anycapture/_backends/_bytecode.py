@@ -310,4 +310,4 @@ class BytecodeBackend:
             _carry_local_events(installed, target.original_code)
             func.__code__ = target.original_code
         target.installed_code = None
-        _compile.removed(func)
+        _compile.removed(target, func)

@@ -28,7 +28,7 @@ import threading
 import weakref
 from typing import Any
 
-__all__ = ["Pending", "any_pending", "resolve", "start_host_copy"]
+__all__ = ["Pending", "any_pending", "copy_to_host", "resolve", "start_host_copy"]
 
 # Device types whose tensors are copied asynchronously, and the torch module with their Stream,
 # Event, current_stream() and stream(). Tests add "cpu": "cpu" (torch.cpu's synchronous stand-ins
@@ -118,6 +118,30 @@ def resolve(value: Any) -> Any:
             return resolved
         return kind(*resolved) if hasattr(value, "_fields") else tuple(resolved)
     return value
+
+
+def copy_to_host(tensor: Any, *, numpy: bool) -> Pending | None:
+    """:func:`start_host_copy` for a tensor that may be anywhere: ``None`` for a CPU tensor (and for
+    one whose copy could not start, e.g. no pinned memory left: then one warning says that such
+    values are copied the blocking way), which the caller then copies as before."""
+    if tensor.is_cpu and "cpu" not in ASYNC_DEVICE_TYPES:  # "cpu" is there only in tests
+        return None
+    try:
+        return start_host_copy(tensor, numpy=numpy)
+    except Exception as exc:
+        from ._engine import warn_once
+
+        warn_once(
+            _copy_failures,
+            type(exc),
+            f"anycapture could not copy a {tensor.device} tensor to host memory without blocking "
+            f"({type(exc).__name__}: {exc}); such values are copied the blocking way instead",
+            stacklevel=None,
+        )
+        return None
+
+
+_copy_failures: set[object] = set()
 
 
 def start_host_copy(tensor: Any, *, numpy: bool) -> Pending | None:

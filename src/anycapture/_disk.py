@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from ._capture import selects
-from ._copies import ASYNC_DEVICE_TYPES, Pending, start_host_copy
+from ._copies import Pending, copy_to_host
 from ._engine import warn_once
 from ._errors import CaptureError, CaptureWarning
 
@@ -351,15 +351,10 @@ class Writer:
             self._drop_in_child()
             return
         torch = sys.modules.get("torch")
-        if (
-            torch is not None
-            and isinstance(value, torch.Tensor)
-            and (not value.is_cpu or "cpu" in ASYNC_DEVICE_TYPES)  # "cpu" only in tests
-        ):
-            # Start its copy to host memory now, without stalling the device; the writer thread
-            # waits for it. If that cannot start, the writer thread copies it as it is.
-            with contextlib.suppress(Exception):
-                value = start_host_copy(value, numpy=False) or value
+        if torch is not None and isinstance(value, torch.Tensor):
+            # A device tensor's copy to host memory starts now, without stalling the device; the
+            # writer thread waits for it. If it cannot start, the writer thread copies it as it is.
+            value = copy_to_host(value, numpy=False) or value
         self._queue.put((meta, value))
 
     def flush(self) -> None:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
-from ._copies import ASYNC_DEVICE_TYPES, start_host_copy
+from ._copies import ASYNC_DEVICE_TYPES, copy_to_host
 
 __all__ = ["PLAIN_TYPES", "VALUE_MODES", "Converter", "ValueMode", "make_converter"]
 
@@ -53,27 +53,6 @@ def _to_numpy(tensor: Any, clone: bool) -> Any:
     return array
 
 
-def _host_copy(tensor: Any, *, numpy: bool) -> Any:
-    """An asynchronous copy of a device tensor to host memory, or ``None``: copy it as before
-    (its device has no streams, or the copy could not start, e.g. no pinned memory left)."""
-    try:
-        return start_host_copy(tensor, numpy=numpy)
-    except Exception as exc:
-        from ._engine import warn_once
-
-        warn_once(
-            _copy_failures,
-            type(exc),
-            f"anycapture could not copy a {tensor.device} tensor to host memory without blocking "
-            f"({type(exc).__name__}: {exc}); such values are copied the blocking way instead",
-            stacklevel=None,
-        )
-        return None
-
-
-_copy_failures: set[object] = set()
-
-
 def _keep_tensor(tensor: Any, device: Any, clone: bool) -> Any:
     value = tensor.detach()
     if device is not None:
@@ -102,27 +81,23 @@ def make_converter(mode: str, *, device: Any = None, clone: bool = False) -> Con
     if mode == "numpy" and device is not None:
         raise ValueError(f"device={device!r} only applies with values='tensor'; numpy arrays always live on the CPU")
 
+    numpy_mode = mode == "numpy"
     to_host: list[bool] = []  # whether device= is the CPU: known once torch is (it is, given a tensor)
 
     def convert_tensor(tensor: Any) -> Any:
-        if mode == "numpy":
-            # A device tensor is copied without stalling its device, and read later ("cpu" is in
-            # ASYNC_DEVICE_TYPES only in tests, which run that path on CPU tensors).
-            if not tensor.is_cpu or "cpu" in ASYNC_DEVICE_TYPES:
-                pending = _host_copy(tensor, numpy=True)
-                if pending is not None:
-                    return pending
-            return _to_numpy(tensor, clone)
-        if device is not None and (not tensor.is_cpu or "cpu" in ASYNC_DEVICE_TYPES):
+        # A device tensor headed for host memory is copied without stalling its device, and read
+        # later (copy_to_host gives None for a CPU tensor, which is converted as the seed does).
+        if numpy_mode:
+            return copy_to_host(tensor, numpy=True) or _to_numpy(tensor, clone)
+        if device is not None:
             if not to_host:
                 to_host.append(sys.modules["torch"].device(device).type == "cpu")
             if to_host[0]:
-                pending = _host_copy(tensor, numpy=False)
+                pending = copy_to_host(tensor, numpy=False)
                 if pending is not None:
                     return pending
         return _keep_tensor(tensor, device, clone)
 
-    numpy_mode = mode == "numpy"
     plain_tensor: list[Any] = [None]  # torch.Tensor, once a tensor has been seen
 
     def convert(value: Any) -> Any:

@@ -97,9 +97,6 @@ class Target:
         # Every variable read at returns, and its sink there (None: only collectors want it).
         self.varnames: tuple[str, ...] = ()
         self.sinks: tuple[Sink | None, ...] = ()
-        # (index, name, sink) per variable that has a sink, replaced whole: one read gives a
-        # consistent view.
-        self.entries: tuple[tuple[int, str, Sink], ...] = ()
         # At each return, after the sinks: collect(*values) per collector, its variables given
         # by index into varnames. Collectors report unbound variables themselves.
         self.collectors: tuple[tuple[tuple[int, ...], Callable[..., None]], ...] = ()
@@ -274,13 +271,11 @@ def _plan(target: Target, wants: list[Wants]) -> bool:
         if want.collect is None:
             names_only = tuple(want.returns)
             sinks_only: tuple[Sink | None, ...] = tuple(want.returns.values())
-            target.entries = tuple((i, name, sink) for i, (name, sink) in enumerate(want.returns.items()))
             target.collectors = ()
             shape: tuple[Any, ...] = (names_only, tuple(range(len(names_only))), (), (), ())
         elif not want.returns:
             names_only = want.collect[0]
             sinks_only = (None,) * len(names_only)
-            target.entries = ()
             everything = tuple(range(len(names_only)))
             target.collectors = ((everything, want.collect[1]),)
             shape = (names_only, (), (everything,), (), ())
@@ -318,7 +313,6 @@ def _plan_all(target: Target, wants: list[Wants]) -> bool:
         return False
     sinks = tuple(_fan_out([w.returns[n] for w in wants if n in w.returns]) for n in names[:with_sinks])
     target.varnames, target.sinks = tuple(names), (*sinks, *(None,) * (len(names) - with_sinks))
-    target.entries = tuple(zip(range(with_sinks), names, sinks, strict=False))
     index = {name: i for i, name in enumerate(names)}
     target.collectors = tuple((tuple(index[n] for n in wanted), collect) for wanted, collect in collecting)
     each_plan: list[tuple[str, tuple[int, ...] | None, bool]] = []
@@ -352,17 +346,23 @@ def _release(target: Target) -> None:
 
 
 def _forget_plan(target: Target) -> None:
-    target.varnames, target.sinks, target.entries, target.collectors, target.shape = (), (), (), (), ()
+    target.varnames, target.sinks, target.collectors, target.shape = (), (), (), ()
     target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
     target.edit_functions = {}
+
+
+def _adopt_current_code(target: Target, func: FunctionType) -> None:
+    """Call only while nothing is attached: if someone gave the function new code meanwhile, that
+    is its original now, and code built from the old one is dropped."""
+    if func.__code__ is not target.original_code:
+        target.original_code, target.templates = func.__code__, {}
 
 
 def _install(target: Target) -> None:
     """Have a backend capture what ``target`` now describes: the one installed, else the first that can."""
     func = target.function()
-    if target.backend is None and func is not None and func.__code__ is not target.original_code:
-        # Someone gave the function new code while nothing was attached: that is the original now.
-        target.original_code, target.templates = func.__code__, {}
+    if target.backend is None and func is not None:
+        _adopt_current_code(target, func)
     if target.backend is not None:
         try:
             target.backend.install(target)
@@ -446,8 +446,7 @@ def prepare(
             return
         if target is None:
             target = _targets[func] = Target(func)
-        if func.__code__ is not target.original_code:
-            target.original_code, target.templates = func.__code__, {}
+        _adopt_current_code(target, func)
         try:
             if _plan(target, [Wants(dict(sinks), None, dict(each or {}), {})]):
                 backend.prepare(target)

@@ -138,6 +138,6 @@ _Plan = tuple[
 
 def _plan_of(target: Target) -> _Plan:
     names = target.varnames
-    pairs = tuple((name, sink) for _, name, sink in target.entries)
+    pairs = tuple((name, sink) for name, sink in zip(names, target.sinks, strict=True) if sink is not None)
     collectors = tuple((tuple(names[i] for i in indices), collect) for indices, collect in target.collectors)
     return (target, pairs, collectors)

@@ -90,15 +90,6 @@ def _fullgraph() -> bool:
     return bool(getattr(tx, "one_graph", False) or getattr(tx, "error_on_graph_break", False))
 
 
-class _Patch:
-    """What capture set on one function for dynamo, removed when capture ends."""
-
-    __slots__ = ("set_attributes",)
-
-    def __init__(self, set_attributes: bool) -> None:
-        self.set_attributes = set_attributes
-
-
 def installed(target: Target, func: FunctionType, code: CodeType) -> None:
     """``func`` now runs ``code``, the rewritten code: keep dynamo from tracing it.
 
@@ -111,8 +102,8 @@ def installed(target: Target, func: FunctionType, code: CodeType) -> None:
         if target.skipped_code is not code:  # the backend reuses its code block after block
             _skip_frames(torch, code)
             target.skipped_code = code
-        if target.compile_patch is None:
-            target.compile_patch = _Patch(_mark_function(target, func))
+        if target.dynamo_attributes is None:
+            target.dynamo_attributes = _mark_function(target, func)
             _warn_if_compiled_before(target, torch)
     except Exception as exc:
         warn_once(
@@ -127,8 +118,8 @@ def installed(target: Target, func: FunctionType, code: CodeType) -> None:
 
 def removed(target: Target, func: FunctionType | None) -> None:
     """Capture of ``func`` ended: remove what :func:`installed` set on it."""
-    patch, target.compile_patch = target.compile_patch, None
-    if func is None or patch is None or not patch.set_attributes:
+    set_attributes, target.dynamo_attributes = target.dynamo_attributes, None
+    if func is None or not set_attributes:
         return
     attributes = vars(func)
     for name in (_INLINE, _DISABLE, _DISABLE_MSG):

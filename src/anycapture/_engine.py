@@ -120,9 +120,10 @@ class Target:
         self.templates: dict[Any, Any] = {}
         self.warned: set[object] = set()
         # The torch.compile guard's state (see _compile): the rewritten code it last told dynamo to
-        # skip, and what it set on the function for this capture.
+        # skip, and, while capturing, whether it set dynamo's attributes on the function (None:
+        # nothing done yet; False: the function has dynamo settings of its own, left alone).
         self.skipped_code: CodeType | None = None
-        self.compile_patch: Any = None
+        self.dynamo_attributes: bool | None = None
 
     def function(self) -> FunctionType | None:
         return self._ref()

@@ -172,6 +172,7 @@ class Variant:
     reference: str = BASELINE  # label of the row this one's ratio is against
     enter: Callable[[], None] = _noop  # before a batch: activate whatever this row measures
     leave: Callable[[int], None] = _noop  # after a batch of n calls: check what was captured, free it, switch off
+    finish: Callable[[], object] | None = None  # after the calls, timed with them: work the row defers to a read
     arg: Any = 1
     number: int = 0  # calls per batch, from calibrate()
     samples: list[float] = field(default_factory=list)  # ns per call, one per round
@@ -185,7 +186,16 @@ class Variant:
         """Seconds for ``number`` calls, in this variant's state; timeit turns the garbage collector off meanwhile."""
         self.enter()
         try:
-            return self.timer.timeit(number)
+            elapsed = self.timer.timeit(number)
+            if self.finish is not None:
+                gc.disable()  # as timeit does
+                try:
+                    start = time.perf_counter()
+                    self.finish()
+                    elapsed += time.perf_counter() - start
+                finally:
+                    gc.enable()
+            return elapsed
         finally:
             self.leave(number)
 
@@ -242,7 +252,11 @@ def anycapture_variant(
 
 
 def capture_variant(when: str) -> Variant:
-    """A ``capture()`` block held open around each batch: the per-call cost of its records (layer, call, thread)."""
+    """A ``capture()`` block held open around each batch: the per-call cost of its records (layer, call, thread).
+
+    A block may make its records when it is read rather than in the call; reading it once (``len``) at the end of
+    the batch is timed with the calls, so that the row pays for every record.
+    """
     func = make_function(f"f_capture_{when}")
     label = f"capture(f, 'y', when={when!r}) block open, values='raw'"
     held: list[Any] = []
@@ -257,7 +271,11 @@ def capture_variant(when: str) -> Variant:
         held.pop().close(report=False)
 
     return Variant(
-        label, func, enter=enter, leave=checked_leave(label, lambda: held[-1].get(f"{func.__qualname__}.y", ()), free)
+        label,
+        func,
+        enter=enter,
+        leave=checked_leave(label, lambda: held[-1].get(f"{func.__qualname__}.y", ()), free),
+        finish=lambda: len(held[-1]),
     )
 
 

@@ -87,8 +87,10 @@ def test_mapping_of_targets_and_nesting(backend: str) -> None:
     assert "Layer.forward.hidden" not in get_local.cache
 
 
-def test_records_know_call_and_thread(backend: str) -> None:
-    """Each record carries its call index and thread; nothing is lost across threads."""
+@pytest.mark.parametrize("values", ["numpy", "raw"])
+def test_records_know_call_and_thread(backend: str, values: str) -> None:
+    """Each record carries its call index and thread; nothing is lost across threads (values='raw'
+    files calls the short way, records made when the block is read)."""
     barrier = threading.Barrier(4)  # all alive at once, so their ids differ
 
     def work(base: int) -> None:
@@ -97,7 +99,7 @@ def test_records_know_call_and_thread(backend: str) -> None:
             helper(base * 1000 + i)
         barrier.wait()
 
-    with capture(helper, "scores") as cap:
+    with capture(helper, "scores", values=values) as cap:  # type: ignore[call-overload]
         threads = [threading.Thread(target=work, args=(b,)) for b in range(4)]
         for t in threads:
             t.start()
@@ -108,6 +110,77 @@ def test_records_know_call_and_thread(backend: str) -> None:
     assert sorted(r.call for r in records) == list(range(2000))
     assert len({r.thread for r in records}) == 4
     assert sorted(r.value for r in records) == sorted(b * 1000 + i + 0.5 for b in range(4) for i in range(500))
+
+
+class _Model:
+    """Anything with ``named_modules()`` serves as ``model=``; these layers are plain objects."""
+
+    def __init__(self, *layers: object) -> None:
+        self.layers = layers
+
+    def named_modules(self) -> list[tuple[str, object]]:
+        return [("", self), *((f"layers.{i}", layer) for i, layer in enumerate(self.layers))]
+
+
+def step(owner: object, x: int) -> int:
+    scores = x * 2
+    return scores
+
+
+def test_raw_records_made_later_equal_those_made_in_the_call(backend: str) -> None:
+    """values='raw' (no max_size) files each call with one append and makes its records when the
+    block is read; they are the records the per-call way makes (which max_size= takes)."""
+    model = _Model(Layer(), Layer())
+
+    def run(**options: object) -> list[object]:
+        with capture(Layer.forward, "attn", "hidden", model=model, values="raw", **options) as cap:  # type: ignore[call-overload]
+            for i in range(6):
+                model.layers[i % 2].forward(i - 1)  # type: ignore[attr-defined]
+        return cap.records
+
+    records = run()
+    assert records == run(max_size=100)
+    assert [(r.name, r.value, r.path, r.call) for r in records[:4]] == [
+        ("attn", -10, "layers.0", 0),  # x=-1 returns before `hidden` is bound: no record of it
+        ("attn", 0, "layers.1", 1),
+        ("hidden", 1, "layers.1", 1),
+        ("attn", 10, "layers.0", 2),
+    ]
+
+
+def test_layers_found_on_the_stack_with_raw_values(backend: str) -> None:
+    """A call whose first argument is no module of the model gets its layer from its callers."""
+
+    class Block:
+        def forward(self, x: int) -> int:
+            return step(None, x)
+
+    block = Block()
+    model = _Model(Layer(), block)
+    with capture(step, "scores", model=model, values="raw") as cap:
+        step(model.layers[0], 1)
+        step(None, 2)
+        block.forward(3)
+    assert [(r.value, r.path, r.call) for r in cap.records] == [(2, "layers.0", 0), (4, None, 1), (6, "layers.1", 2)]
+    assert cap["step.scores"] == [2, 4, 6]
+
+
+def test_a_second_block_on_the_function_keeps_the_first_in_order(backend: str) -> None:
+    """While a second block captures the same function, the first files the per-call way; its
+    records stay in call order across the switch, and reading mid-block sees every call so far."""
+    with capture(helper, "scores", values="raw") as outer:
+        helper(0)
+        helper(1)
+        with capture(helper, "scores", values="raw") as inner:
+            helper(2)
+        helper(3)
+        assert outer["helper.scores"] == [0.5, 1.5, 2.5, 3.5]
+        helper(4)
+    assert [r.call for r in outer.records] == [0, 1, 2, 3, 4]
+    assert outer["helper.scores"] == [0.5, 1.5, 2.5, 3.5, 4.5]
+    assert inner["helper.scores"] == [2.5]
+    assert len(outer) == 1
+    assert list(outer) == ["helper.scores"]
 
 
 def test_reduce_and_max_size(backend: str) -> None:

@@ -101,9 +101,38 @@ class _Recorder:
         )
         self.slots_by_name = {slot[2]: slot for slot in self.slots}
         self._counter = itertools.count()
+        # Calls whose records are not made yet: (values, their positions, path, thread) per call,
+        # appended by the dispatcher's short way inside the user's function (one C append). Only a
+        # block's sole recorder files this way, so the block's order numbers can be given later, in
+        # the same order. settle() makes the records; every reader of the block runs it first.
+        self.pending: list[tuple[tuple[Any, ...], tuple[int, ...], str | None, int]] = []
+
+    def settle(self) -> None:
+        """Make the records of the calls in :attr:`pending`, in call order."""
+        owner = self.owner
+        pending = self.pending
+        if owner is None:  # calls that returned while the block was ending: not the block's
+            pending.clear()
+            return
+        with owner._settling:
+            count = len(pending)  # other threads may append meanwhile: take exactly these
+            taken = pending[:count]
+            del pending[:count]
+            label, bound, counter, order = self.label, self.bound, self._counter, owner._order
+            for values, positions, path, thread in taken:
+                call = next(counter)
+                self.calls = call + 1
+                for (index, key, name, records), position in zip(self.slots, positions, strict=True):
+                    value = values[position]
+                    if value is not _MISSING:
+                        bound[index] += 1
+                        fields = (key, name, value, label, path, call, thread, next(order), None, None, None)
+                        records.append(_make_record(Record, fields))
 
     def file(self, pending: tuple[Any, ...], index_of: Mapping[str, int], context: int | None) -> None:
         """File one call's values (``pending``, in the dispatcher's order) as this block's records."""
+        if self.pending:  # calls filed the short way before blocks came or went: they come first
+            self.settle()
         call = next(self._counter)
         self.calls = call + 1
         owner = self.owner
@@ -208,6 +237,11 @@ class _Dispatcher:
         self._serial = itertools.count()
         self._index_of: dict[str, int] = {}
         self._context: int | None = None
+        # (recorder, positions of its names among the values, context) for the one block, when it
+        # is alone and keeps its values in memory, unbounded, without gradients: calls go on its
+        # pending list.
+        # One tuple, replaced whole, so that a call never sees half of a change.
+        self._short: tuple[_Recorder, tuple[int, ...], int | None] | None = None
         # One bound method for the dispatcher's life: the instrumented code keeps calling the same
         # object whichever blocks come and go.
         self._record = self.record
@@ -260,6 +294,9 @@ class _Dispatcher:
         self._sweep_at = max(_SWEEP_AT, 2 * len(calls))
 
     def _refresh(self) -> None:
+        previous, self._short = self._short, None
+        if previous is not None:
+            previous[0].settle()  # its calls, before any filed the long way
         func = self._func()
         if func is None:
             return
@@ -275,6 +312,18 @@ class _Dispatcher:
         self.watched = watched
         self._index_of = {name: i for i, name in enumerate(watched)}
         self._context = 0 if self.first is not None and self.recorders else None
+        if len(self.recorders) == 1 and not self.each_recorders:
+            solo = self.recorders[0]
+            owner = solo.owner
+            if (
+                owner is not None
+                and owner._sink is None
+                and not owner._track_grads
+                and owner._max_size is None
+                and len(owner._recorders) == 1
+                and (owner.model is None or self._context is not None)
+            ):
+                self._short = (solo, tuple(self._index_of[name] for name in solo.names), self._context)
         each_names: list[str] = []
         for recorder in self.each_recorders:
             each_names += [name for name in recorder.names if name not in each_names]
@@ -320,6 +369,31 @@ class _Dispatcher:
             if frame.f_code.co_filename.startswith(_engine._PACKAGE_DIR):  # read from the frame by a hook
                 frame = frame.f_back  # type: ignore[assignment]
             self._calls.pop(id(frame), None)
+        short = self._short
+        if short is not None:
+            # The short way: no record made here, one C append (settle() makes the records).
+            try:
+                solo, positions, context = short
+                owner = solo.owner
+                if owner is not None:
+                    path = None
+                    if owner.model is not None:
+                        module = values[context]  # type: ignore[index]
+                        entry = owner._paths.get(id(module))
+                        if entry is not None and entry[0]() is module:
+                            path = entry[1]
+                        else:  # not a module of the model (or one added since): the long search
+                            path = owner._path_of(module) or owner._path_from_stack(sys._getframe(1))
+                    if owner._processing:  # reduced and converted now: the value as it is at the return
+                        process, kept = owner._process, list(values)
+                        for position, key in zip(positions, solo.keys, strict=True):
+                            if kept[position] is not _MISSING:
+                                kept[position] = process(key, kept[position])
+                        values = tuple(kept)
+                    solo.pending.append((values, positions, path, get_ident()))
+            except Exception as exc:
+                _engine.warn_once(self._warned, "file", f"capture from {self.label} failed: {exc!r}", 3)
+            return
         recorders = self.recorders
         if not recorders:
             return
@@ -392,6 +466,7 @@ class Capture(Mapping[str, list[Any]]):
         self._max_size = max_size
         self._records: dict[str, deque[Record]] = {}
         self._order = itertools.count()
+        self._settling = threading.Lock()
         per_target = sites if sites is not None else [None] * len(targets)
         self._recorders = [
             _Recorder(self, func, names, hint, chosen)
@@ -430,6 +505,7 @@ class Capture(Mapping[str, list[Any]]):
             return
         self._active = False
         self._stop()
+        self._settle()
         if self._writer is not None:
             # Everything on disk; a write that failed is an error here. A Writer the user made
             # may serve several blocks: it is flushed, and closing it is left to its owner.
@@ -460,6 +536,12 @@ class Capture(Mapping[str, list[Any]]):
     def _stop(self) -> None:
         for recorder in self._recorders:
             _dispatcher(recorder.func).remove(recorder)
+
+    def _settle(self) -> None:
+        """Records for every call filed the short way so far (see :meth:`_Recorder.settle`)."""
+        for recorder in self._recorders:
+            if recorder.pending:
+                recorder.settle()
 
     def _report(self) -> None:
         problems = self._problems()
@@ -542,7 +624,7 @@ class Capture(Mapping[str, list[Any]]):
                 ("convert", key),
                 f"could not reduce or convert a value captured as {key} ({type(exc).__name__}: {exc}); "
                 "the raw value was kept (this warning is shown once per key)",
-                stacklevel=5,
+                stacklevel=None,
             )
             return raw
         return value
@@ -636,6 +718,7 @@ class Capture(Mapping[str, list[Any]]):
     def __getitem__(self, key: str) -> list[Any]:
         if self._sink is not None:
             return self.stored()[key]  # type: ignore[no-any-return]
+        self._settle()
         records = self._records.get(key)
         if not records:
             raise KeyError(key)
@@ -647,11 +730,13 @@ class Capture(Mapping[str, list[Any]]):
     def __iter__(self) -> Iterator[str]:
         if self._sink is not None:
             return iter(self.stored())
+        self._settle()
         return iter([key for key, records in self._records.items() if records])
 
     def __len__(self) -> int:
         if self._sink is not None:
             return len(self.stored())
+        self._settle()
         return sum(1 for records in self._records.values() if records)
 
     def __repr__(self) -> str:
@@ -665,6 +750,7 @@ class Capture(Mapping[str, list[Any]]):
         """Every record, in the order values were captured."""
         if self._sink is not None:
             return self.stored().records  # type: ignore[no-any-return]
+        self._settle()
         merged = [record for records in list(self._records.values()) for record in list(records)]
         if any_pending():  # values still being copied from a device: wait for them now
             merged = [_ready(record) for record in merged]
@@ -722,6 +808,7 @@ class Capture(Mapping[str, list[Any]]):
             raise TypeError(
                 f"this block's records are on disk in {str(self._sink)!r}; delete the folder to forget them"
             )
+        self._settle()  # the counts of calls and bound variables, for the end-of-block report
         for records in self._records.values():
             records.clear()
 

@@ -59,6 +59,38 @@ def test_string_targets(backend: str) -> None:
     assert cap2["helper.scores"] == [1.5]
 
 
+def test_a_string_target_follows_the_attribute_it_names(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A string or recipe names an attribute, not the function first found there: a block after
+    the attribute was replaced (or its code) captures the new function."""
+    spec = f"{__name__}:Layer.forward"
+    with capture(spec, "attn") as first:
+        Layer().forward(1)
+    assert first["Layer.forward.attn"] == [10]
+
+    def forward(self: Layer, x: int) -> int:
+        attn = x * 100
+        return attn
+
+    forward.__qualname__ = "Layer.forward"
+    monkeypatch.setattr(Layer, "forward", forward)
+    with capture(spec, "attn") as second:
+        Layer().forward(1)
+    assert second["Layer.forward.attn"] == [100]
+
+    def forward_code(self: Layer, x: int) -> int:
+        attn = x * 1000
+        return attn
+
+    monkeypatch.setattr(forward, "__code__", forward_code.__code__)
+    with capture(spec, "attn") as third:
+        Layer().forward(1)
+    assert third["Layer.forward.attn"] == [1000]
+    monkeypatch.undo()
+    with capture(spec, "attn") as fourth:
+        Layer().forward(1)
+    assert fourth["Layer.forward.attn"] == [10]
+
+
 def test_bad_string_target_is_clear() -> None:
     """A string that names nothing says what was missing."""
     with pytest.raises(AttributeError, match=r"has no attribute path 'Layer\.nope'"):

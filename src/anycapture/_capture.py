@@ -19,7 +19,7 @@ from . import _engine
 from ._backends import preferred, require_rewriting
 from ._copies import any_pending, resolve
 from ._errors import CaptureError, CaptureWarning
-from ._functions import check_varnames, check_when, import_target, key_for, resolve_function, select_sites
+from ._functions import check_varnames, check_when, key_for, locate_target, resolve_function, select_sites
 from ._store import check_max_size
 from ._values import PLAIN_TYPES, Converter, make_converter
 from .recipes import Recipe
@@ -851,6 +851,16 @@ def _normalise_targets(
     target: TargetSpec | Mapping[TargetSpec, str | Iterable[str]], varnames: tuple[str, ...]
 ) -> list[tuple[types.FunctionType, tuple[str, ...], str]]:
     """[(function, names, hint)] from whatever :func:`capture` was given."""
+    named = type(target) is str or type(target) is Recipe
+    if named:  # a recipe or "module:Qual.name" seen before: check that it still names the same function
+        cached = _located.get((target if type(target) is str else id(target), varnames))
+        if cached is not None and cached[0] is target:
+            _, module_name, parts, obj, result, code = cached
+            found: Any = sys.modules.get(module_name)
+            for part in parts:
+                found = getattr(found, part, None)
+            if found is obj and result[0].__code__ is code:
+                return [result]
     if isinstance(target, Mapping):
         if varnames:
             raise TypeError("give variable names either in the mapping or as arguments, not both")
@@ -858,6 +868,7 @@ def _normalise_targets(
     else:
         pairs = [(target, varnames)]
     merged: dict[types.FunctionType, tuple[tuple[str, ...], str]] = {}
+    location = None
     for spec, names in pairs:
         hint = ""
         if isinstance(spec, Recipe):
@@ -865,11 +876,29 @@ def _normalise_targets(
             hint = spec.hint
             spec = spec.target
         names = check_varnames(names, "capture")
-        obj = import_target(spec) if isinstance(spec, str) else spec
+        if isinstance(spec, str):
+            location = locate_target(spec)
+            obj = location[2]
+        else:
+            obj = spec
         func = resolve_function(obj, names, "capture")
         known, known_hint = merged.get(func, ((), ""))
         merged[func] = (known + tuple(n for n in names if n not in known), known_hint or hint)
-    return [(func, names, hint) for func, (names, hint) in merged.items()]
+    result = [(func, names, hint) for func, (names, hint) in merged.items()]
+    if named and location is not None:
+        if len(_located) >= _LOCATED_MAX:
+            _located.clear()
+        key = (target if type(target) is str else id(target), varnames)
+        _located[key] = (target, *location, result[0], result[0][0].__code__)
+    return result
+
+
+# Recipes and "module:Qual.name" strings given to capture() before, with what they resolved to and
+# how to check that they still do (the module, the attribute path, the function's code): a loop of
+# blocks then skips the search through wrappers and the checks of the names. (The target itself
+# is kept: an id key stays its own while the entry lives.)
+_located: dict[tuple[object, tuple[str, ...]], tuple[Any, str, tuple[str, ...], object, Any, Any]] = {}
+_LOCATED_MAX = 256
 
 
 def capture(

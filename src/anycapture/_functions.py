@@ -27,6 +27,7 @@ __all__ = [
     "key_for",
     "label_of",
     "local_names",
+    "locate_target",
     "resolve_function",
     "select_sites",
 ]
@@ -145,14 +146,19 @@ def import_target(spec: str) -> object:
 
     Without a colon, the longest importable module prefix is used: ``"json.decoder.JSONDecoder.decode"``.
     """
+    return locate_target(spec)[2]
+
+
+def locate_target(spec: str) -> tuple[str, tuple[str, ...], object]:
+    """:func:`import_target`, and where it found the object: the module's name and the attribute path."""
     import importlib
 
     if ":" in spec:
         module_name, _, qualname = spec.partition(":")
         candidates = [(module_name, qualname)]
     else:
-        parts = spec.split(".")
-        candidates = [(".".join(parts[:i]), ".".join(parts[i:])) for i in range(len(parts) - 1, 0, -1)]
+        dotted = spec.split(".")
+        candidates = [(".".join(dotted[:i]), ".".join(dotted[i:])) for i in range(len(dotted) - 1, 0, -1)]
     errors = []
     for module_name, qualname in candidates:
         try:
@@ -162,14 +168,15 @@ def import_target(spec: str) -> object:
         except ImportError as exc:
             errors.append(f"{module_name}: {exc}")
             continue
-        for part in qualname.split("."):
+        parts = tuple(qualname.split("."))
+        for part in parts:
             if part == "<locals>" or not hasattr(obj, part):
                 raise AttributeError(
                     f"{spec!r}: {module_name} has no attribute path {qualname!r} (stopped at {part!r}); name a "
                     "module-level function or a class method, e.g. 'timm.models.vision_transformer:Attention.forward'"
                 )
             obj = getattr(obj, part)
-        return obj
+        return module_name, parts, obj
     raise ImportError(f"cannot import a module for target {spec!r}: " + "; ".join(errors))
 
 

@@ -118,16 +118,33 @@ class _Recorder:
             count = len(pending)  # other threads may append meanwhile: take exactly these
             taken = pending[:count]
             del pending[:count]
-            label, bound, counter, order = self.label, self.bound, self._counter, owner._order
-            for values, positions, path, thread in taken:
-                call = next(counter)
-                self.calls = call + 1
-                for (index, key, name, records), position in zip(self.slots, positions, strict=True):
-                    value = values[position]
+            label, bound, counter, order, slots = self.label, self.bound, self._counter, owner._order, self.slots
+            call = -1
+            if len(slots) == 1:  # one variable (an attention map): the loop kept short
+                ((_, key, name, records),) = slots
+                append, kept = records.append, 0
+                for values, positions, path, thread in taken:
+                    call = next(counter)
+                    value = values[positions[0]]
                     if value is not _MISSING:
-                        bound[index] += 1
-                        fields = (key, name, value, label, path, call, thread, next(order), None, None, None)
-                        records.append(_make_record(Record, fields))
+                        kept += 1
+                        append(
+                            _make_record(
+                                Record, (key, name, value, label, path, call, thread, next(order), None, None, None)
+                            )
+                        )
+                bound[0] += kept
+            else:
+                for values, positions, path, thread in taken:
+                    call = next(counter)
+                    for (index, key, name, records), position in zip(slots, positions, strict=True):
+                        value = values[position]
+                        if value is not _MISSING:
+                            bound[index] += 1
+                            fields = (key, name, value, label, path, call, thread, next(order), None, None, None)
+                            records.append(_make_record(Record, fields))
+            if call >= 0:
+                self.calls = call + 1
 
     def file(self, pending: tuple[Any, ...], index_of: Mapping[str, int], context: int | None) -> None:
         """File one call's values (``pending``, in the dispatcher's order) as this block's records."""

@@ -19,9 +19,10 @@ Each way to get the maps is a row, and every row runs its own deep copy of one m
 5. anycapture: ``with anycapture.capture(recipes.TIMM_VIT, model=model, values=...) as cap: model(x)``, one block
    per forward, with ``values`` ``"numpy"`` (the default), ``"tensor"`` and ``"raw"``; and
    ``get_local("attn")(Attention.forward)`` with ``get_local.activate(values="raw")`` (activated around each batch);
-   and a diagnostic row: one ``capture(..., values="raw")`` block held open around a whole batch (entered and left
-   untimed; ``len(cap)`` after each forward, so that the records are made within the timed forward), which
-   separates capture's cost per call from its cost of entering and leaving a block;
+   and one ``capture(..., values="raw")`` block held open around a whole batch (entered and left untimed, as the
+   hooks are registered once; ``len(cap)`` after each forward, so that the records are made within the timed
+   forward): the pattern docs/capture.md gives for a data loader, and capture's cost per call without the cost of
+   entering and leaving a block;
 6. AnyCapture 0.1.4 from PyPI (same import name: installed with ``pip install --no-deps --target`` into
    ``benchmarks/.cache/anycapture-0.1.4`` and loaded as ``anycapture014`` by ``bench_overhead.load_old_anycapture``).
    Its decorator rewrites the code of the function it gets and returns a wrapper, so it gets a *copy* of
@@ -511,7 +512,7 @@ def capture_variant(model: Any, values: str) -> Variant:
 
 def open_block_variant(model: Any) -> Variant:
     """One capture block opened before a batch and closed after it (untimed): what capture costs per forward
-    without the cost of entering and leaving a block. A diagnostic row, not a way anyone is told to time.
+    without the cost of entering and leaving a block, as docs/capture.md recommends over a data loader.
 
     A block files each call with one append and makes its records when it is read; ``len(cap)`` after each
     forward reads it, so that the row pays for making every forward's records, as a loop that reads them does.
@@ -534,7 +535,7 @@ def open_block_variant(model: Any) -> Variant:
         return chunks(state["cap"].get(KEY, [])) if "cap" in state else []
 
     label = "anycapture `capture(..., values='raw')`, one block held open around each batch, read after each forward"
-    return Variant(label, run, maps, state.clear, enter, leave, kind="diagnostic")
+    return Variant(label, run, maps, state.clear, enter, leave, kind="anycapture")
 
 
 def get_local_variant(model: Any, target: types.FunctionType) -> Variant:

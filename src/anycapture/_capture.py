@@ -101,55 +101,20 @@ class _Recorder:
         )
         self.slots_by_name = {slot[2]: slot for slot in self.slots}
         self._counter = itertools.count()
-        # Calls whose records are not made yet: (values, their positions, path, thread) per call,
-        # appended by the dispatcher's short way inside the user's function (one C append). Only a
-        # block's sole recorder files this way, so the block's order numbers can be given later, in
-        # the same order. settle() makes the records; every reader of the block runs it first.
-        self.pending: list[tuple[tuple[Any, ...], tuple[int, ...], str | None, int]] = []
-
-    def settle(self) -> None:
-        """Make the records of the calls in :attr:`pending`, in call order."""
-        owner = self.owner
-        pending = self.pending
-        if owner is None:  # calls that returned while the block was ending: not the block's
-            pending.clear()
-            return
-        with owner._settling:
-            count = len(pending)  # other threads may append meanwhile: take exactly these
-            taken = pending[:count]
-            del pending[:count]
-            label, bound, counter, order, slots = self.label, self.bound, self._counter, owner._order, self.slots
-            call = -1
-            if len(slots) == 1:  # one variable (an attention map): the loop kept short
-                ((_, key, name, records),) = slots
-                append, kept = records.append, 0
-                for values, positions, path, thread in taken:
-                    call = next(counter)
-                    value = values[positions[0]]
-                    if value is not _MISSING:
-                        kept += 1
-                        append(
-                            _make_record(
-                                Record, (key, name, value, label, path, call, thread, next(order), None, None, None)
-                            )
-                        )
-                bound[0] += kept
-            else:
-                for values, positions, path, thread in taken:
-                    call = next(counter)
-                    for (index, key, name, records), position in zip(slots, positions, strict=True):
-                        value = values[position]
-                        if value is not _MISSING:
-                            bound[index] += 1
-                            fields = (key, name, value, label, path, call, thread, next(order), None, None, None)
-                            records.append(_make_record(Record, fields))
-            if call >= 0:
-                self.calls = call + 1
+        # A block keeping its values in memory, unbounded, outside autograd files each call the
+        # short way: one tuple on the block's list, made into records when the block is read
+        # (Capture._settle). Fixed for the block's life, so a recorder never switches ways.
+        self.short = owner._sink is None and not owner._track_grads and owner._max_size is None
+        self.ran = False  # a call reached the block (its records may still be waiting)
+        self.filing = (
+            self._counter,
+            self.label,
+            self.bound,
+            tuple((i, key, name, records.append) for i, key, name, records in self.slots),
+        )
 
     def file(self, pending: tuple[Any, ...], index_of: Mapping[str, int], context: int | None) -> None:
         """File one call's values (``pending``, in the dispatcher's order) as this block's records."""
-        if self.pending:  # calls filed the short way before blocks came or went: they come first
-            self.settle()
         call = next(self._counter)
         self.calls = call + 1
         owner = self.owner
@@ -254,11 +219,10 @@ class _Dispatcher:
         self._serial = itertools.count()
         self._index_of: dict[str, int] = {}
         self._context: int | None = None
-        # (recorder, positions of its names among the values, context) for the one block, when it
-        # is alone and keeps its values in memory, unbounded, without gradients: calls go on its
-        # pending list.
-        # One tuple, replaced whole, so that a call never sees half of a change.
-        self._short: tuple[_Recorder, tuple[int, ...], int | None] | None = None
+        # Blocks filing the short way, each with the positions of its names among the values, and
+        # the blocks filing record by record.
+        self._shorts: tuple[tuple[_Recorder, tuple[int, ...]], ...] = ()
+        self._filed: tuple[_Recorder, ...] = ()
         # One bound method for the dispatcher's life: the instrumented code keeps calling the same
         # object whichever blocks come and go.
         self._record = self.record
@@ -311,14 +275,13 @@ class _Dispatcher:
         self._sweep_at = max(_SWEEP_AT, 2 * len(calls))
 
     def _refresh(self) -> None:
-        previous, self._short = self._short, None
-        if previous is not None:
-            previous[0].settle()  # its calls, before any filed the long way
         func = self._func()
         if func is None:
+            self._shorts, self._filed = (), ()
             return
         if not self.recorders and not self.each_recorders:
             _engine.detach(func, self)
+            self._shorts, self._filed = (), ()
             self._calls.clear()
             self._sweep_at = _SWEEP_AT
             return
@@ -329,18 +292,8 @@ class _Dispatcher:
         self.watched = watched
         self._index_of = {name: i for i, name in enumerate(watched)}
         self._context = 0 if self.first is not None and self.recorders else None
-        if len(self.recorders) == 1 and not self.each_recorders:
-            solo = self.recorders[0]
-            owner = solo.owner
-            if (
-                owner is not None
-                and owner._sink is None
-                and not owner._track_grads
-                and owner._max_size is None
-                and len(owner._recorders) == 1
-                and (owner.model is None or self._context is not None)
-            ):
-                self._short = (solo, tuple(self._index_of[name] for name in solo.names), self._context)
+        self._shorts = tuple((r, tuple(self._index_of[name] for name in r.names)) for r in self.recorders if r.short)
+        self._filed = tuple(r for r in self.recorders if not r.short)
         each_names: list[str] = []
         for recorder in self.each_recorders:
             each_names += [name for name in recorder.names if name not in each_names]
@@ -386,35 +339,39 @@ class _Dispatcher:
             if frame.f_code.co_filename.startswith(_engine._PACKAGE_DIR):  # read from the frame by a hook
                 frame = frame.f_back  # type: ignore[assignment]
             self._calls.pop(id(frame), None)
-        short = self._short
-        if short is not None:
-            # The short way: no record made here, one C append (settle() makes the records).
+        context = self._context
+        for recorder, positions in self._shorts:
+            # The short way: the values (reduced and converted now, as they are at the return) and
+            # the layer go on the block's list with one C append; records are made when it is read.
+            owner = recorder.owner
+            if owner is None:  # a call that returned while its block was ending
+                continue
             try:
-                solo, positions, context = short
-                owner = solo.owner
-                if owner is not None:
-                    path = None
-                    if owner.model is not None:
-                        module = values[context]  # type: ignore[index]
-                        entry = owner._paths.get(id(module))
-                        if entry is not None and entry[0]() is module:
-                            path = entry[1]
-                        else:  # not a module of the model (or one added since): the long search
-                            path = owner._path_of(module) or owner._path_from_stack(sys._getframe(1))
-                    if owner._processing:  # reduced and converted now: the value as it is at the return
-                        process, kept = owner._process, list(values)
-                        for position, key in zip(positions, solo.keys, strict=True):
-                            if kept[position] is not _MISSING:
-                                kept[position] = process(key, kept[position])
-                        values = tuple(kept)
-                    solo.pending.append((values, positions, path, get_ident()))
+                recorder.ran = True
+                path = None
+                if owner.model is not None:
+                    if context is not None:
+                        module = values[context]
+                        entry = owner._paths.get(id(module))  # _path_of's lookup, inlined: it runs per call
+                        path = entry[1] if entry is not None and entry[0]() is module else owner._path_of(module)
+                    if path is None:  # a plain function (F.multi_head_attention_forward): a caller's layer
+                        path = owner._path_from_stack(sys._getframe(1))
+                picked = (values[positions[0]],) if len(positions) == 1 else tuple([values[p] for p in positions])
+                if owner._processing:
+                    keys = recorder.keys
+                    picked = tuple(
+                        [
+                            value if value is _MISSING else owner._process(keys[i], value)
+                            for i, value in enumerate(picked)
+                        ]
+                    )
+                owner._pending.append((recorder, picked, path, get_ident()))
             except Exception as exc:
                 _engine.warn_once(self._warned, "file", f"capture from {self.label} failed: {exc!r}", 3)
-            return
-        recorders = self.recorders
+        recorders = self._filed
         if not recorders:
             return
-        index_of, context = self._index_of, self._context
+        index_of = self._index_of
         for recorder in recorders:
             try:
                 recorder.file(values, index_of, context)
@@ -483,7 +440,10 @@ class Capture(Mapping[str, list[Any]]):
         self._max_size = max_size
         self._records: dict[str, deque[Record]] = {}
         self._order = itertools.count()
-        self._settling = threading.Lock()
+        # Calls filed the short way, waiting to become records: (recorder, values, path, thread).
+        self._pending: list[tuple[_Recorder, tuple[Any, ...], str | None, int]] = []
+        self._settling = threading.RLock()  # readers wait for a settle running in another thread
+        self._in_settle = False
         per_target = sites if sites is not None else [None] * len(targets)
         self._recorders = [
             _Recorder(self, func, names, hint, chosen)
@@ -555,10 +515,32 @@ class Capture(Mapping[str, list[Any]]):
             _dispatcher(recorder.func).remove(recorder)
 
     def _settle(self) -> None:
-        """Records for every call filed the short way so far (see :meth:`_Recorder.settle`)."""
-        for recorder in self._recorders:
-            if recorder.pending:
-                recorder.settle()
+        """Make the records of the calls filed the short way so far, in the order they returned.
+
+        Every reader runs this first. Records are numbered here (call, order), which is the
+        block's own order since all its targets file the same way onto one list.
+        """
+        with self._settling:
+            pending = self._pending
+            if not pending or self._in_settle:  # a finalizer reading the block while it settles: as it is
+                return
+            self._in_settle = True
+            try:
+                count = len(pending)  # other threads may append meanwhile: take exactly these
+                taken = pending[:count]
+                del pending[:count]
+                order = self._order
+                for recorder, values, path, thread in taken:
+                    counter, label, bound, slots = recorder.filing
+                    call = next(counter)
+                    recorder.calls = call + 1
+                    for (index, key, name, append), value in zip(slots, values, strict=True):
+                        if value is not _MISSING:
+                            bound[index] += 1
+                            fields = (key, name, value, label, path, call, thread, next(order), None, None, None)
+                            append(_make_record(Record, fields))
+            finally:
+                self._in_settle = False
 
     def _report(self) -> None:
         problems = self._problems()
@@ -574,7 +556,8 @@ class Capture(Mapping[str, list[Any]]):
         for recorder in self._recorders:
             hint = f" Hint: {recorder.hint}" if recorder.hint else ""
             if recorder.calls == 0:
-                problems.append(f"{recorder.label} never ran inside the capture block.{hint}")
+                if not recorder.ran:  # else its one call returned as the block ended: too late to tell
+                    problems.append(f"{recorder.label} never ran inside the capture block.{hint}")
                 continue
             never = [name for name, count in zip(recorder.names, recorder.bound, strict=True) if count == 0]
             if never:

@@ -122,13 +122,9 @@ class _Recorder:
             return
         path = None
         if owner.model is not None:
-            if context is not None:
-                module = pending[context]
-                entry = owner._paths.get(id(module))  # _path_of's lookup, inlined: it runs per call
-                path = entry[1] if entry is not None and entry[0]() is module else owner._path_of(module)
-            if path is None:
-                # A plain function (F.multi_head_attention_forward): the layer is a caller's.
-                path = owner._path_from_stack(sys._getframe(2))
+            module = pending[context] if context is not None else None
+            entry = owner._paths.get(id(module))  # _path_of's lookup, inlined: it runs per call
+            path = entry[1] if entry is not None and entry[0]() is module else owner._find_layer(module, 2)
         plain, label, bound = owner._plain, self.label, self.bound
         for index, key, name, records in self.slots:
             value = pending[index_of[name]]
@@ -350,12 +346,9 @@ class _Dispatcher:
                 recorder.ran = True
                 path = None
                 if owner.model is not None:
-                    if context is not None:
-                        module = values[context]
-                        entry = owner._paths.get(id(module))  # _path_of's lookup, inlined: it runs per call
-                        path = entry[1] if entry is not None and entry[0]() is module else owner._path_of(module)
-                    if path is None:  # a plain function (F.multi_head_attention_forward): a caller's layer
-                        path = owner._path_from_stack(sys._getframe(1))
+                    module = values[context] if context is not None else None
+                    entry = owner._paths.get(id(module))  # _path_of's lookup, inlined: it runs per call
+                    path = entry[1] if entry is not None and entry[0]() is module else owner._find_layer(module, 1)
                 picked = (values[positions[0]],) if len(positions) == 1 else tuple([values[p] for p in positions])
                 if owner._processing:
                     keys = recorder.keys
@@ -597,6 +590,13 @@ class Capture(Mapping[str, list[Any]]):
             self._index_model(fresh=True)
             path = self._lookup(obj)
         return path
+
+    def _find_layer(self, module: Any, depth: int) -> str | None:
+        """The layer of a call whose first argument is not in the model's index: a module added
+        since (found by indexing again), else, for a plain function (F.multi_head_attention_forward),
+        the nearest caller's; ``depth`` is the captured function's frame, counted from the caller."""
+        path = self._path_of(module)
+        return path if path is not None else self._path_from_stack(sys._getframe(depth + 1))
 
     def _path_from_stack(self, frame: types.FrameType | None) -> str | None:
         """The path of the nearest module of the model among the callers' first arguments."""

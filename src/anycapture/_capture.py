@@ -215,9 +215,10 @@ class _Dispatcher:
         self._serial = itertools.count()
         self._index_of: dict[str, int] = {}
         self._context: int | None = None
-        # Blocks filing the short way, each with the positions of its names among the values, and
-        # the blocks filing record by record.
-        self._shorts: tuple[tuple[_Recorder, tuple[int, ...]], ...] = ()
+        # Blocks filing the short way (each with the positions of its names among the values, the
+        # position when it has one name, and its block's list's append), and those filing record
+        # by record.
+        self._shorts: tuple[tuple[_Recorder, tuple[int, ...], int | None, Callable[[Any], None]], ...] = ()
         self._filed: tuple[_Recorder, ...] = ()
         # One bound method for the dispatcher's life: the instrumented code keeps calling the same
         # object whichever blocks come and go.
@@ -288,7 +289,13 @@ class _Dispatcher:
         self.watched = watched
         self._index_of = {name: i for i, name in enumerate(watched)}
         self._context = 0 if self.first is not None and self.recorders else None
-        self._shorts = tuple((r, tuple(self._index_of[name] for name in r.names)) for r in self.recorders if r.short)
+        shorts = []
+        for recorder in self.recorders:
+            if recorder.short and recorder.owner is not None:
+                positions = tuple(self._index_of[name] for name in recorder.names)
+                single = positions[0] if len(positions) == 1 else None
+                shorts.append((recorder, positions, single, recorder.owner._pending.append))
+        self._shorts = tuple(shorts)
         self._filed = tuple(r for r in self.recorders if not r.short)
         each_names: list[str] = []
         for recorder in self.each_recorders:
@@ -336,7 +343,7 @@ class _Dispatcher:
                 frame = frame.f_back  # type: ignore[assignment]
             self._calls.pop(id(frame), None)
         context = self._context
-        for recorder, positions in self._shorts:
+        for recorder, positions, single, append in self._shorts:
             # The short way: the values (reduced and converted now, as they are at the return) and
             # the layer go on the block's list with one C append; records are made when it is read.
             owner = recorder.owner
@@ -349,16 +356,19 @@ class _Dispatcher:
                     module = values[context] if context is not None else None
                     entry = owner._paths.get(id(module))  # _path_of's lookup, inlined: it runs per call
                     path = entry[1] if entry is not None and entry[0]() is module else owner._find_layer(module, 1)
-                picked = (values[positions[0]],) if len(positions) == 1 else tuple([values[p] for p in positions])
-                if owner._processing:
+                if single is not None:  # one variable: its value alone, not in a tuple of its own
+                    picked: Any = values[single]
+                    if owner._processing and picked is not _MISSING:
+                        picked = owner._process(recorder.keys[0], picked)
+                else:
                     keys = recorder.keys
                     picked = tuple(
                         [
-                            value if value is _MISSING else owner._process(keys[i], value)
-                            for i, value in enumerate(picked)
+                            value if value is _MISSING or not owner._processing else owner._process(keys[i], value)
+                            for i, value in enumerate([values[p] for p in positions])
                         ]
                     )
-                owner._pending.append((recorder, picked, path, get_ident()))
+                append((recorder, picked, path, get_ident()))
             except Exception as exc:
                 _engine.warn_once(self._warned, "file", f"capture from {self.label} failed: {exc!r}", 3)
         recorders = self._filed
@@ -433,7 +443,8 @@ class Capture(Mapping[str, list[Any]]):
         self._max_size = max_size
         self._records: dict[str, deque[Record]] = {}
         self._order = itertools.count()
-        # Calls filed the short way, waiting to become records: (recorder, values, path, thread).
+        # Calls filed the short way, waiting to become records: (recorder, values, path, thread),
+        # the value alone when the recorder has one variable.
         self._pending: list[tuple[_Recorder, tuple[Any, ...], str | None, int]] = []
         self._settling = threading.RLock()  # readers wait for a settle running in another thread
         self._in_settle = False
@@ -522,9 +533,25 @@ class Capture(Mapping[str, list[Any]]):
                 count = len(pending)  # other threads may append meanwhile: take exactly these
                 taken = pending[:count]
                 del pending[:count]
-                order = self._order
+                order, recorders = self._order, self._recorders
+                if len(recorders) == 1 and len(recorders[0].filing[3]) == 1:
+                    # One target, one variable (an attention map): the loop kept short.
+                    recorder = recorders[0]
+                    counter, label, bound, ((_, key, name, append),) = recorder.filing
+                    call, kept = -1, 0
+                    for _, value, path, thread in taken:
+                        call = next(counter)
+                        if value is not _MISSING:
+                            kept += 1
+                            fields = (key, name, value, label, path, call, thread, next(order), None, None, None)
+                            append(_make_record(Record, fields))
+                    recorder.calls = call + 1
+                    bound[0] += kept
+                    return
                 for recorder, values, path, thread in taken:
                     counter, label, bound, slots = recorder.filing
+                    if len(slots) == 1:  # filed alone (see _Dispatcher.record)
+                        values = (values,)
                     call = next(counter)
                     recorder.calls = call + 1
                     for (index, key, name, append), value in zip(slots, values, strict=True):

@@ -687,8 +687,8 @@ def test_finalizer_reading_the_block_during_settle_does_not_deadlock() -> None:
         script = textwrap.dedent(_DEADLOCK).replace("MODE", mode)
         try:
             done = subprocess.run(
-                [sys.executable, "-c", script], env={"PYTHONPATH": src}, capture_output=True, text=True, timeout=5
-            )
+                [sys.executable, "-c", script], env={"PYTHONPATH": src}, capture_output=True, text=True, timeout=60
+            )  # a deadlock never ends; a loaded machine may still take some seconds to start Python
             finished.append(done.stdout.split()[-1:] == ["done"])
         except subprocess.TimeoutExpired:
             finished.append(False)

@@ -361,13 +361,12 @@ class _Dispatcher:
                     if owner._processing and picked is not _MISSING:
                         picked = owner._process(recorder.keys[0], picked)
                 else:
-                    keys = recorder.keys
-                    picked = tuple(
-                        [
-                            value if value is _MISSING or not owner._processing else owner._process(keys[i], value)
-                            for i, value in enumerate([values[p] for p in positions])
-                        ]
-                    )
+                    picked = tuple([values[p] for p in positions])
+                    if owner._processing:
+                        keys = recorder.keys
+                        picked = tuple(
+                            [v if v is _MISSING else owner._process(keys[i], v) for i, v in enumerate(picked)]
+                        )
                 append((recorder, picked, path, get_ident()))
             except Exception as exc:
                 _engine.warn_once(self._warned, "file", f"capture from {self.label} failed: {exc!r}", 3)
@@ -879,8 +878,9 @@ def _normalise_targets(
 ) -> list[tuple[types.FunctionType, tuple[str, ...], str]]:
     """[(function, names, hint)] from whatever :func:`capture` was given."""
     named = type(target) is str or type(target) is Recipe
+    key = (target if type(target) is str else id(target), varnames)
     if named:  # a recipe or "module:Qual.name" seen before: check that it still names the same function
-        cached = _located.get((target if type(target) is str else id(target), varnames))
+        cached = _located.get(key)
         if cached is not None and cached[0] is target:
             _, module_name, parts, obj, result, code = cached
             found: Any = sys.modules.get(module_name)
@@ -915,7 +915,6 @@ def _normalise_targets(
     if named and location is not None:
         if len(_located) >= _LOCATED_MAX:
             _located.clear()
-        key = (target if type(target) is str else id(target), varnames)
         _located[key] = (target, *location, result[0], result[0][0].__code__)
     return result
 

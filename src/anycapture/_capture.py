@@ -79,39 +79,36 @@ class _Recorder:
         # that a block's records (and the tensors in them) die with it, without waiting for gc.
         self.owner: Capture | None = owner
         self.func = func
+        self.dispatcher = dispatcher = _dispatcher(func)
         self.names = names
         self.hint = hint
         # With when="each": name -> the positions of the assignment sites kept (None: all).
         self.sites = sites
-        self.lines: dict[tuple[str, int], int | None] = {}
-        if sites is not None:
-            from ._analysis import assignment_sites
-
-            code = _engine.original_code(func)
-            self.lines = {(name, site.position): site.line for name in names for site in assignment_sites(code, name)}
-        self.base = 0  # the dispatcher's call serials from here on began after this block did
-        self._numbers: dict[int, int] = {}  # call serial -> this block's call number
-        self.label = _engine.label_of(func)
-        self.keys = tuple(key_for(func, name, owner.key_style) for name in names)
+        self.label, self.keys = dispatcher.naming(names, owner.key_style)
         self.calls = 0
         self.bound = [0] * len(names)
         # (index, key, name, records of that key) per requested variable
-        self.slots = tuple(
-            (i, key, name, owner._records_of(key)) for i, (key, name) in enumerate(zip(self.keys, names, strict=True))
-        )
-        self.slots_by_name = {slot[2]: slot for slot in self.slots}
-        self._counter = itertools.count()
+        slots = []
+        for i, key in enumerate(self.keys):
+            slots.append((i, key, names[i], owner._records_of(key)))
+        self.slots = tuple(slots)
         # A block keeping its values in memory, unbounded, outside autograd files each call the
         # short way: one tuple on the block's list, made into records when the block is read
         # (Capture._settle). Fixed for the block's life, so a recorder never switches ways.
         self.short = owner._sink is None and not owner._track_grads and owner._max_size is None
         self.ran = False  # a call reached the block (its records may still be waiting)
-        self.filing = (
-            self._counter,
-            self.label,
-            self.bound,
-            tuple((i, key, name, records.append) for i, key, name, records in self.slots),
-        )
+        if not self.short:
+            self._counter = itertools.count()
+        if sites is not None:
+            from ._analysis import assignment_sites
+
+            code = _engine.original_code(func)
+            self.lines: dict[tuple[str, int], int | None] = {
+                (name, site.position): site.line for name in names for site in assignment_sites(code, name)
+            }
+            self.slots_by_name = {slot[2]: slot for slot in self.slots}
+            self.base = 0  # the dispatcher's call serials from here on began after this block did
+            self._numbers: dict[int, int] = {}  # call serial -> this block's call number
 
     def file(self, pending: tuple[Any, ...], index_of: Mapping[str, int], context: int | None) -> None:
         """File one call's values (``pending``, in the dispatcher's order) as this block's records."""
@@ -187,6 +184,10 @@ _SWEEP_AT = 32  # calls open at once before those that raised are looked for (do
 # Suspended generators cannot be told from abandoned ones; beyond this many, the oldest are
 # forgotten (a generator resumed after that counts as a new call), so frames never pile up.
 _MAX_GENERATOR_CALLS = 64
+_MAX_LAYOUTS = 64  # name sets (and value options) remembered: a loop of blocks uses one or two
+# Held while a block makes its records (Capture._settle), so that a reader in another thread waits
+# for them; one for all blocks, since it is held only for a loop that takes no other lock.
+_settling = threading.RLock()
 
 
 class _Dispatcher:
@@ -224,6 +225,35 @@ class _Dispatcher:
         # object whichever blocks come and go.
         self._record = self.record
         self._warned: set[object] = set()
+        # Computed once per set of names, not at every block: (names, key style) -> (label, keys),
+        # and the names of each recorder -> (watched, index_of, each recorder's positions).
+        self._naming: dict[tuple[tuple[str, ...], str], tuple[str, tuple[str, ...]]] = {}
+        self._layouts: dict[tuple[tuple[str, ...], ...], tuple[Any, ...]] = {}
+
+    def naming(self, names: tuple[str, ...], key_style: str) -> tuple[str, tuple[str, ...]]:
+        """The function's label and the keys of ``names`` (in ``key_style``)."""
+        found = self._naming.get((names, key_style))
+        if found is None:
+            func = self._func()
+            assert func is not None  # the caller holds it
+            found = (_engine.label_of(func), tuple([key_for(func, name, key_style) for name in names]))
+            if len(self._naming) < _MAX_LAYOUTS:
+                self._naming[names, key_style] = found
+        return found
+
+    def _layout(self, key: tuple[tuple[str, ...], ...]) -> tuple[Any, ...]:
+        """What the recorders asking for the names in ``key`` need: (the names read at returns,
+        the first argument first; name -> index among them; each recorder's indices)."""
+        found = self._layouts.get(key)
+        if found is None:
+            names = [self.first] if self.first is not None else []
+            for wanted in key:
+                names += [name for name in wanted if name not in names]
+            index_of = {name: i for i, name in enumerate(names)}
+            found = (tuple(names), index_of, tuple([tuple([index_of[n] for n in wanted]) for wanted in key]))
+            if len(self._layouts) < _MAX_LAYOUTS:
+                self._layouts[key] = found
+        return found
 
     def _each_sink(self, name: str) -> _engine.EachSink:
         """The sink of ``name``'s assignments, one per name for the dispatcher's life."""
@@ -282,29 +312,30 @@ class _Dispatcher:
             self._calls.clear()
             self._sweep_at = _SWEEP_AT
             return
-        names = [self.first] if self.first is not None and self.recorders else []
-        for recorder in self.recorders:
-            names += [name for name in recorder.names if name not in names]
-        watched = tuple(names)
+        recorders = self.recorders
+        if recorders:
+            names = (recorders[0].names,) if len(recorders) == 1 else tuple([r.names for r in recorders])
+            watched, self._index_of, positions = self._layout(names)
+            self._context = 0 if self.first is not None else None
+        else:
+            watched, self._index_of, positions, self._context = (), {}, (), None
         self.watched = watched
-        self._index_of = {name: i for i, name in enumerate(watched)}
-        self._context = 0 if self.first is not None and self.recorders else None
         shorts = []
-        for recorder in self.recorders:
-            if recorder.short and recorder.owner is not None:
-                positions = tuple(self._index_of[name] for name in recorder.names)
-                single = positions[0] if len(positions) == 1 else None
-                shorts.append((recorder, positions, single, recorder.owner._pending.append))
-        self._shorts = tuple(shorts)
-        self._filed = tuple(r for r in self.recorders if not r.short)
+        filed = []
+        for recorder, places in zip(recorders, positions, strict=True):
+            if not recorder.short:
+                filed.append(recorder)
+            elif recorder.owner is not None:
+                single = places[0] if len(places) == 1 else None
+                shorts.append((recorder, places, single, recorder.owner._pending.append))
+        self._shorts, self._filed = tuple(shorts), tuple(filed)
         each_names: list[str] = []
         for recorder in self.each_recorders:
             each_names += [name for name in recorder.names if name not in each_names]
-        each_watched = tuple(each_names)
-        self.each_watched = each_watched
+        self.each_watched = tuple(each_names)
         # Every site of a watched name is instrumented, whatever sites the blocks chose (they filter
         # in file_each), so that ``assignment`` counts all of the call's assignments to the name.
-        each = {name: (None, self._each_sink(name), True) for name in each_watched}
+        each = {name: (None, self._each_sink(name), True) for name in each_names} if each_names else None
         backend = _engine.attach(func, self, {}, (watched, self._record), each=each)
         if each and backend != "bytecode":
             _engine.detach(func, self)
@@ -330,8 +361,10 @@ class _Dispatcher:
 
     def remove(self, recorder: _Recorder) -> None:
         with _dispatch_lock:
-            self.recorders = tuple(r for r in self.recorders if r is not recorder)
-            self.each_recorders = tuple(r for r in self.each_recorders if r is not recorder)
+            if recorder.sites is None:
+                self.recorders = _without(self.recorders, recorder)
+            else:
+                self.each_recorders = _without(self.each_recorders, recorder)
             self._refresh()
 
     def record(self, *values: Any) -> None:
@@ -379,6 +412,12 @@ class _Dispatcher:
                 recorder.file(values, index_of, context)
             except Exception as exc:
                 _engine.warn_once(self._warned, "file", f"capture from {self.label} failed: {exc!r}", 3)
+
+
+def _without(recorders: tuple[_Recorder, ...], recorder: _Recorder) -> tuple[_Recorder, ...]:
+    if len(recorders) == 1:  # the usual case: one block at a time
+        return () if recorders[0] is recorder else recorders
+    return tuple([r for r in recorders if r is not recorder])
 
 
 _dispatch_lock = threading.RLock()
@@ -445,13 +484,11 @@ class Capture(Mapping[str, list[Any]]):
         # Calls filed the short way, waiting to become records: (recorder, values, path, thread),
         # the value alone when the recorder has one variable.
         self._pending: list[tuple[_Recorder, tuple[Any, ...], str | None, int]] = []
-        self._settling = threading.RLock()  # readers wait for a settle running in another thread
         self._in_settle = False
-        per_target = sites if sites is not None else [None] * len(targets)
-        self._recorders = [
-            _Recorder(self, func, names, hint, chosen)
-            for (func, names, hint), chosen in zip(targets, per_target, strict=True)
-        ]
+        recorders = []
+        for i, (func, names, hint) in enumerate(targets):
+            recorders.append(_Recorder(self, func, names, hint, sites[i] if sites is not None else None))
+        self._recorders = recorders
         self._paths: dict[int, tuple[weakref.ref[Any], str]] = {}
         self._reindexed = False
         self._warned: set[object] = set()
@@ -506,16 +543,16 @@ class Capture(Mapping[str, list[Any]]):
         try:
             for recorder in self._recorders:
                 recorder.owner = self
-                _dispatcher(recorder.func).add(recorder)
+                recorder.dispatcher.add(recorder)
                 attached.append(recorder)
         except BaseException:
             for recorder in attached:
-                _dispatcher(recorder.func).remove(recorder)
+                recorder.dispatcher.remove(recorder)
             raise
 
     def _stop(self) -> None:
         for recorder in self._recorders:
-            _dispatcher(recorder.func).remove(recorder)
+            recorder.dispatcher.remove(recorder)
 
     def _settle(self) -> None:
         """Make the records of the calls filed the short way so far, in the order they returned.
@@ -523,7 +560,7 @@ class Capture(Mapping[str, list[Any]]):
         Every reader runs this first. Records are numbered here (call, order), which is the
         block's own order since all its targets file the same way onto one list.
         """
-        with self._settling:
+        with _settling:  # readers wait for a settle running in another thread
             pending = self._pending
             if not pending or self._in_settle:  # a finalizer reading the block while it settles: as it is
                 return
@@ -533,31 +570,33 @@ class Capture(Mapping[str, list[Any]]):
                 taken = pending[:count]
                 del pending[:count]
                 order, recorders = self._order, self._recorders
-                if len(recorders) == 1 and len(recorders[0].filing[3]) == 1:
-                    # One target, one variable (an attention map): the loop kept short.
+                if len(recorders) == 1 and len(recorders[0].slots) == 1:
+                    # One target, one variable (an attention map): the records made in one comprehension.
                     recorder = recorders[0]
-                    counter, label, bound, ((_, key, name, append),) = recorder.filing
-                    call, kept = -1, 0
-                    for _, value, path, thread in taken:
-                        call = next(counter)
-                        if value is not _MISSING:
-                            kept += 1
-                            fields = (key, name, value, label, path, call, thread, next(order), None, None, None)
-                            append(_make_record(Record, fields))
-                    recorder.calls = call + 1
-                    bound[0] += kept
+                    ((_, key, name, records),) = recorder.slots
+                    label, first = recorder.label, recorder.calls
+                    recorder.calls = first + count
+                    made = [
+                        _make_record(
+                            Record, (key, name, value, label, path, call, thread, next(order), None, None, None)
+                        )
+                        for call, (_, value, path, thread) in enumerate(taken, first)
+                        if value is not _MISSING
+                    ]
+                    recorder.bound[0] += len(made)
+                    records.extend(made)
                     return
                 for recorder, values, path, thread in taken:
-                    counter, label, bound, slots = recorder.filing
+                    label, bound, slots = recorder.label, recorder.bound, recorder.slots
                     if len(slots) == 1:  # filed alone (see _Dispatcher.record)
                         values = (values,)
-                    call = next(counter)
+                    call = recorder.calls
                     recorder.calls = call + 1
-                    for (index, key, name, append), value in zip(slots, values, strict=True):
+                    for (index, key, name, records), value in zip(slots, values, strict=True):
                         if value is not _MISSING:
                             bound[index] += 1
                             fields = (key, name, value, label, path, call, thread, next(order), None, None, None)
-                            append(_make_record(Record, fields))
+                            records.append(_make_record(Record, fields))
             finally:
                 self._in_settle = False
 
@@ -986,7 +1025,8 @@ def capture(
     """
     if key_style not in ("qualname", "module"):
         raise ValueError(f"key_style={key_style!r} is not a key style; use 'qualname' or 'module'")
-    check_when(when, at, line, "capture")
+    if when != "return" or at is not None or line is not None:
+        check_when(when, at, line, "capture")
     if grads:
         if values not in ("numpy", "raw") or device is not None or clone or collate_fn is not None:
             raise TypeError(
@@ -1015,6 +1055,15 @@ def value_options(
     values: str, device: Any, clone: bool, collate_fn: Any, reduce: Any, max_size: Any, sink: Any = None
 ) -> dict[str, Any]:
     """Validate the value options shared by the capture blocks; the keywords :class:`Capture` takes."""
+    # The plain options (no callables, no sink) are checked once: a loop of blocks then shares one
+    # converter, which also remembers what it learnt about the first tensor.
+    plain = collate_fn is None and reduce is None and sink is None and type(values) is str and type(clone) is bool
+    key = None
+    if plain and (device is None or type(device) is str) and (max_size is None or type(max_size) is int):
+        key = (values, device, clone, max_size)
+        found = _plain_options.get(key)
+        if found is not None:
+            return found
     if sink is not None and max_size is not None:
         raise TypeError("max_size= keeps the newest values in memory; with sink= every value goes to disk")
     if collate_fn is not None and not callable(collate_fn):
@@ -1022,10 +1071,16 @@ def value_options(
     if reduce is not None and not callable(reduce):
         raise TypeError(f"reduce must be callable or None; got {reduce!r}")
     convert = make_converter(values, device=device, clone=clone) if collate_fn is None else collate_fn
-    return {
+    options = {
         "convert": convert,
         "custom": collate_fn is not None,
         "reduce": reduce,
         "max_size": check_max_size(max_size),
         "sink": sink,
     }
+    if key is not None and len(_plain_options) < _MAX_LAYOUTS:
+        _plain_options[key] = options
+    return options
+
+
+_plain_options: dict[tuple[Any, ...], dict[str, Any]] = {}

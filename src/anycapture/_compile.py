@@ -122,8 +122,9 @@ def removed(target: Target, func: FunctionType | None) -> None:
     if func is None or not set_attributes:
         return
     attributes = vars(func)
-    for name in (_INLINE, _DISABLE, _DISABLE_MSG):
-        attributes.pop(name, None)
+    attributes.pop(_INLINE, None)
+    attributes.pop(_DISABLE, None)
+    attributes.pop(_DISABLE_MSG, None)
 
 
 def _skip_frames(torch: Any, code: CodeType) -> None:
@@ -156,14 +157,17 @@ def _mark_function(target: Target, func: FunctionType) -> bool:
     """Make a compiling caller graph-break at calls of ``func``, or under ``fullgraph=True`` inline
     its original code. False when ``func`` has dynamo settings of its own, which are left alone."""
     attributes = vars(func)
-    if any(name in attributes for name in (_INLINE, _DISABLE, _DISABLE_MSG)):
+    if _INLINE in attributes or _DISABLE in attributes or _DISABLE_MSG in attributes:
         return False
     # Not cached: the twin shares the function's globals, which usually hold the function itself,
     # so a cache keyed by the function would keep it alive for good.
     twin = FunctionType(target.original_code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
     twin.__kwdefaults__ = func.__kwdefaults__
     twin.__qualname__, twin.__module__ = func.__qualname__, func.__module__
-    gate = _Gate(target.label)  # new for each block: it warns once per block
+    gate = target.gate
+    if gate is None:
+        gate = target.gate = _Gate(target.label)
+    gate.warned.clear()  # it warns once per block
     # Dynamo checks the gate on what it would inline (the twin); on ``func`` too, for a dynamo that
     # looks there.
     for holder in (twin, func):
@@ -179,7 +183,10 @@ def _warn_if_compiled_before(target: Target, torch: Any) -> None:
     if convert is None:  # dynamo never ran, so nothing is compiled
         return
     compiled = getattr(convert, "output_codes", None)
-    if not any(ref() is not None for ref in getattr(compiled, "seen", ())):
+    for ref in getattr(compiled, "seen", ()):  # a loop, not any(): this runs at every block's start
+        if ref() is not None:
+            break
+    else:
         return
     if torch._C._dynamo.eval_frame._debug_get_cache_entry_list(target.original_code):
         return  # compiled as a frame of its own: that is swapped out with the code, and records

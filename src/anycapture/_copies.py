@@ -47,7 +47,7 @@ _live: weakref.WeakSet[Pending] = weakref.WeakSet()
 
 def any_pending() -> bool:
     """Whether a :class:`Pending` exists anywhere (cheap: readers ask before they look)."""
-    return bool(_live)
+    return bool(_live.data)  # the WeakSet's own set: len(_live) runs Python code (a dead entry may linger)
 
 
 class Pending:

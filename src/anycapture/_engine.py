@@ -124,6 +124,7 @@ class Target:
         # nothing done yet; False: the function has dynamo settings of its own, left alone).
         self.skipped_code: CodeType | None = None
         self.dynamo_attributes: bool | None = None
+        self.gate: Any = None  # its _compile._Gate, made once (it holds no reference to the function)
 
     def function(self) -> FunctionType | None:
         return self._ref()

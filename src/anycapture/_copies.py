@@ -41,13 +41,14 @@ PINNED_DEVICE_TYPES = frozenset({"cuda"})
 _streams: dict[Any, Any] = {}  # device -> its side stream for copies
 _streams_lock = threading.Lock()
 _UNSET: Any = object()
-# Every Pending still alive: readers skip looking for them when there is none (no device copies).
-_live: weakref.WeakSet[Pending] = weakref.WeakSet()
+# A weak reference to every Pending still alive, which takes itself out when its Pending dies: readers
+# skip looking for them when there is none (no device copies). A plain set: len() runs in C.
+_live: set[weakref.ref[Pending]] = set()
 
 
 def any_pending() -> bool:
     """Whether a :class:`Pending` exists anywhere (cheap: readers ask before they look)."""
-    return bool(_live.data)  # the WeakSet's own set: len(_live) runs Python code (a dead entry may linger)
+    return bool(_live)
 
 
 class Pending:
@@ -65,7 +66,7 @@ class Pending:
         self._host, self._event, self._numpy, self._source = host, event, numpy, source
         self._value = _UNSET
         self._lock = threading.Lock()
-        _live.add(self)
+        _live.add(weakref.ref(self, _live.discard))
 
     def done(self) -> bool:
         """Whether the copy has finished (``result()`` would not wait)."""

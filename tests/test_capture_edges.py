@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import anycapture
-from anycapture import CaptureWarning, EmptyCaptureError, capture, get_local
+from anycapture import CaptureWarning, EmptyCaptureError, _engine, capture, get_local
 
 # -- functions under test ------------------------------------------------------------------------
 
@@ -728,3 +728,59 @@ def test_bounded_capture_read_while_another_thread_captures(backend: str) -> Non
             assert len(cap["layer_fn.h"]) == 5000
 
         assert _read_while_another_thread_captures(read, lambda: layer_fn(1)) == []
+
+
+# -- a loop of blocks: each block after the first reinstalls the plan the last one left -----------
+
+
+def test_block_after_code_replaced_between_blocks(backend: str) -> None:
+    def f3(x: int) -> int:
+        y = x + 1
+        return y
+
+    def other(x: int) -> int:
+        y = x * 100
+        return y
+
+    with capture(f3, "y", values="raw") as first:
+        f3(1)
+    f3.__code__ = other.__code__  # someone else's new code: the next block captures from it
+    with capture(f3, "y", values="raw") as second:
+        assert f3(2) == 200
+    assert first["test_block_after_code_replaced_between_blocks.<locals>.f3.y"] == [2]
+    assert second["test_block_after_code_replaced_between_blocks.<locals>.f3.y"] == [200]
+    assert f3.__code__ is other.__code__
+
+
+def test_blocks_alternating_names_and_subscribers(backend: str) -> None:
+    for round_ in range(3):
+        with capture(layer_fn, "h", values="raw") as one:
+            layer_fn(1)
+        with capture(layer_fn, "x", "h", values="raw") as two:
+            layer_fn(2)
+        get_local("h")(layer_fn)  # another subscriber between blocks
+        get_local.activate(values="raw")
+        with capture(layer_fn, "h", values="raw") as three:
+            layer_fn(3)
+        get_local.deactivate()
+        assert one["layer_fn.h"] == [3]
+        assert two["layer_fn.x"] == [2]
+        assert two["layer_fn.h"] == [6]
+        assert three["layer_fn.h"] == [9]
+        assert get_local.cache["layer_fn.h"] == [9] * (round_ + 1)
+    assert _engine.attached_backend(layer_fn) is None
+    assert layer_fn.__code__ is _engine.original_code(layer_fn)
+
+
+@pytest.mark.skipif("monitoring" not in anycapture.backends(), reason="sys.monitoring needs Python 3.12+")
+def test_block_after_backend_forced_between_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANYCAPTURE_BACKEND", "bytecode")
+    with capture(layer_fn, "h", values="raw") as first:
+        assert _engine.attached_backend(layer_fn) == "bytecode"
+        layer_fn(1)
+    monkeypatch.setenv("ANYCAPTURE_BACKEND", "monitoring")
+    with capture(layer_fn, "h", values="raw") as second:
+        assert _engine.attached_backend(layer_fn) == "monitoring"
+        layer_fn(2)
+    assert first["layer_fn.h"] == [3]
+    assert second["layer_fn.h"] == [6]

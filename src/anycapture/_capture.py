@@ -617,6 +617,8 @@ class Capture(Mapping[str, list[Any]]):
                 if not recorder.ran:  # else its one call returned as the block ended: too late to tell
                     problems.append(f"{recorder.label} never ran inside the capture block.{hint}")
                 continue
+            if 0 not in recorder.bound:  # every variable bound (the usual case)
+                continue
             never = [name for name, count in zip(recorder.names, recorder.bound, strict=True) if count == 0]
             if never:
                 listed = ", ".join(map(repr, never))

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from types import CodeType, FrameType, FunctionType
 from typing import Any, NamedTuple
 
-from ._backends import Backend, InstallError, Sink, get_backend, preferred
+from ._backends import Backend, InstallError, Sink, forced_backend, get_backend, preferred
 from ._backends._base import MISSING
 from ._errors import CaptureWarning
 from ._functions import label_of
@@ -90,7 +90,7 @@ class Target:
     """One function being captured: its original code and what its subscribers want."""
 
     def __init__(self, func: FunctionType) -> None:
-        self._ref = weakref.ref(func, self._on_collected)
+        self.ref = weakref.ref(func, self._on_collected)  # the function, while it lives
         self.original_code: CodeType = func.__code__
         self.label = label_of(func)
         self.subscriptions: dict[object, Wants] = {}
@@ -125,9 +125,13 @@ class Target:
         self.skipped_code: CodeType | None = None
         self.dynamo_attributes: bool | None = None
         self.gate: Any = None  # its _compile._Gate, made once (it holds no reference to the function)
+        # When the last subscriber left: (it, what it wanted, the backend, the forced backend then).
+        # The plan is kept, so that the same subscriber wanting the same again (a loop of capture
+        # blocks) has the backend install it at once, without planning it anew.
+        self.parked: tuple[object, Wants, Backend, str] | None = None
 
     def function(self) -> FunctionType | None:
-        return self._ref()
+        return self.ref()
 
     def _on_collected(self, _ref: object) -> None:
         backend, self.backend = self.backend, None
@@ -348,6 +352,7 @@ def _release(target: Target) -> None:
 
 
 def _forget_plan(target: Target) -> None:
+    target.parked = None
     target.varnames, target.sinks, target.collectors, target.shape = (), (), (), ()
     target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
     target.edit_functions = {}
@@ -390,6 +395,17 @@ def _install(target: Target) -> None:
     )
 
 
+def _resume(target: Target, backend: Backend) -> bool:
+    """Have ``backend`` install the plan ``target`` kept when its last subscriber left; false if it cannot."""
+    try:
+        backend.install(target)
+    except InstallError:
+        backend.uninstall(target)
+        return False
+    target.backend = backend
+    return True
+
+
 def attach(
     func: FunctionType,
     owner: object,
@@ -420,7 +436,17 @@ def attach(
             target = _targets[func] = Target(func)
         if collect is not None:
             collect = (tuple(collect[0]), collect[1])
-        target.subscriptions[owner] = Wants(dict(sinks), collect, dict(each or {}), dict(edits or {}))
+        # tuple.__new__: Wants(...) would run a Python __new__
+        wants: Wants = tuple.__new__(Wants, (dict(sinks), collect, dict(each or {}), dict(edits or {})))
+        parked, target.parked = target.parked, None
+        if parked is not None and not target.subscriptions and parked[0] is owner and parked[1] == wants:
+            if parked[3] == forced_backend() and func.__code__ is target.original_code:
+                target.subscriptions[owner] = wants
+                if _resume(target, parked[2]):
+                    return parked[2].name
+                del target.subscriptions[owner]
+            _forget_plan(target)
+        target.subscriptions[owner] = wants
         _refresh(target)
         return target.backend.name if target.backend is not None else None
 
@@ -462,8 +488,23 @@ def detach(func: FunctionType, owner: object) -> None:
     """Stop capture for ``owner``; the original code returns once no one else captures."""
     with _lock:
         target = _targets.get(func)
-        if target is not None and target.subscriptions.pop(owner, None) is not None:
+        if target is None:
+            return
+        wants = target.subscriptions.pop(owner, None)
+        if wants is None:
+            return
+        if target.subscriptions or target.backend is None:
             _refresh(target)
+            return
+        # The last subscriber left: the original code back. A capture block's plan is kept for the
+        # next block (see parked); it holds nothing of the function's. Other plans are dropped: their
+        # sinks and editors may hold the user's objects.
+        backend, target.backend = target.backend, None
+        backend.uninstall(target)
+        if wants.collect is not None and not wants.returns and not wants.edits:
+            target.parked = (owner, wants, backend, forced_backend())
+        else:
+            _forget_plan(target)
 
 
 def attached_backend(func: FunctionType) -> str | None:

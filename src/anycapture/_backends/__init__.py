@@ -105,7 +105,8 @@ _environ_bytes: dict[bytes, bytes] | None = getattr(os.environ, "_data", None) i
 _ENV_KEY = ENV_VAR.encode()
 
 
-def _forced() -> str:
+def forced_backend() -> str:
+    """The backend ``ANYCAPTURE_BACKEND`` forces, or ``""``."""
     if _environ_bytes is not None:
         value = _environ_bytes.get(_ENV_KEY)
         return "" if value is None else os.fsdecode(value).strip()
@@ -114,7 +115,7 @@ def _forced() -> str:
 
 def preferred() -> list[str]:
     """Backends to try for a new target, in order: the forced one alone, or all available ones."""
-    forced = _forced()
+    forced = forced_backend()
     if forced:
         reason = _why_not(forced)
         if reason:
@@ -127,7 +128,7 @@ def require_rewriting(what: str) -> None:
     """Raise unless the code-rewriting backend may be used: ``what`` needs it (no other can)."""
     names = preferred()
     if "bytecode" not in names:
-        why = _why_not("bytecode") or f"{ENV_VAR}={_forced()!r} forces another backend"
+        why = _why_not("bytecode") or f"{ENV_VAR}={forced_backend()!r} forces another backend"
         raise BackendUnavailableError(
             f"{what} needs the 'bytecode' backend, which rewrites the function's code; it cannot be used "
             f"here: {why}. sys.monitoring only sees returns."

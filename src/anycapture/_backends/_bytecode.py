@@ -267,6 +267,7 @@ def _carry_local_events(source: CodeType, dest: CodeType) -> None:
                 monitoring.set_local_events(tool, dest, monitoring.get_local_events(tool, dest) | events)
 
 
+_MONITORING = sys.version_info >= (3, 12)  # other tools' local events exist (else nothing to carry)
 _TOOL_IDS = range(6)
 _NO_TOOLS = [None] * 6
 
@@ -283,12 +284,16 @@ class BytecodeBackend:
         template = target.templates.get(shape)
         if template is None:
             template = target.templates[shape] = _Template(target)
-        sinks = [sink for sink in target.sinks if sink is not None]
-        collectors = [collect for _, collect in target.collectors]
-        return template.bind((*sinks, *collectors, *target.each_sinks, *target.editors))
+        bound = []  # a loop, not comprehensions: this runs at every capture block's start
+        for sink in target.sinks:
+            if sink is not None:
+                bound.append(sink)
+        for _, collect in target.collectors:
+            bound.append(collect)
+        return template.bind((*bound, *target.each_sinks, *target.editors))
 
     def install(self, target: Target) -> None:
-        func = target.function()
+        func = target.ref()
         if func is None:
             return
         code = self.prepare(target)
@@ -298,16 +303,18 @@ class BytecodeBackend:
                 f"{target.label}.__code__ was replaced by someone else while anycapture was attached; "
                 "not overwriting it"
             )
-        _carry_local_events(current, code)
+        if _MONITORING:
+            _carry_local_events(current, code)
         func.__code__ = code
         target.installed_code = code
         _compile.installed(target, func, code)  # keeps torch.compile from tracing the rewritten code
 
     def uninstall(self, target: Target) -> None:
-        func = target.function()
+        func = target.ref()
         installed = target.installed_code
         if func is not None and installed is not None and func.__code__ is installed:
-            _carry_local_events(installed, target.original_code)
+            if _MONITORING:
+                _carry_local_events(installed, target.original_code)
             func.__code__ = target.original_code
         target.installed_code = None
         _compile.removed(target, func)

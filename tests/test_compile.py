@@ -360,7 +360,7 @@ def test_private_dynamo_api_missing_degrades_to_one_warning(backend: str, monkey
     model, args = _model("top")
     expected_out, attn = _eager(model, args)
     monkeypatch.setattr(_compile, "_failures", set())  # the warning is given once per process
-    target = _engine._targets.get(Attn.forward)
+    target = _engine.target_of(Attn.forward)
     if target is not None:  # code marked by earlier tests: mark it again
         monkeypatch.setattr(target, "skipped_code", None)
     monkeypatch.delattr(torch._C._dynamo.eval_frame, "set_code_exec_strategy")

@@ -109,6 +109,39 @@ def test_functions_captured_by_blocks_can_be_collected(backend: str) -> None:
     assert _dead(func_ref)
 
 
+def test_function_registries_forget_collected_functions(backend: str) -> None:
+    """The engine's and the blocks' records of a function (kept between blocks) go when it does."""
+    func = make_function()
+    key = id(func)
+    for _ in range(2):
+        with capture(func, "held", values="raw"):
+            func(True)
+    assert key in anycapture._engine._targets
+    assert key in anycapture._capture._dispatchers
+    del func
+    gc.collect()
+    assert key not in anycapture._engine._targets
+    assert key not in anycapture._capture._dispatchers
+
+
+def test_registry_callbacks_survive_module_teardown(backend: str) -> None:
+    """At interpreter exit, module globals become None before the last functions die: the weak
+    reference callbacks that keep the registries must not look their registry up as a global."""
+    import sys
+
+    func = make_function()
+    with capture(func, "held", values="raw"):
+        func(True)
+    errors: list[Any] = []
+    with pytest.MonkeyPatch.context() as patch:  # undone before the backend fixture's teardown
+        patch.setattr(sys, "unraisablehook", errors.append)
+        patch.setattr(anycapture._engine, "_targets", None)
+        patch.setattr(anycapture._capture, "_dispatchers", None)
+        del func
+        gc.collect()
+    assert errors == []
+
+
 def test_edit_block_releases_fn_and_its_captures(backend: str) -> None:
     """The edit's fn (and what it closes over) is dropped when the block ends."""
     if backend != "bytecode":

@@ -199,7 +199,9 @@ class _Dispatcher:
     """
 
     def __init__(self, func: types.FunctionType) -> None:
-        self._func = weakref.ref(func)
+        self._func = weakref.ref(func, self._forget)
+        self._key = id(func)  # its key in _dispatchers
+        self._registry = _dispatchers
         code = func.__code__
         # The first argument (``self``, or transformers' ``module``) tells which layer ran.
         self.first = code.co_varnames[0] if code.co_argcount else None
@@ -254,6 +256,11 @@ class _Dispatcher:
             if len(self._layouts) < _MAX_LAYOUTS:
                 self._layouts[key] = found
         return found
+
+    def _forget(self, _ref: object) -> None:
+        registry = self._registry  # not the global: at shutdown, module globals may be None already
+        if registry.get(self._key) is self:
+            del registry[self._key]
 
     def _each_sink(self, name: str) -> _engine.EachSink:
         """The sink of ``name``'s assignments, one per name for the dispatcher's life."""
@@ -421,20 +428,26 @@ def _without(recorders: tuple[_Recorder, ...], recorder: _Recorder) -> tuple[_Re
 
 
 _dispatch_lock = threading.RLock()
-_dispatchers: weakref.WeakKeyDictionary[types.FunctionType, _Dispatcher] = weakref.WeakKeyDictionary()
+# id(function) -> its dispatcher, while the function lives (the dispatcher's weak reference to it
+# takes the entry out). Not a WeakKeyDictionary: its get() runs Python code at every block.
+_dispatchers: dict[int, _Dispatcher] = {}
 
 
 def _dispatcher(func: types.FunctionType) -> _Dispatcher:
+    found = _dispatchers.get(id(func))
+    if found is not None and found._func() is func:
+        return found
     with _dispatch_lock:
-        found = _dispatchers.get(func)
-        if found is None:
-            found = _dispatchers[func] = _Dispatcher(func)
+        found = _dispatchers.get(id(func))
+        if found is None or found._func() is not func:
+            found = _dispatchers[id(func)] = _Dispatcher(func)
         return found
 
 
 # Module paths of each model seen: id(module) -> (weak reference to it, path). Kept between blocks,
 # since walking named_modules() of a large model costs more than a whole block of captures.
-_module_paths: weakref.WeakKeyDictionary[Any, dict[int, tuple[weakref.ref[Any], str]]] = weakref.WeakKeyDictionary()
+# id(model) -> (weak reference to it, which takes the entry out when it dies, and its index).
+_module_paths: dict[int, tuple[weakref.ref[Any], dict[int, tuple[weakref.ref[Any], str]]]] = {}
 
 
 TargetSpec = Any  # a function, method, "module:Qual.name" string, or Recipe
@@ -636,11 +649,17 @@ class Capture(Mapping[str, list[Any]]):
         named = getattr(model, "named_modules", None)
         if named is None:
             raise TypeError(f"model= must be a torch nn.Module (anything with named_modules()); got {model!r}")
-        paths = None if fresh else _module_paths.get(model)
+        known = None if fresh else _module_paths.get(id(model))
+        paths = known[1] if known is not None and known[0]() is model else None
         if paths is None:
             paths = {id(module): (weakref.ref(module), name) for name, module in named()}
+            key, known_paths = id(model), _module_paths
+
+            def forget(_ref: object) -> None:  # not the global: at shutdown it may be None already
+                known_paths.pop(key, None)
+
             with contextlib.suppress(TypeError):  # a model that cannot be weakly referenced: no cache
-                _module_paths[model] = paths
+                _module_paths[key] = (weakref.ref(model, forget), paths)
         self._paths = paths
         self._reindexed = fresh
 

@@ -61,7 +61,23 @@ class Wants(NamedTuple):
 
 
 _lock = threading.RLock()
-_targets: weakref.WeakKeyDictionary[FunctionType, Target] = weakref.WeakKeyDictionary()
+# id(function) -> its Target, while the function lives (the Target's weak reference to it takes
+# the entry out). Not a WeakKeyDictionary: its get() runs Python code, twice per capture block.
+_targets: dict[int, Target] = {}
+
+
+def target_of(func: FunctionType) -> Target | None:
+    """The engine's record of ``func``, if it has one."""
+    target = _targets.get(id(func))
+    return target if target is not None and target.ref() is func else None
+
+
+def _target_for(func: FunctionType) -> Target:
+    """``func``'s Target, made if need be; call with the lock held."""
+    target = _targets.get(id(func))
+    if target is None or target.ref() is not func:
+        target = _targets[id(func)] = Target(func)
+    return target
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -91,6 +107,8 @@ class Target:
 
     def __init__(self, func: FunctionType) -> None:
         self.ref = weakref.ref(func, self._on_collected)  # the function, while it lives
+        self.key = id(func)  # its key in _targets
+        self.registry = _targets
         self.original_code: CodeType = func.__code__
         self.label = label_of(func)
         self.subscriptions: dict[object, Wants] = {}
@@ -137,6 +155,9 @@ class Target:
         backend, self.backend = self.backend, None
         if backend is not None:
             backend.uninstall(self)
+        registry = self.registry  # not the global: at shutdown, module globals may be None already
+        if registry.get(self.key) is self:
+            del registry[self.key]
 
     # -- called from inside the captured function: must never raise ------------------------
     def missing(self, name: str) -> None:
@@ -431,9 +452,9 @@ def attach(
     :func:`assignment_sites` lists them. Returns the name of the backend now capturing, if any.
     """
     with _lock:
-        target = _targets.get(func)
-        if target is None:
-            target = _targets[func] = Target(func)
+        target = _targets.get(id(func))
+        if target is None or target.ref() is not func:
+            target = _target_for(func)
         if collect is not None:
             collect = (tuple(collect[0]), collect[1])
         # tuple.__new__: Wants(...) would run a Python __new__
@@ -465,7 +486,7 @@ def prepare(
     (attaching says why, later).
     """
     with _lock:
-        target = _targets.get(func)
+        target = target_of(func)
         if target is not None and target.subscriptions:
             return
         try:
@@ -473,7 +494,7 @@ def prepare(
         except Exception:  # a forced backend that cannot run is reported when capture starts
             return
         if target is None:
-            target = _targets[func] = Target(func)
+            target = _target_for(func)
         _adopt_current_code(target, func)
         try:
             if _plan(target, [Wants(dict(sinks), None, dict(each or {}), {})]):
@@ -487,8 +508,8 @@ def prepare(
 def detach(func: FunctionType, owner: object) -> None:
     """Stop capture for ``owner``; the original code returns once no one else captures."""
     with _lock:
-        target = _targets.get(func)
-        if target is None:
+        target = _targets.get(id(func))
+        if target is None or target.ref() is not func:
             return
         wants = target.subscriptions.pop(owner, None)
         if wants is None:
@@ -509,13 +530,13 @@ def detach(func: FunctionType, owner: object) -> None:
 
 def attached_backend(func: FunctionType) -> str | None:
     """Name of the backend capturing ``func`` now, or ``None``."""
-    target = _targets.get(func)
+    target = target_of(func)
     return target.backend.name if target is not None and target.backend is not None else None
 
 
 def original_code(func: FunctionType) -> CodeType:
     """The code ``func`` runs when nothing captures from it."""
-    target = _targets.get(func)
+    target = target_of(func)
     if target is not None and target.backend is not None:
         return target.original_code
     return func.__code__

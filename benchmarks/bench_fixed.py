@@ -27,7 +27,7 @@ and at start-up every row's maps are checked equal to the floor's.
 
 Run from the repository root in a venv with timm (``benchmarks/run_vit.sh`` makes one)::
 
-    PYTHONPATH=src python benchmarks/bench_fixed.py              # about 3 minutes on a 2-core machine
+    PYTHONPATH=src python benchmarks/bench_fixed.py              # 150 rounds of 30 forwards: about 2 minutes here
     PYTHONPATH=src python benchmarks/bench_fixed.py --rounds 20  # a smoke test
 
 It prints markdown on stdout and its progress on stderr; where timm is missing it says so and exits 0.
@@ -218,7 +218,7 @@ def check_maps(rows: list[Row], x: Any, forwards: int) -> None:
     del torch
 
 
-def time_rows(rows: list[Row], x: Any, rounds: int, forwards: int) -> None:
+def time_rows(rows: list[Row], x: Any, rounds: int, forwards: int, progress: bool = True) -> None:
     clock = time.perf_counter_ns
     for number in range(rounds):
         shift = number % len(rows)
@@ -240,7 +240,7 @@ def time_rows(rows: list[Row], x: Any, rounds: int, forwards: int) -> None:
         reference = times[rows[0].label]
         for row in rows:
             row.extra.append(times[row.label] - reference)
-        if (number + 1) % max(1, rounds // 10) == 0:
+        if progress and (number + 1) % max(1, rounds // 10) == 0:
             print(f"[bench_fixed] round {number + 1}/{rounds}", file=sys.stderr, flush=True)
 
 
@@ -278,8 +278,8 @@ def report(rows: list[Row], rounds: int, forwards: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=300)
-    parser.add_argument("--forwards", type=int, default=10, help="forwards per row per round")
+    parser.add_argument("--rounds", type=int, default=150)
+    parser.add_argument("--forwards", type=int, default=30, help="forwards per row per round")
     args = parser.parse_args()
     try:
         import timm
@@ -296,7 +296,7 @@ def main() -> None:
     rows = build_rows(model)
     check_maps(rows, x, 2)
     for _ in range(3):  # warm-up rounds, not reported
-        time_rows(rows, x, 1, args.forwards)
+        time_rows(rows, x, 1, args.forwards, progress=False)
     for row in rows:
         row.extra.clear()
     time_rows(rows, x, args.rounds, args.forwards)

@@ -178,3 +178,20 @@ def test_edit_vit_head_example() -> None:
     change = float(out.stdout.split("largest change in the logits: ")[1].split()[0])
     assert change > 0
     assert "after the block, the model is back: True" in out.stdout
+
+
+def test_bench_fixed_checks_its_rows() -> None:
+    """benchmarks/bench_fixed.py runs: every row's maps equal the floor's, 12 per forward in every batch."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "bench_fixed.py"), "--rounds", "2", "--forwards", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| way |")]
+    assert len(rows) == 8, done.stdout  # every way but the reference
+    assert "one `capture(recipes.TIMM_VIT, model=m, values='raw')` block per forward" in done.stdout

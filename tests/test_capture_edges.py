@@ -784,3 +784,40 @@ def test_block_after_backend_forced_between_blocks(monkeypatch: pytest.MonkeyPat
         layer_fn(2)
     assert first["layer_fn.h"] == [3]
     assert second["layer_fn.h"] == [6]
+
+
+@pytest.mark.skipif("monitoring" not in anycapture.backends(), reason="sys.monitoring needs Python 3.12+")
+def test_backend_forced_while_a_block_is_open_holds_for_the_next_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANYCAPTURE_BACKEND", raising=False)
+    chosen = []
+    with capture(layer_fn, "h", values="raw"):
+        chosen.append(_engine.attached_backend(layer_fn))
+        layer_fn(0)
+        monkeypatch.setenv("ANYCAPTURE_BACKEND", "monitoring")  # too late for this block, not for the next
+    with capture(layer_fn, "h", values="raw") as cap:
+        chosen.append(_engine.attached_backend(layer_fn))
+        monkeypatch.delenv("ANYCAPTURE_BACKEND")
+        layer_fn(1)
+    with capture(layer_fn, "h", values="raw"):
+        chosen.append(_engine.attached_backend(layer_fn))
+        layer_fn(2)
+    assert chosen == ["bytecode", "monitoring", "bytecode"]
+    assert cap["layer_fn.h"] == [3]
+
+
+def test_keys_follow_a_function_renamed_between_blocks(backend: str) -> None:
+    def renamed(x: int) -> int:
+        y = x + 1
+        return y
+
+    with capture(renamed, "y", values="raw") as first:
+        renamed(1)
+    renamed.__qualname__, renamed.__module__ = "Other.renamed", "pkg.mod"
+    with capture(renamed, "y", values="raw") as second:
+        renamed(2)
+    with capture(renamed, "y", values="raw", key_style="module") as third:
+        renamed(3)
+    assert list(first) == ["test_keys_follow_a_function_renamed_between_blocks.<locals>.renamed.y"]
+    assert list(second) == ["Other.renamed.y"]
+    assert [r.function for r in second.records] == ["pkg.mod:Other.renamed"]
+    assert list(third) == ["pkg.mod:Other.renamed.y"]

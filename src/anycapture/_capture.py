@@ -227,20 +227,22 @@ class _Dispatcher:
         # object whichever blocks come and go.
         self._record = self.record
         self._warned: set[object] = set()
-        # Computed once per set of names, not at every block: (names, key style) -> (label, keys),
-        # and the names of each recorder -> (watched, index_of, each recorder's positions).
-        self._naming: dict[tuple[tuple[str, ...], str], tuple[str, tuple[str, ...]]] = {}
+        # Computed once per set of names, not at every block: (names, key style, the function's
+        # qualname and module) -> (label, keys), and the names of each recorder -> (watched,
+        # index_of, each recorder's positions).
+        self._naming: dict[tuple[tuple[str, ...], str, str, str | None], tuple[str, tuple[str, ...]]] = {}
         self._layouts: dict[tuple[tuple[str, ...], ...], tuple[Any, ...]] = {}
 
     def naming(self, names: tuple[str, ...], key_style: str) -> tuple[str, tuple[str, ...]]:
-        """The function's label and the keys of ``names`` (in ``key_style``)."""
-        found = self._naming.get((names, key_style))
+        """The function's label and the keys of ``names`` (in ``key_style``), under its names now."""
+        func = self._func()
+        assert func is not None  # the caller holds it
+        key = (names, key_style, func.__qualname__, func.__module__)
+        found = self._naming.get(key)
         if found is None:
-            func = self._func()
-            assert func is not None  # the caller holds it
             found = (_engine.label_of(func), tuple([key_for(func, name, key_style) for name in names]))
             if len(self._naming) < _MAX_LAYOUTS:
-                self._naming[names, key_style] = found
+                self._naming[key] = found
         return found
 
     def _layout(self, key: tuple[tuple[str, ...], ...]) -> tuple[Any, ...]:

@@ -147,6 +147,7 @@ class Target:
         # The plan is kept, so that the same subscriber wanting the same again (a loop of capture
         # blocks) has the backend install it at once, without planning it anew.
         self.parked: tuple[object, Wants, Backend, str] | None = None
+        self.chosen_under = ""  # ANYCAPTURE_BACKEND when the backend installed now was chosen
 
     def function(self) -> FunctionType | None:
         return self.ref()
@@ -399,6 +400,7 @@ def _install(target: Target) -> None:
             target.backend.uninstall(target)
             target.backend = None
     reasons = []
+    forced = forced_backend()
     for name in preferred():
         backend = get_backend(name)
         try:
@@ -406,7 +408,7 @@ def _install(target: Target) -> None:
         except InstallError as exc:
             reasons.append(f"{name}: {exc}")
             continue
-        target.backend = backend
+        target.backend, target.chosen_under = backend, forced
         return
     warn_once(
         target.warned,
@@ -523,7 +525,7 @@ def detach(func: FunctionType, owner: object) -> None:
         backend, target.backend = target.backend, None
         backend.uninstall(target)
         if wants.collect is not None and not wants.returns and not wants.edits:
-            target.parked = (owner, wants, backend, forced_backend())
+            target.parked = (owner, wants, backend, target.chosen_under)
         else:
             _forget_plan(target)
 

@@ -143,7 +143,8 @@ class Target:
         self.skipped_code: CodeType | None = None
         self.dynamo_attributes: bool | None = None
         self.gate: Any = None  # its _compile._Gate, made once (it holds no reference to the function)
-        # When the last subscriber left: (it, what it wanted, the backend, the forced backend then).
+        # When the last subscriber left: (it, what it wanted, the backend, and ANYCAPTURE_BACKEND
+        # as it was when that backend was chosen).
         # The plan is kept, so that the same subscriber wanting the same again (a loop of capture
         # blocks) has the backend install it at once, without planning it anew.
         self.parked: tuple[object, Wants, Backend, str] | None = None

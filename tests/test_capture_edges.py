@@ -432,7 +432,7 @@ def test_when_each_with_frame_read_return_block(backend: str) -> None:
     # every call left the dispatcher's table of running calls at its return
     from anycapture._capture import _dispatchers
 
-    assert not _dispatchers[id(each_fn)]._calls
+    assert not _dispatchers[id(each_fn)][1]._calls
 
 
 def test_records_are_records(backend: str) -> None:

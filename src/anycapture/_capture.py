@@ -199,9 +199,7 @@ class _Dispatcher:
     """
 
     def __init__(self, func: types.FunctionType) -> None:
-        self._func = weakref.ref(func, self._forget)
-        self._key = id(func)  # its key in _dispatchers
-        self._registry = _dispatchers
+        self._func = weakref.ref(func)
         code = func.__code__
         # The first argument (``self``, or transformers' ``module``) tells which layer ran.
         self.first = code.co_varnames[0] if code.co_argcount else None
@@ -258,11 +256,6 @@ class _Dispatcher:
             if len(self._layouts) < _MAX_LAYOUTS:
                 self._layouts[key] = found
         return found
-
-    def _forget(self, _ref: object) -> None:
-        registry = self._registry  # not the global: at shutdown, module globals may be None already
-        if registry.get(self._key) is self:
-            del registry[self._key]
 
     def _each_sink(self, name: str) -> _engine.EachSink:
         """The sink of ``name``'s assignments, one per name for the dispatcher's life."""
@@ -430,26 +423,21 @@ def _without(recorders: tuple[_Recorder, ...], recorder: _Recorder) -> tuple[_Re
 
 
 _dispatch_lock = threading.RLock()
-# id(function) -> its dispatcher, while the function lives (the dispatcher's weak reference to it
-# takes the entry out). Not a WeakKeyDictionary: its get() runs Python code at every block.
-_dispatchers: dict[int, _Dispatcher] = {}
+_dispatchers: _engine.WeakIdMap[_Dispatcher] = _engine.WeakIdMap()  # each function's, while it lives
 
 
 def _dispatcher(func: types.FunctionType) -> _Dispatcher:
-    found = _dispatchers.get(id(func))
-    if found is not None and found._func() is func:
-        return found
+    entry = _dispatchers.get(id(func))  # _dispatchers.find, inlined: this runs at every capture block
+    if entry is not None and entry[0]() is func:
+        return entry[1]
     with _dispatch_lock:
-        found = _dispatchers.get(id(func))
-        if found is None or found._func() is not func:
-            found = _dispatchers[id(func)] = _Dispatcher(func)
-        return found
+        found = _dispatchers.find(func)
+        return found if found is not None else _dispatchers.put(func, _Dispatcher(func))
 
 
 # Module paths of each model seen: id(module) -> (weak reference to it, path). Kept between blocks,
 # since walking named_modules() of a large model costs more than a whole block of captures.
-# id(model) -> (weak reference to it, which takes the entry out when it dies, and its index).
-_module_paths: dict[int, tuple[weakref.ref[Any], dict[int, tuple[weakref.ref[Any], str]]]] = {}
+_module_paths: _engine.WeakIdMap[dict[int, tuple[weakref.ref[Any], str]]] = _engine.WeakIdMap()
 
 
 TargetSpec = Any  # a function, method, "module:Qual.name" string, or Recipe
@@ -651,17 +639,11 @@ class Capture(Mapping[str, list[Any]]):
         named = getattr(model, "named_modules", None)
         if named is None:
             raise TypeError(f"model= must be a torch nn.Module (anything with named_modules()); got {model!r}")
-        known = None if fresh else _module_paths.get(id(model))
-        paths = known[1] if known is not None and known[0]() is model else None
+        paths = None if fresh else _module_paths.find(model)
         if paths is None:
             paths = {id(module): (weakref.ref(module), name) for name, module in named()}
-            key, known_paths = id(model), _module_paths
-
-            def forget(_ref: object) -> None:  # not the global: at shutdown it may be None already
-                known_paths.pop(key, None)
-
             with contextlib.suppress(TypeError):  # a model that cannot be weakly referenced: no cache
-                _module_paths[key] = (weakref.ref(model, forget), paths)
+                _module_paths.put(model, paths)
         self._paths = paths
         self._reindexed = fresh
 

@@ -19,7 +19,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Mapping
 from types import CodeType, FrameType, FunctionType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ._backends import Backend, InstallError, Sink, forced_backend, get_backend, preferred
 from ._backends._base import MISSING
@@ -41,6 +41,7 @@ __all__ = [
     "warn_once",
 ]
 
+_V = TypeVar("_V")
 # Called with a variable's value and the position of the assignment site just run; never raises.
 EachSink = Callable[[Any, int], Any]
 # Called with a variable's value right after an assignment; returns the value the variable gets.
@@ -60,24 +61,48 @@ class Wants(NamedTuple):
     edits: dict[tuple[str, int], Editor]
 
 
+class WeakIdMap(dict[int, tuple["weakref.ref[Any]", _V]]):
+    """``id(obj) -> (a weak reference to obj, value)``, each entry taken out when its object dies.
+
+    Not a ``WeakKeyDictionary``, whose ``get()`` runs Python code: this is a plain dict, so a path
+    that runs at every capture block looks an object up with C calls only, as :meth:`find` does:
+    ``entry = registry.get(id(obj))``, then ``entry[1]`` if ``entry[0]() is obj``. The callback
+    that takes an entry out holds the map itself, not a module global (globals are None while the
+    interpreter tears modules down, when the last objects may die).
+    """
+
+    def find(self, obj: object) -> _V | None:
+        entry = self.get(id(obj))
+        return entry[1] if entry is not None and entry[0]() is obj else None
+
+    def put(self, obj: object, value: _V) -> _V:
+        """Remember ``value`` for ``obj`` while it lives (TypeError if it cannot be weakly referenced)."""
+        key = id(obj)
+
+        def forget(ref: weakref.ref[Any], registry: WeakIdMap[_V] = self) -> None:
+            entry = registry.get(key)
+            if entry is not None and entry[0] is ref:
+                del registry[key]
+
+        self[key] = (weakref.ref(obj, forget), value)
+        return value
+
+
 _lock = threading.RLock()
-# id(function) -> its Target, while the function lives (the Target's weak reference to it takes
-# the entry out). Not a WeakKeyDictionary: its get() runs Python code, twice per capture block.
-_targets: dict[int, Target] = {}
+_targets: WeakIdMap[Target] = WeakIdMap()  # each function's Target, while the function lives
 
 
 def target_of(func: FunctionType) -> Target | None:
     """The engine's record of ``func``, if it has one."""
-    target = _targets.get(id(func))
-    return target if target is not None and target.ref() is func else None
+    return _targets.find(func)
 
 
 def _target_for(func: FunctionType) -> Target:
     """``func``'s Target, made if need be; call with the lock held."""
-    target = _targets.get(id(func))
-    if target is None or target.ref() is not func:
-        target = _targets[id(func)] = Target(func)
-    return target
+    entry = _targets.get(id(func))  # _targets.find, inlined: this runs at every capture block
+    if entry is not None and entry[0]() is func:
+        return entry[1]
+    return _targets.put(func, Target(func))
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -107,8 +132,6 @@ class Target:
 
     def __init__(self, func: FunctionType) -> None:
         self.ref = weakref.ref(func, self._on_collected)  # the function, while it lives
-        self.key = id(func)  # its key in _targets
-        self.registry = _targets
         self.original_code: CodeType = func.__code__
         self.label = label_of(func)
         self.subscriptions: dict[object, Wants] = {}
@@ -157,9 +180,6 @@ class Target:
         backend, self.backend = self.backend, None
         if backend is not None:
             backend.uninstall(self)
-        registry = self.registry  # not the global: at shutdown, module globals may be None already
-        if registry.get(self.key) is self:
-            del registry[self.key]
 
     # -- called from inside the captured function: must never raise ------------------------
     def missing(self, name: str) -> None:
@@ -455,9 +475,7 @@ def attach(
     :func:`assignment_sites` lists them. Returns the name of the backend now capturing, if any.
     """
     with _lock:
-        target = _targets.get(id(func))
-        if target is None or target.ref() is not func:
-            target = _target_for(func)
+        target = _target_for(func)
         if collect is not None:
             collect = (tuple(collect[0]), collect[1])
         # tuple.__new__: Wants(...) would run a Python __new__
@@ -511,9 +529,10 @@ def prepare(
 def detach(func: FunctionType, owner: object) -> None:
     """Stop capture for ``owner``; the original code returns once no one else captures."""
     with _lock:
-        target = _targets.get(id(func))
-        if target is None or target.ref() is not func:
+        entry = _targets.get(id(func))  # _targets.find, inlined: this runs at every capture block's end
+        if entry is None or entry[0]() is not func:
             return
+        target = entry[1]
         wants = target.subscriptions.pop(owner, None)
         if wants is None:
             return

@@ -173,9 +173,6 @@ class Target:
         self.parked: tuple[object, Wants, Backend, str] | None = None
         self.chosen_under = ""  # ANYCAPTURE_BACKEND when the backend installed now was chosen
 
-    def function(self) -> FunctionType | None:
-        return self.ref()
-
     def _on_collected(self, _ref: object) -> None:
         backend, self.backend = self.backend, None
         if backend is not None:
@@ -410,7 +407,7 @@ def _adopt_current_code(target: Target, func: FunctionType) -> None:
 
 def _install(target: Target) -> None:
     """Have a backend capture what ``target`` now describes: the one installed, else the first that can."""
-    func = target.function()
+    func = target.ref()
     if target.backend is None and func is not None:
         _adopt_current_code(target, func)
     if target.backend is not None:

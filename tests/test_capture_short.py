@@ -4,6 +4,11 @@ A block that alone captures a function, keeps its values in memory without a bou
 files each call on the block's ``_pending`` list and makes the records later (``Capture._settle``).
 ``max_size=`` forces the per-call way, which each test here takes as the reference. The last tests
 are regressions for differences an adversarial review found in the first version of the short way.
+
+Every test runs twice: once as blocks run (the short way of a block keeping values as they are,
+with no model or on a method of a module class, is filing directly: the function's code appends
+each call's values to a list itself, ``_Dispatcher._files_directly``), and once with filing
+directly turned off, so that the short way through ``_Dispatcher.record`` is checked too.
 """
 
 from __future__ import annotations
@@ -24,7 +29,16 @@ from typing import Any
 
 import pytest
 
+import anycapture._capture
 from anycapture import Capture, CaptureWarning, EmptyCaptureError, capture, get_local
+
+
+@pytest.fixture(autouse=True, params=["direct", "through-record"])
+def filing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test with filing directly allowed (as blocks run), and without it."""
+    monkeypatch.setattr(anycapture._capture, "_FILE_DIRECTLY", request.param == "direct")
+    return str(request.param)
+
 
 SHORT: dict[str, Any] = {}
 PER_CALL: dict[str, Any] = {"max_size": 10**9}
@@ -107,14 +121,20 @@ def report_of(body: Callable[[], Capture]) -> tuple[Capture, list[str]]:
     return cap, [str(w.message) for w in caught if issubclass(w.category, CaptureWarning)]
 
 
-def test_short_way_is_taken_and_records_are_made_when_read(backend: str) -> None:
-    """Sanity: the 'short' mode of these tests really files calls on pending (and the other does not)."""
+def test_short_way_is_taken_and_records_are_made_when_read(backend: str, filing: str) -> None:
+    """Sanity: the 'short' mode of these tests really files calls on pending, or onto the list its
+    code appends to when filing directly (and the other does not)."""
     with capture(plain, "y", values="raw") as cap:
         plain(1)
         plain(2)
-        assert len(cap._pending) == 2
+        direct = anycapture._capture._dispatcher(plain)._direct
+        if filing == "direct":
+            assert (len(direct), len(cap._pending)) == (2, 0)
+        else:
+            assert (len(direct), len(cap._pending)) == (0, 2)
         assert cap["plain.y"] == [2, 4]
         assert cap._pending == []
+        assert direct == []
     with capture(plain, "y", values="raw", **PER_CALL) as cap2:
         plain(1)
         assert cap2._pending == []
@@ -574,13 +594,15 @@ def counted(i: int) -> int:
     return z
 
 
-def test_reader_sees_every_call_that_returned_before_it_read(backend: str) -> None:
+def test_reader_sees_every_call_that_returned_before_it_read(backend: str, filing: str) -> None:
     """A reader waits for a settle running in another thread: it sees every call that returned before it read."""
     calls = 300_000
     with capture(counted, "z", values="raw") as cap:
         for i in range(calls):
             counted(i)
-        pending = cap._pending
+        # what the other thread empties first: the list filed directly onto, else the block's own
+        pending = anycapture._capture._dispatcher(counted)._direct if filing == "direct" else cap._pending
+        assert len(pending) == calls
         other = threading.Thread(target=len, args=(cap,))  # settles the 300 000 calls
         other.start()
         deadline = time.monotonic() + 10

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import inspect
 import itertools
 import sys
 import threading
@@ -121,7 +122,10 @@ class _Recorder:
         if owner.model is not None:
             module = pending[context] if context is not None else None
             entry = owner._paths.get(id(module))  # _path_of's lookup, inlined: it runs per call
-            path = entry[1] if entry is not None and entry[0]() is module else owner._find_layer(module, 2)
+            if entry is not None and entry[0]() is module:
+                path = entry[1]
+            else:
+                path = owner._find_layer(module, 2, self.dispatcher.module_method)
         plain, label, bound = owner._plain, self.label, self.bound
         for index, key, name, records in self.slots:
             value = pending[index_of[name]]
@@ -159,7 +163,7 @@ class _Recorder:
         path = None
         if owner.model is not None:
             path = owner._path_of(call.context) if call.context is not _MISSING else None
-            if path is None:
+            if path is None and not self.dispatcher.module_method:
                 path = owner._path_from_stack(call.frame.f_back)
         line = self.lines.get((name, site))
         owner._file(records, key, name, value, self.label, path, number, line, site, call.counts[name] - 1)
@@ -224,6 +228,22 @@ class _Dispatcher:
         # One bound method for the dispatcher's life: the instrumented code keeps calling the same
         # object whichever blocks come and go.
         self._record = self.record
+        # Filing directly (see _files_directly): the instrumented code itself appends each call's
+        # values and thread id, as one tuple, to a list per layout of names (watched), kept for the
+        # dispatcher's life, so that a loop of blocks keeps one code object; the block it is for
+        # takes them when it is read (_drain). _direct is the list the latest such code appends
+        # to, and _direct_recorder the recorder they belong to, kept after that way ends for
+        # the calls still running its code.
+        self._direct_lists: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        self._direct: list[tuple[Any, ...]] = []
+        self._direct_watched: tuple[str, ...] = ()
+        self._direct_recorder: _Recorder | None = None
+        self._filing_directly = False
+        # Where a tuple of _direct holds the recorder's values (all, the one alone) and the layer's module.
+        self._direct_layout: tuple[tuple[int, ...], int | None, int | None] = ((), None, None)
+        # A method of an nn.Module class: its first argument is its layer, or it has none in the
+        # model (the callers are not searched, as they are for a plain function that takes a module).
+        self.module_method = _method_of_module(func)
         self._warned: set[object] = set()
         # Computed once per set of names, not at every block: (names, key style, the function's
         # qualname and module) -> (label, keys), and the names of each recorder -> (watched,
@@ -308,13 +328,19 @@ class _Dispatcher:
         if func is None:
             self._shorts, self._filed = (), ()
             return
-        if not self.recorders and not self.each_recorders:
+        recorders = self.recorders
+        if len(recorders) == 1 and not self.each_recorders and self._files_directly(recorders[0]):
+            self._start_direct(func, recorders[0])
+            return
+        self._filing_directly = False
+        if not recorders and not self.each_recorders:
             _engine.detach(func, self)
             self._shorts, self._filed = (), ()
             self._calls.clear()
             self._sweep_at = _SWEEP_AT
+            self._drain()  # the code is back: the calls filed directly so far are all there are
+            self._direct_recorder = None  # it holds its block's records
             return
-        recorders = self.recorders
         if recorders:
             names = (recorders[0].names,) if len(recorders) == 1 else tuple([r.names for r in recorders])
             watched, self._index_of, positions = self._layout(names)
@@ -339,12 +365,98 @@ class _Dispatcher:
         # in file_each), so that ``assignment`` counts all of the call's assignments to the name.
         each = {name: (None, self._each_sink(name), True) for name in each_names} if each_names else None
         backend = _engine.attach(func, self, {}, (watched, self._record), each=each)
+        self._drain()  # calls still running the code that filed directly are filed at once (see record)
+        if self._direct_recorder not in recorders:  # its block ended: it holds that block's records
+            self._direct_recorder = None
         if each and backend != "bytecode":
             _engine.detach(func, self)
             raise CaptureError(
                 f"capturing every assignment in {self.label} needs the 'bytecode' backend, which could not "
                 f"rewrite it (backend now: {backend}); see the CaptureWarning just given"
             )
+
+    def _files_directly(self, recorder: _Recorder) -> bool:
+        """Whether ``recorder``'s calls can be filed with no Python call: it is the only one, of a
+        block with no other target (whose calls it would have to be ordered with), filing the short
+        way, keeping values as they are, and its layers can be told after the call from the first
+        argument alone (no model, or a method of an ``nn.Module`` class)."""
+        owner = recorder.owner
+        if owner is None or not recorder.short or owner._processing or len(owner._recorders) != 1:
+            return False
+        # A plain function's layer may be found in its callers' frames, there only while it runs.
+        return _FILE_DIRECTLY and (owner.model is None or self.module_method)
+
+    def _start_direct(self, func: types.FunctionType, recorder: _Recorder) -> None:
+        """Have the function's code append ``(first argument?, *values, thread id)`` to a list
+        itself at each return: a C call, no Python frame (see _drain)."""
+        assert recorder.owner is not None
+        if recorder.owner.model is None:
+            watched, positions, context = recorder.names, tuple(range(len(recorder.names))), None
+        else:
+            watched, _, (positions,) = self._layout((recorder.names,))
+            context = 0
+        direct = self._direct_lists.get(watched)
+        if direct is None:
+            direct = self._direct_lists[watched] = []
+        self._drain()  # what the code filed so far is the previous recorder's
+        self._direct, self._direct_watched, self._direct_recorder = direct, watched, recorder
+        self._direct_layout = (positions, positions[0] if len(positions) == 1 else None, context)
+        self._shorts, self._filed, self.each_watched = (), (), ()
+        self._filing_directly = True
+        _engine.attach(func, self, {}, (watched, direct.append), packed=True)
+
+    def _drain(self) -> None:
+        """Hand the calls filed directly so far to their block, as entries of its short way
+        (``Capture._pending``), their layers looked up now. Call with ``_dispatch_lock`` held.
+
+        The calls on another layout's list returned from code of an earlier way of filing (a call
+        in flight while blocks came and went): their values are matched by name."""
+        recorder = self._direct_recorder
+        owner = recorder.owner if recorder is not None else None
+        for watched, direct in self._direct_lists.items():
+            if not direct:
+                continue
+            count = len(direct)  # threads may append meanwhile: take exactly these
+            if recorder is None or owner is None:  # calls that returned after their block had ended
+                del direct[:count]
+                continue
+            recorder.ran = True
+            if watched == self._direct_watched:
+                positions, single, context = self._direct_layout
+            else:
+                positions, single, context = self._layout_in(watched, recorder)
+            filed = []
+            paths = owner._paths
+            for item in direct[:count]:
+                path = None
+                if context is not None:
+                    module = item[context]
+                    entry = paths.get(id(module))
+                    path = entry[1] if entry is not None and entry[0]() is module else owner._path_of(module)
+                if single is not None:
+                    picked = item[single]
+                else:
+                    picked = tuple([_MISSING if p is None else item[p] for p in positions])
+                filed.append((recorder, picked, path, item[-1]))
+            owner._pending += filed
+            # Only now: a call that finds the list empty files its own values on the block's list
+            # at once (see record), after these.
+            del direct[:count]
+
+    def _layout_in(self, watched: tuple[str, ...], recorder: _Recorder) -> tuple[Any, ...]:
+        """_direct_layout for ``recorder`` on values laid out as ``watched`` (None: a name not there)."""
+        positions = tuple([watched.index(name) if name in watched else None for name in recorder.names])
+        model = recorder.owner is not None and recorder.owner.model is not None
+        context = watched.index(self.first) if model and self.first in watched else None
+        single = positions[0] if len(positions) == 1 and positions[0] is not None else None
+        return positions, single, context
+
+    def _file_late(self, values: tuple[Any, ...]) -> None:
+        """A call of code from before this dispatcher began filing directly: onto the direct list,
+        laid out as the direct code lays it out (so it is filed in its turn)."""
+        index_of = self._index_of
+        item = tuple([values[index_of[n]] if n in index_of else _MISSING for n in self._direct_watched])
+        self._direct.append((*item, get_ident()))
 
     def add(self, recorder: _Recorder) -> None:
         with _dispatch_lock:
@@ -372,6 +484,15 @@ class _Dispatcher:
     def record(self, *values: Any) -> None:
         """A call returns with these values (of ``watched``): every active block files them.
         Runs inside the user's function, called by its instrumented code."""
+        if self._direct:  # calls still running the code that filed directly: theirs go first
+            with _dispatch_lock:
+                if self._filing_directly:
+                    self._file_late(values)
+                    return
+                self._drain()
+        elif self._filing_directly:
+            self._file_late(values)
+            return
         if self._calls:  # when="each": the call has ended
             frame = sys._getframe(1)
             if frame.f_code.co_filename.startswith(_engine._PACKAGE_DIR):  # read from the frame by a hook
@@ -390,7 +511,10 @@ class _Dispatcher:
                 if owner.model is not None:
                     module = values[context] if context is not None else None
                     entry = owner._paths.get(id(module))  # _path_of's lookup, inlined: it runs per call
-                    path = entry[1] if entry is not None and entry[0]() is module else owner._find_layer(module, 1)
+                    if entry is not None and entry[0]() is module:
+                        path = entry[1]
+                    else:
+                        path = owner._find_layer(module, 1, self.module_method)
                 if single is not None:  # one variable: its value alone, not in a tuple of its own
                     picked: Any = values[single]
                     if owner._processing and picked is not _MISSING:
@@ -422,6 +546,30 @@ def _without(recorders: tuple[_Recorder, ...], recorder: _Recorder) -> tuple[_Re
     return tuple([r for r in recorders if r is not recorder])
 
 
+def _method_of_module(func: types.FunctionType | None) -> bool:
+    """Whether ``func`` is found as an attribute of an ``nn.Module`` class under its qualified name."""
+    if func is None or not func.__code__.co_argcount:
+        return False
+    torch = sys.modules.get("torch")
+    parts = func.__qualname__.split(".")
+    if torch is None or len(parts) < 2 or "<locals>" in parts:
+        return False
+    owner: Any = func.__globals__.get(parts[0])
+    for part in parts[1:-1]:
+        owner = getattr(owner, part, None)
+    try:
+        return (
+            isinstance(owner, type)
+            and issubclass(owner, torch.nn.Module)
+            and inspect.getattr_static(owner, parts[-1], None) is func
+        )
+    except Exception:  # a torch without nn, a class that cannot be inspected: not sure, so no
+        return False
+
+
+# Whether a block alone on its function may file directly (see _Dispatcher._files_directly);
+# tests turn it off to compare that way with the others.
+_FILE_DIRECTLY = True
 _dispatch_lock = threading.RLock()
 _dispatchers: _engine.WeakIdMap[_Dispatcher] = _engine.WeakIdMap()  # each function's, while it lives
 
@@ -564,11 +712,18 @@ class Capture(Mapping[str, list[Any]]):
         block's own order since all its targets file the same way onto one list.
         """
         with _settling:  # readers wait for a settle running in another thread
-            pending = self._pending
-            if not pending or self._in_settle:  # a finalizer reading the block while it settles: as it is
+            if self._in_settle:  # a finalizer reading the block while it settles: as it is
                 return
             self._in_settle = True
             try:
+                for recorder in self._recorders:
+                    dispatcher = recorder.dispatcher
+                    if dispatcher._direct_recorder is recorder:
+                        with _dispatch_lock:
+                            dispatcher._drain()
+                pending = self._pending
+                if not pending:
+                    return
                 count = len(pending)  # other threads may append meanwhile: take exactly these
                 taken = pending[:count]
                 del pending[:count]
@@ -661,12 +816,15 @@ class Capture(Mapping[str, list[Any]]):
             path = self._lookup(obj)
         return path
 
-    def _find_layer(self, module: Any, depth: int) -> str | None:
+    def _find_layer(self, module: Any, depth: int, method: bool) -> str | None:
         """The layer of a call whose first argument is not in the model's index: a module added
         since (found by indexing again), else, for a plain function (F.multi_head_attention_forward),
-        the nearest caller's; ``depth`` is the captured function's frame, counted from the caller."""
+        the nearest caller's; none for a method of a module outside the model (``method``).
+        ``depth`` is the captured function's frame, counted from the caller."""
         path = self._path_of(module)
-        return path if path is not None else self._path_from_stack(sys._getframe(depth + 1))
+        if path is not None or method:
+            return path
+        return self._path_from_stack(sys._getframe(depth + 1))
 
     def _path_from_stack(self, frame: types.FrameType | None) -> str | None:
         """The path of the nearest module of the model among the callers' first arguments."""

@@ -52,8 +52,9 @@ class Wants(NamedTuple):
     """What one subscriber wants from a function."""
 
     returns: dict[str, Sink]
-    # (names, collect): at each return, collect(*values of names), MISSING for an unbound one
-    collect: tuple[tuple[str, ...], Callable[..., None]] | None
+    # (names, collect, packed): at each return, collect(*values of names), MISSING for an unbound
+    # one; packed: collect((*values, threading.get_ident())), one tuple (see attach)
+    collect: tuple[tuple[str, ...], Callable[..., None], bool] | None
     # name -> (positions of the assignment sites wanted, or None for all; sink; whether the sink
     # takes the site's position as a second argument, or the value alone)
     each: dict[str, tuple[frozenset[int] | None, Callable[..., Any], bool]]
@@ -139,8 +140,9 @@ class Target:
         self.varnames: tuple[str, ...] = ()
         self.sinks: tuple[Sink | None, ...] = ()
         # At each return, after the sinks: collect(*values) per collector, its variables given
-        # by index into varnames. Collectors report unbound variables themselves.
-        self.collectors: tuple[tuple[tuple[int, ...], Callable[..., None]], ...] = ()
+        # by index into varnames (packed: collect((*values, thread id))). Collectors report
+        # unbound variables themselves.
+        self.collectors: tuple[tuple[tuple[int, ...], Callable[..., None], bool], ...] = ()
         # What the instrumented code's layout depends on (not the sinks themselves): a backend
         # builds code once per shape and reuses it.
         self.shape: tuple[Any, ...] = ()
@@ -234,9 +236,13 @@ class Target:
                 if target.shape != shape:
                     return
                 local_vars = sys._getframe(1).f_locals
-                indices, collect = target.collectors[position]
+                indices, collect, packed = target.collectors[position]
                 names = target.varnames
-                collect(*[local_vars.get(names[i], MISSING) for i in indices])
+                values = [local_vars.get(names[i], MISSING) for i in indices]
+                if packed:
+                    collect((*values, threading.get_ident()))
+                else:
+                    collect(*values)
             except Exception as exc:
                 target.failed(exc)
 
@@ -323,8 +329,8 @@ def _plan(target: Target, wants: list[Wants]) -> bool:
             names_only = want.collect[0]
             sinks_only = (None,) * len(names_only)
             everything = tuple(range(len(names_only)))
-            target.collectors = ((everything, want.collect[1]),)
-            shape = (names_only, (), (everything,), (), ())
+            target.collectors = ((everything, want.collect[1], want.collect[2]),)
+            shape = (names_only, (), ((everything, want.collect[2]),), (), ())
         else:
             return _plan_all(target, wants)
         target.varnames, target.sinks, target.shape = names_only, sinks_only, shape
@@ -336,7 +342,7 @@ def _plan(target: Target, wants: list[Wants]) -> bool:
 
 def _set_shape(target: Target) -> None:
     with_sinks = tuple(i for i, sink in enumerate(target.sinks) if sink is not None)
-    collected = tuple(indices for indices, _ in target.collectors)
+    collected = tuple((indices, packed) for indices, _, packed in target.collectors)
     target.shape = (target.varnames, with_sinks, collected, target.each_plan, target.edit_plan)
 
 
@@ -360,7 +366,9 @@ def _plan_all(target: Target, wants: list[Wants]) -> bool:
     sinks = tuple(_fan_out([w.returns[n] for w in wants if n in w.returns]) for n in names[:with_sinks])
     target.varnames, target.sinks = tuple(names), (*sinks, *(None,) * (len(names) - with_sinks))
     index = {name: i for i, name in enumerate(names)}
-    target.collectors = tuple((tuple(index[n] for n in wanted), collect) for wanted, collect in collecting)
+    target.collectors = tuple(
+        (tuple(index[n] for n in wanted), collect, packed) for wanted, collect, packed in collecting
+    )
     each_plan: list[tuple[str, tuple[int, ...] | None, bool]] = []
     each_sinks: list[Callable[..., Any]] = []
     for name in each_names:
@@ -453,6 +461,7 @@ def attach(
     sinks: Mapping[str, Sink],
     collect: tuple[tuple[str, ...], Callable[..., None]] | None = None,
     *,
+    packed: bool = False,
     each: Mapping[str, tuple[frozenset[int] | None, Callable[..., Any], bool]] | None = None,
     edits: Mapping[tuple[str, int], Editor] | None = None,
 ) -> str | None:
@@ -462,7 +471,10 @@ def attach(
     one warning per function and name), in one thread, one return at a time. ``collect=(names,
     fn)`` asks for all of one call's values at once: after the sinks, ``fn(*values)``, in the
     order of ``names``, :data:`MISSING` standing for a variable unbound there (no warning: the
-    subscriber reports it). Neither may raise.
+    subscriber reports it). Neither may raise. With ``packed=True`` the collector gets one tuple
+    instead, ``fn((*values, threading.get_ident()))``: a C callable such as a list's ``append``
+    then files a call with no Python frame at all (the rewriting backend builds the tuple in the
+    function's own code).
 
     ``each`` asks for values right after assignments: ``{name: (site positions or None, sink,
     takes_site)}``, the sink called as ``sink(value, site)``, or ``sink(value)`` when
@@ -473,10 +485,9 @@ def attach(
     """
     with _lock:
         target = _target_for(func)
-        if collect is not None:
-            collect = (tuple(collect[0]), collect[1])
+        collecting = None if collect is None else (tuple(collect[0]), collect[1], packed)
         # tuple.__new__: Wants(...) would run a Python __new__
-        wants: Wants = tuple.__new__(Wants, (dict(sinks), collect, dict(each or {}), dict(edits or {})))
+        wants: Wants = tuple.__new__(Wants, (dict(sinks), collecting, dict(each or {}), dict(edits or {})))
         parked, target.parked = target.parked, None
         if parked is not None and not target.subscriptions and parked[0] is owner and parked[1] == wants:
             if parked[3] == forced_backend() and func.__code__ is target.original_code:

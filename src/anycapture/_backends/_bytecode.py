@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from threading import get_ident
 from types import CodeType
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["BytecodeBackend"]
 
 _ARG_FLAGS = (0x04, 0x08)  # CO_VARARGS, CO_VARKEYWORDS
-# At most an inserted call's sink, NULL and two arguments sit above what the code had there.
+# At most an inserted call's sink, NULL and two arguments sit above what the code had there; a
+# collector's call holds its values, and a packed one NULL and get_ident while the tuple is built.
 _EXTRA_STACK = 4
 
 
@@ -46,17 +48,28 @@ class _SinkSlot:
         self.index = index
 
 
-def _call(func: object, args: list[Instr], location: Any) -> list[Instr]:
-    """``func(*args)`` with the result dropped, in this interpreter's calling sequence."""
+def _call(func: object, args: list[Instr], location: Any, count: int | None = None) -> list[Instr]:
+    """``func(*args)`` with the result dropped, in this interpreter's calling sequence: each of
+    ``args`` loads one argument, unless ``count`` says how many arguments they leave."""
+    if count is None:
+        count = len(args)
     if sys.version_info >= (3, 13):
         seq = [Instr("LOAD_CONST", func, location=location), Instr("PUSH_NULL", location=location)]
     else:
         seq = [Instr("PUSH_NULL", location=location), Instr("LOAD_CONST", func, location=location)]
     seq += args
     if sys.version_info < (3, 12):
-        seq.append(Instr("PRECALL", len(args), location=location))
-    seq += [Instr("CALL", len(args), location=location), Instr("POP_TOP", location=location)]
+        seq.append(Instr("PRECALL", count, location=location))
+    seq += [Instr("CALL", count, location=location), Instr("POP_TOP", location=location)]
     return seq
+
+
+def _packed_call(func: object, args: list[Instr], location: Any) -> list[Instr]:
+    """``func((*args, get_ident()))`` with the result dropped: the tuple is built here, so a C
+    ``func`` (a list's ``append``) files a call with no Python frame at all."""
+    thread_id = _call(get_ident, [], location)[:-1]  # its result is the tuple's last item
+    packed = [*args, *thread_id, Instr("BUILD_TUPLE", len(args) + 1, location=location)]
+    return _call(func, packed, location, count=1)
 
 
 def _load(name: str, code: Bytecode, location: Any) -> Instr:
@@ -161,7 +174,7 @@ class _Template:
             # Slots, in the order bind() gets them: the per-variable sinks, the collectors, the
             # sinks after assignments, the editors.
             sunk = [i for i, sink in enumerate(target.sinks) if sink is not None]
-            collectors = [indices for indices, _ in target.collectors]
+            collectors = [(indices, packed) for indices, _, packed in target.collectors]
             n_slots = len(sunk) + len(collectors) + len(each_plan) + len(edit_plan)
             slots = [_SinkSlot(i) for i in range(n_slots)]
             sink_slot = {i: slots[k] for k, i in enumerate(sunk)}
@@ -173,7 +186,7 @@ class _Template:
             }
             first_editor = first_each + len(each_plan)
             edit_slot = {spot: slots[first_editor + i] for i, spot in enumerate(edit_plan)}
-            extra_stack = max([_EXTRA_STACK, *(2 + len(indices) for indices in collectors)])
+            extra_stack = max([_EXTRA_STACK, *(4 + len(indices) for indices, _ in collectors)])
             items = list(code)
             stores = assignment_stores(items, {*each_slot, *(name for name, _ in edit_plan)})
             positions = site_positions(items, stores)
@@ -204,13 +217,14 @@ class _Template:
                             out += _guarded(slot, name, _Unbound(target, name), depth, location)
                         else:
                             out += _call(target.frame_reader(i), [], location)
-                    for position, (indices, slot) in enumerate(zip(collectors, collector_slots, strict=True)):
+                    for position, ((indices, packed), slot) in enumerate(zip(collectors, collector_slots, strict=True)):
                         names = [tracked[i] for i in indices]
                         unready = [name for name in names if name not in ready]
                         if all(name in guardable for name in unready) and (active is None or not unready):
                             loads = [_load(name, code, location) for name in names]
                             fallback = _call(target.frame_collector(position), [], location)
-                            out += _checked(unready, _call(slot, loads, location), fallback, depth, location)
+                            collect = (_packed_call if packed else _call)(slot, loads, location)
+                            out += _checked(unready, collect, fallback, depth, location)
                         else:
                             out += _call(target.frame_collector(position), [], location)
                 out.append(item)
@@ -288,7 +302,7 @@ class BytecodeBackend:
         for sink in target.sinks:
             if sink is not None:
                 bound.append(sink)
-        for _, collect in target.collectors:
+        for _, collect, _ in target.collectors:
             bound.append(collect)
         return template.bind((*bound, *target.each_sinks, *target.editors))
 

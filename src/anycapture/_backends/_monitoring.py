@@ -139,5 +139,17 @@ _Plan = tuple[
 def _plan_of(target: Target) -> _Plan:
     names = target.varnames
     pairs = tuple((name, sink) for name, sink in zip(names, target.sinks, strict=True) if sink is not None)
-    collectors = tuple((tuple(names[i] for i in indices), collect) for indices, collect in target.collectors)
+    collectors = tuple(
+        (tuple(names[i] for i in indices), _packing(collect) if packed else collect)
+        for indices, collect, packed in target.collectors
+    )
     return (target, pairs, collectors)
+
+
+def _packing(collect: Callable[[tuple[object, ...]], None]) -> Callable[..., None]:
+    """A packed collector called as a plain one: ``collect((*values, thread id))``."""
+
+    def packing(*values: object) -> None:
+        collect((*values, threading.get_ident()))
+
+    return packing

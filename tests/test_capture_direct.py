@@ -1,0 +1,148 @@
+"""Filing directly with ``model=``: a block alone on a method of an ``nn.Module`` class.
+
+Such a block's calls are filed by the function's own code (one C append of the call's module, values and
+thread) and their layers looked up when the block is read. The records must equal those of the two other
+ways: through ``_Dispatcher.record`` (filing directly turned off) and per call (``max_size=``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import anycapture._capture
+from anycapture import capture
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+
+class Scale(nn.Module):
+    def forward(self, x: Any) -> Any:
+        score = x * 2
+        return score
+
+
+class Net(nn.Module):
+    """Three layers, and one module it calls that is not among its submodules."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([Scale() for _ in range(3)])
+        self.stray = [Scale()]  # a plain list: not a submodule, so not in named_modules()
+
+    def forward(self, x: Any, stray: bool = False) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        if stray:
+            self.stray[0](x)
+        return x
+
+
+def with_module(module: Any, x: Any) -> Any:
+    """A plain function that takes a module: its layer may come from its callers' frames."""
+    score = x + 1
+    return score
+
+
+class Caller(nn.Module):
+    def forward(self, x: Any) -> Any:
+        return with_module(object(), x)
+
+
+class NotAModule:
+    def forward(self, x: Any) -> Any:
+        score = x
+        return score
+
+    @staticmethod
+    def static(x: Any) -> Any:
+        return x
+
+
+def test_methods_of_module_classes_are_told_apart() -> None:
+    """Only a function found on an nn.Module class under its qualified name counts as a module's method."""
+
+    class Local(nn.Module):
+        def forward(self, x: Any) -> Any:
+            return x
+
+    method_of_module = anycapture._capture._method_of_module
+    assert method_of_module(Scale.forward)
+    assert not method_of_module(with_module)
+    assert not method_of_module(Local.forward)  # defined in a function: not found by name
+    assert not method_of_module(NotAModule.forward)
+    assert not method_of_module(NotAModule.static)
+
+
+def _records(way: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[Any, ...]], bool]:
+    monkeypatch.setattr(anycapture._capture, "_FILE_DIRECTLY", way == "direct")
+    torch.manual_seed(0)
+    net = Net()
+    x = torch.ones(2)
+    options: dict[str, Any] = {"max_size": 10**9} if way == "per-call" else {}
+    with torch.no_grad(), capture(Scale.forward, "score", model=net, values="raw", **options) as cap:
+        net(x)
+        direct = anycapture._capture._dispatcher(Scale.forward)._filing_directly
+        len(cap)  # read mid-block: the calls so far become records now
+        net.layers.append(Scale())  # a layer added during the block: found by indexing again
+        net(x, stray=True)
+        Scale()(x)  # a module outside the model
+    records = [(r.key, r.value.tolist(), r.path, r.call, r.order) for r in cap.records]
+    return records, direct
+
+
+def test_direct_filing_gives_the_records_of_the_other_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths (a layer added during the block, modules outside the model), calls and order: the same three ways."""
+    direct, direct_used = _records("direct", monkeypatch)
+    through_record, record_used = _records("through-record", monkeypatch)
+    per_call, _ = _records("per-call", monkeypatch)
+    assert (direct_used, record_used) == (True, False)
+    assert direct == through_record == per_call
+    assert [r[2] for r in direct] == [
+        "layers.0",
+        "layers.1",
+        "layers.2",
+        "layers.0",
+        "layers.1",
+        "layers.2",
+        "layers.3",
+        None,  # net.stray[0]: not a submodule
+        None,  # Scale() called on its own
+    ]
+    assert [r[3] for r in direct] == list(range(9))
+
+
+def test_a_plain_function_taking_a_module_is_not_filed_directly() -> None:
+    """Its layer is found in its callers' frames while it runs, so its calls go through record()."""
+    model = nn.Sequential(Caller(), Caller())
+    with torch.no_grad(), capture(with_module, "score", model=model, values="raw") as cap:
+        model(torch.zeros(1))
+        assert not anycapture._capture._dispatcher(with_module)._filing_directly
+    assert [r.path for r in cap.records] == ["0", "1"]
+
+
+def test_direct_filing_switches_with_blocks_coming_and_going() -> None:
+    """A held block files directly until a second block joins, and again once it leaves; its
+    records stay in call order with their layers, and the second block gets only its own calls."""
+    net = Net()
+    x = torch.ones(1)
+    dispatcher = anycapture._capture._dispatcher(Scale.forward)
+    with torch.no_grad(), capture(Scale.forward, "score", model=net, values="raw") as held:
+        net(x, stray=True)
+        assert dispatcher._filing_directly
+        with capture(Scale.forward, "score", model=net, values="raw") as inner:
+            assert not dispatcher._filing_directly
+            net(x * 10, stray=True)
+        assert dispatcher._filing_directly
+        net(x * 100, stray=True)
+    assert not dispatcher._filing_directly
+    assert dispatcher._direct_recorder is None
+    assert [r.value.item() for r in held.records] == [
+        v * scale for scale in (1, 10, 100) for v in (2.0, 4.0, 8.0, 16.0)
+    ]
+    assert [r.call for r in held.records] == list(range(12))
+    assert [r.path for r in held.records][:4] == ["layers.0", "layers.1", "layers.2", None]
+    assert [r.value.item() for r in inner.records] == [20.0, 40.0, 80.0, 160.0]
+    assert all(not part for part in dispatcher._direct_lists.values())

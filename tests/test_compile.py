@@ -17,9 +17,10 @@ capture is on (``anycapture._compile``, torch 2.13):
 - a Block compiled before capture began ("inlined, after") guards only on ``type(self.attn)``,
   never on ``Attn.forward.__code__``, and keeps running its old graph: no value, and one warning at
   the start of capture naming torch.compile;
-- "top" with ``fullgraph=True`` cannot be met: the skipped frame was the only one torch.compile
-  would compile, and torch 2.13 raises "found no compiled frames" from the call (after eager ran
-  and recorded). A strict xfail states it; a plain test pins exactly what happens.
+- "top" with ``fullgraph=True``: the skipped frame is the only one torch.compile would compile, and
+  torch 2.13 raises "found no compiled frames" from such a call; the rewritten code's hook counts
+  the eager frame as the call's frame, so the call returns eager's outputs and records eager's
+  values, with one warning naming torch.compile per block.
 
 When capture ends the function has its code back and none of the attributes set for dynamo, and a
 model compiled meanwhile recompiles and returns the uncompiled model's outputs.
@@ -173,23 +174,9 @@ def _assert_goal(outputs: list[Any], values: list[Any], messages: list[str], exp
 
 # -- the goal, per case -------------------------------------------------------------------------
 
-_NO_FRAMES = (
-    "torch.compile(Attn, fullgraph=True) has one frame to compile, Attn.forward's, and capture makes dynamo skip "
-    "it (dynamo cannot trace the rewritten code): torch 2.13 then raises RuntimeError 'torch.compile with "
-    "fullgraph=True found no compiled frames' from the call, after the eager run recorded"
-)
-
 
 def _case(shape: str, when: str, fullgraph: bool) -> Any:
     ids = f"{shape}-{when}-{'fullgraph' if fullgraph else 'graph-breaks-ok'}"
-    if shape == "top" and fullgraph:
-        return pytest.param(
-            shape,
-            when,
-            fullgraph,
-            id=ids,
-            marks=pytest.mark.xfail(strict=True, raises=CompiledModelError, reason=_NO_FRAMES),
-        )
     return pytest.param(shape, when, fullgraph, id=ids)
 
 
@@ -227,32 +214,44 @@ def test_no_wrong_value_and_compiled_model_intact_afterwards(backend: str, shape
 
 
 @pytest.mark.parametrize("api", ["capture", "get_local"])
-def test_top_frame_under_fullgraph_records_then_torch_raises(backend: str, api: str) -> None:
-    """The one case the goal cannot meet: torch.compile(Attn, fullgraph=True) while capturing.
-    Attn.forward runs eagerly and records eager's value, then torch raises that it compiled no
-    frame; after capture the compiled model works again, with the uncompiled model's outputs."""
+def test_top_frame_under_fullgraph_runs_eagerly_and_warns(backend: str, api: str) -> None:
+    """torch.compile(Attn, fullgraph=True) while capturing: Attn.forward runs eagerly and records
+    eager's value at every call, torch does not raise, and one warning per block says the model ran
+    uncompiled; after capture the compiled model works again, with the uncompiled model's outputs."""
     model, args = _model("top")
     expected_out, attn = _eager(model, args)
     compiled = torch.compile(model, backend="eager", fullgraph=True)
-    with torch.no_grad():
-        if api == "capture":
-            with pytest.raises(RuntimeError, match="fullgraph=True found no compiled frames"):
-                with capture(Attn.forward, "attn", values="tensor") as cap:
-                    compiled(*args)
-            values = cap[KEY]
-        else:
-            get_local("attn")(Attn.forward)
-            get_local.activate(values="tensor")
-            try:
-                with pytest.raises(RuntimeError, match="fullgraph=True found no compiled frames"):
-                    compiled(*args)
-            finally:
-                get_local.deactivate()
-            values = get_local.cache[KEY]
-        assert len(values) == 1
-        torch.testing.assert_close(values[0], attn)
+    for _ in range(2):
+        outputs, values, messages = _run_captured(api, compiled, args, calls=2)
+        get_local.clear()
+        assert len(values) == 2
+        for value, out in zip(values, outputs, strict=True):
+            torch.testing.assert_close(value, attn)
+            torch.testing.assert_close(out, expected_out)
+        messages = [m for m in messages if "Attn.forward" in m]
+        assert len(messages) == 1
+        assert "torch.compile(fullgraph=True)" in messages[0]
+        assert "uncompiled" in messages[0]
         assert "_torchdynamo_disable" not in vars(Attn.forward)
+    with torch.no_grad():
         torch.testing.assert_close(compiled(*args), expected_out)
+
+
+def test_fullgraph_check_still_raises_for_frames_anycapture_did_not_skip(backend: str) -> None:
+    """The hook counts only a frame of the captured function: a fullgraph call that ran nothing
+    compiled for another reason still raises torch's error while capture is on."""
+
+    def other(x: Any) -> Any:
+        return x * 2
+
+    dynamo.eval_frame.skip_code(other.__code__)
+    compiled = torch.compile(other, backend="eager", fullgraph=True)
+    model, args = _model("top")
+    with torch.no_grad(), capture(Attn.forward, "attn", values="tensor") as cap:
+        model(*args)
+        with pytest.raises(RuntimeError, match="fullgraph=True found no compiled frames"):
+            compiled(torch.ones(2))
+    assert len(cap[KEY]) == 1
 
 
 def test_code_restored_when_the_compiled_call_raises(backend: str) -> None:
@@ -260,9 +259,10 @@ def test_code_restored_when_the_compiled_call_raises(backend: str) -> None:
     original code back, without the attributes set for dynamo, and get_local is off again."""
     original = Attn.forward.__code__
     compiled, args, _, _ = _compile("top", "eager", True, "before")
+    bad_args = (*args[:2], torch.ones(5, 7))  # attn @ v cannot multiply these shapes
     for api in ("capture", "get_local"):
         with pytest.raises(CompiledModelError):
-            _run_captured(api, compiled, args, calls=1)
+            _run_captured(api, compiled, bad_args, calls=1)
         assert Attn.forward.__code__ is original
         assert vars(Attn.forward) == {}
     assert not get_local.is_activated()

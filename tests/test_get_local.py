@@ -689,7 +689,7 @@ def test_function_that_cannot_be_rewritten_is_reported_at_activation(
         pytest.skip("only the rewriting backend builds code")
     from anycapture._backends import _bytecode
 
-    def refuse(self: object, target: object) -> None:
+    def refuse(self: object, *args: object) -> None:
         raise _bytecode.InstallError("cannot rewrite this one (test)")
 
     monkeypatch.setattr(_bytecode._Template, "__init__", refuse)

@@ -6,7 +6,13 @@ raise. So while a function's code is rewritten, and only if the program has impo
 
 - a frame running the rewritten code is skipped by dynamo and runs eagerly, recording the values
   eager mode gives (the functions it calls are still compiled); anycapture's own sinks and hooks
-  are skipped, with all they call;
+  are skipped, with all they call. Under ``fullgraph=True`` torch raises when the call ran no
+  compiled frame at all (``torch.compile(Attn(), fullgraph=True)``: the skipped frame was the only
+  one): so at each return inside a compiled call (``get_eval_frame_callback()`` is not None, a C
+  call the rewritten code makes itself) the code calls a hook which, when this frame ran eagerly
+  as such a call's only frame, counts it as the call's frame (the count torch keeps for that
+  check, as torch's own eager fallback for higher-order ops sets it) and warns once per block
+  that it ran uncompiled;
 - a compiling caller that would inline the function graph-breaks at the call instead, and the
   call runs eagerly and records. ``fullgraph=True`` forbids graph breaks: there dynamo inlines
   the function's original code, so the compiled model's outputs are untouched but that model
@@ -18,9 +24,12 @@ raise. So while a function's code is rewritten, and only if the program has impo
 
 Everything here leans on dynamo internals (written against torch 2.13): each is looked up with
 ``getattr``, and any failure leaves the function as the backend made it, with one warning per
-process at most. torch is never imported here, and nothing runs when the program has not
-imported it; ``torch._dynamo`` is only consulted once the program has imported it (importing it
-takes about a second). When capture ends, every attribute set here is removed.
+process at most. The return hook reads ``torch._dynamo.eval_frame.dynamo_tls.skip_reasons`` (a
+list exactly while a fullgraph call's frame count is checked) and sets the count with
+``torch._C._dynamo.eval_frame.set_fullgraph_compiled_frame_count``; without them it does
+nothing, and torch raises as it would. torch is never imported here, and nothing runs when the
+program has not imported it; ``torch._dynamo`` is only consulted once the program has imported
+it (importing it takes about a second). When capture ends, every attribute set here is removed.
 """
 
 from __future__ import annotations
@@ -32,9 +41,11 @@ from typing import TYPE_CHECKING, Any
 from ._engine import _PACKAGE_DIR, warn_once
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._engine import Target
 
-__all__ = ["installed", "removed"]
+__all__ = ["frame_hook", "installed", "removed"]
 
 _REASON = (
     "anycapture is capturing local variables of this function: calls of it run eagerly, outside "
@@ -55,13 +66,22 @@ class _Gate:
     True, so the call runs eagerly and records; false only while dynamo traces with
     ``fullgraph=True`` (where a graph break is an error), so that dynamo inlines the original
     code (its ``_torchdynamo_inline`` twin) and the compiled model runs unchanged; then it warns.
+
+    Its ``hook`` is what the rewritten code calls at returns inside a compiled call, ``guard()``
+    not being None (see :func:`_return_hook`); both None for a torch without them.
     """
 
-    __slots__ = ("label", "warned")
+    __slots__ = ("guard", "hook", "label", "warned")
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, eval_frame: Any) -> None:
         self.label = label
         self.warned: set[object] = set()
+        count = getattr(eval_frame, "set_fullgraph_compiled_frame_count", None)
+        guard = getattr(eval_frame, "get_eval_frame_callback", None)
+        if count is None or guard is None:
+            self.guard = self.hook = None
+        else:
+            self.guard, self.hook = guard, _return_hook(label, count, self.warned)
 
     def __bool__(self) -> bool:
         try:
@@ -81,6 +101,49 @@ class _Gate:
         return False
 
 
+def _return_hook(label: str, count: Any, warned: set[object]) -> Callable[[], None]:
+    """The call at each return of the rewritten code inside a compiled call, ``count`` being
+    torch's ``set_fullgraph_compiled_frame_count``.
+
+    Inside a ``torch.compile(fullgraph=True)`` call that has run no compiled frame so far, the
+    returning frame (which dynamo skipped: it ran eagerly) was that call's frame: count it, so that
+    torch does not raise "found no compiled frames" after the call ran and recorded eager's values,
+    and warn once per block. Never raises: it runs inside the user's function.
+    """
+    # dynamo's thread-local state, once the program has imported torch._dynamo (False: this torch
+    # has none, and the hook does nothing)
+    tls: Any = None
+
+    def at_return() -> None:
+        nonlocal tls
+        try:
+            if tls is None:
+                frames = sys.modules.get("torch._dynamo.eval_frame")
+                if frames is None:  # dynamo never ran: no torch.compile call is on
+                    return
+                tls = getattr(frames, "dynamo_tls", False)
+            # a list exactly while this thread is in a fullgraph call whose frame count torch checks
+            if getattr(tls, "skip_reasons", None) is None:
+                return
+            # torch's setter switches the count on (>= 0) only from off (-1): off, then set it back
+            previous = count(-1)
+            count(1 if previous == 0 else previous)
+            if previous != 0:  # compiled frames ran (or the check is off): the count is as it was
+                return
+        except Exception:
+            return
+        warn_once(
+            warned,
+            "eager",
+            f"torch.compile(fullgraph=True) ran {label} uncompiled, in eager mode, while anycapture was "
+            "capturing from it: dynamo cannot compile the rewritten code, so the values recorded and the "
+            "model's outputs are eager mode's. It runs compiled again once capture ends.",
+            stacklevel=None,
+        )
+
+    return at_return
+
+
 def _fullgraph() -> bool:
     """Whether dynamo is tracing now with graph breaks forbidden (``fullgraph=True`` and the like)."""
     convert = sys.modules.get("torch._dynamo.symbolic_convert")
@@ -88,6 +151,25 @@ def _fullgraph() -> bool:
         return False
     tx = convert.InstructionTranslator.current_tx()
     return bool(getattr(tx, "one_graph", False) or getattr(tx, "error_on_graph_break", False))
+
+
+def frame_hook(target: Target) -> tuple[Callable[[], Any], Callable[[], None]] | None:
+    """``(guard, hook)``: at each return the rewritten code calls ``hook()`` when ``guard()`` (a C
+    call) is not None (see :func:`_return_hook`). Only while the program has imported torch, and
+    torch has what the hook needs; else None, and the code has neither."""
+    torch = sys.modules.get("torch")
+    if torch is None:  # the usual case, kept to one lookup
+        return None
+    gate = target.gate
+    if gate is None:
+        try:
+            eval_frame = torch._C._dynamo.eval_frame
+        except Exception:  # not this torch: torch.compile(fullgraph=True) of the function raises
+            eval_frame = None
+        gate = target.gate = _Gate(target.label, eval_frame)
+    if gate.guard is None or gate.hook is None:
+        return None
+    return gate.guard, gate.hook
 
 
 def installed(target: Target, func: FunctionType, code: CodeType) -> None:
@@ -157,6 +239,9 @@ def _mark_function(target: Target, func: FunctionType) -> bool:
     """Make a compiling caller graph-break at calls of ``func``, or under ``fullgraph=True`` inline
     its original code. False when ``func`` has dynamo settings of its own, which are left alone."""
     attributes = vars(func)
+    gate = target.gate
+    if gate is not None:
+        gate.warned.clear()  # it warns once per block
     if _INLINE in attributes or _DISABLE in attributes or _DISABLE_MSG in attributes:
         return False
     # Not cached: the twin shares the function's globals, which usually hold the function itself,
@@ -164,10 +249,8 @@ def _mark_function(target: Target, func: FunctionType) -> bool:
     twin = FunctionType(target.original_code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
     twin.__kwdefaults__ = func.__kwdefaults__
     twin.__qualname__, twin.__module__ = func.__qualname__, func.__module__
+    frame_hook(target)  # makes the gate
     gate = target.gate
-    if gate is None:
-        gate = target.gate = _Gate(target.label)
-    gate.warned.clear()  # it warns once per block
     # Dynamo checks the gate on what it would inline (the twin); on ``func`` too, for a dynamo that
     # looks there.
     for holder in (twin, func):

@@ -156,10 +156,22 @@ def _arguments(code: Bytecode) -> list[str]:
     return list(code.argnames[:count])
 
 
-class _Template:
-    """The rewritten code with placeholder sinks, and how to bind real ones."""
+def _guarded_hook(guard: object, hook: object, location: Any) -> list[Any]:
+    """``if guard() is not None: hook()``: one C call when ``guard`` is one, and ``hook`` only when
+    it says so (see :func:`._compile.frame_hook`)."""
+    done = Label()
+    jump = "POP_JUMP_IF_NONE" if sys.version_info >= (3, 12) else "POP_JUMP_FORWARD_IF_NONE"
+    check = _call(guard, [], location)[:-1]  # its result is tested, not dropped
+    return [*check, Instr(jump, done, location=location), *_call(hook, [], location), done]
 
-    def __init__(self, target: Target) -> None:
+
+class _Template:
+    """The rewritten code with placeholder sinks, and how to bind real ones.
+
+    With a ``compile_hook`` (``(guard, hook)``, while the program has imported torch), each return
+    first runs ``if guard() is not None: hook()``, the hook bound in the last slot."""
+
+    def __init__(self, target: Target, compile_hook: tuple[object, object] | None = None) -> None:
         original = target.original_code
         try:
             # Keep the exception table's stack depths: the inserted calls sit above them and never
@@ -176,7 +188,7 @@ class _Template:
             sunk = [i for i, sink in enumerate(target.sinks) if sink is not None]
             collectors = [(indices, packed) for indices, _, packed in target.collectors]
             n_slots = len(sunk) + len(collectors) + len(each_plan) + len(edit_plan)
-            slots = [_SinkSlot(i) for i in range(n_slots)]
+            slots = [_SinkSlot(i) for i in range(n_slots + (compile_hook is not None))]
             sink_slot = {i: slots[k] for k, i in enumerate(sunk)}
             collector_slots = slots[len(sunk) : len(sunk) + len(collectors)]
             first_each = len(sunk) + len(collectors)
@@ -209,6 +221,8 @@ class _Template:
                     location = item.location
                     ready = bound.get(index, frozenset())
                     depth = 1 if item.name == "RETURN_VALUE" else 0
+                    if compile_hook is not None:
+                        out += _guarded_hook(compile_hook[0], slots[n_slots], location)
                     for i, slot in sink_slot.items():
                         name = tracked[i]
                         if name in ready:
@@ -295,15 +309,19 @@ class BytecodeBackend:
         """The code for what ``target`` now describes: its template (built once, kept on the
         target) bound to its sinks (the same code object again while they stay the same)."""
         shape = target.shape
-        template = target.templates.get(shape)
+        compile_hook = _compile.frame_hook(target)  # None unless the program has imported torch
+        key = shape if compile_hook is None else (shape, "compile hook")
+        template = target.templates.get(key)
         if template is None:
-            template = target.templates[shape] = _Template(target)
+            template = target.templates[key] = _Template(target, compile_hook)
         bound = []  # a loop, not comprehensions: this runs at every capture block's start
         for sink in target.sinks:
             if sink is not None:
                 bound.append(sink)
         for _, collect, _ in target.collectors:
             bound.append(collect)
+        if compile_hook is not None:
+            return template.bind((*bound, *target.each_sinks, *target.editors, compile_hook[1]))
         return template.bind((*bound, *target.each_sinks, *target.editors))
 
     def install(self, target: Target) -> None:

@@ -84,7 +84,7 @@ def _records(way: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[Any,
     options: dict[str, Any] = {"max_size": 10**9} if way == "per-call" else {}
     with torch.no_grad(), capture(Scale.forward, "score", model=net, values="raw", **options) as cap:
         net(x)
-        direct = anycapture._capture._dispatcher(Scale.forward)._filing_directly
+        direct = anycapture._capture._dispatcher(Scale.forward)._direct_recorder is not None
         len(cap)  # read mid-block: the calls so far become records now
         net.layers.append(Scale())  # a layer added during the block: found by indexing again
         net(x, stray=True)
@@ -119,7 +119,7 @@ def test_a_plain_function_taking_a_module_is_not_filed_directly() -> None:
     model = nn.Sequential(Caller(), Caller())
     with torch.no_grad(), capture(with_module, "score", model=model, values="raw") as cap:
         model(torch.zeros(1))
-        assert not anycapture._capture._dispatcher(with_module)._filing_directly
+        assert anycapture._capture._dispatcher(with_module)._direct_recorder is None
     assert [r.path for r in cap.records] == ["0", "1"]
 
 
@@ -131,13 +131,12 @@ def test_direct_filing_switches_with_blocks_coming_and_going() -> None:
     dispatcher = anycapture._capture._dispatcher(Scale.forward)
     with torch.no_grad(), capture(Scale.forward, "score", model=net, values="raw") as held:
         net(x, stray=True)
-        assert dispatcher._filing_directly
+        assert dispatcher._direct_recorder is not None
         with capture(Scale.forward, "score", model=net, values="raw") as inner:
-            assert not dispatcher._filing_directly
+            assert dispatcher._direct_recorder is None
             net(x * 10, stray=True)
-        assert dispatcher._filing_directly
+        assert dispatcher._direct_recorder is not None
         net(x * 100, stray=True)
-    assert not dispatcher._filing_directly
     assert dispatcher._direct_recorder is None
     assert [r.value.item() for r in held.records] == [
         v * scale for scale in (1, 10, 100) for v in (2.0, 4.0, 8.0, 16.0)
@@ -145,4 +144,5 @@ def test_direct_filing_switches_with_blocks_coming_and_going() -> None:
     assert [r.call for r in held.records] == list(range(12))
     assert [r.path for r in held.records][:4] == ["layers.0", "layers.1", "layers.2", None]
     assert [r.value.item() for r in inner.records] == [20.0, 40.0, 80.0, 160.0]
-    assert all(not part for part in dispatcher._direct_lists.values())
+    assert held._recorders[0].direct == []
+    assert all(sink.append == sink.late for sink in dispatcher._sinks.values())

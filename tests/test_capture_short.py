@@ -127,7 +127,7 @@ def test_short_way_is_taken_and_records_are_made_when_read(backend: str, filing:
     with capture(plain, "y", values="raw") as cap:
         plain(1)
         plain(2)
-        direct = anycapture._capture._dispatcher(plain)._direct
+        direct = cap._recorders[0].direct
         if filing == "direct":
             assert (len(direct), len(cap._pending)) == (2, 0)
         else:
@@ -601,7 +601,7 @@ def test_reader_sees_every_call_that_returned_before_it_read(backend: str, filin
         for i in range(calls):
             counted(i)
         # what the other thread empties first: the list filed directly onto, else the block's own
-        pending = anycapture._capture._dispatcher(counted)._direct if filing == "direct" else cap._pending
+        pending = cap._recorders[0].direct if filing == "direct" else cap._pending
         assert len(pending) == calls
         other = threading.Thread(target=len, args=(cap,))  # settles the 300 000 calls
         other.start()
@@ -715,3 +715,103 @@ def test_finalizer_reading_the_block_during_settle_does_not_deadlock() -> None:
         except subprocess.TimeoutExpired:
             finished.append(False)
     assert finished == [True, True]
+
+
+# -- regressions: calls in flight while the way of filing changes (review of filing directly) --------
+
+
+def suspended(n: Any) -> Any:
+    a = b = c = n
+    yield 1
+    return c
+
+
+def test_call_of_an_earlier_layout_returning_later_is_filed_by_name(backend: str) -> None:
+    """A generator suspended in code for one set of names returns after blocks came and went and
+    the function files another way: its value is filed by name, and the function never raises."""
+    first = capture(suspended, "c", values="raw", max_size=10)
+    first.__enter__()
+    gen = suspended(5)
+    next(gen)  # suspended in code handing over (n, c)
+    second = capture(suspended, "a", "b", values="raw", max_size=10)
+    second.__enter__()
+    first.close(report=False)
+    held = capture(suspended, "c", values="raw")
+    held.__enter__()
+    second.close(report=False)  # held alone now (filing directly, when allowed)
+    assert list(gen) == []  # returns now; raises nothing
+    held.close(report=False)
+    assert [(r.key, r.value, r.call) for r in held.records] == [(f"{suspended.__qualname__}.c", 5, 0)]
+
+
+def test_call_in_flight_when_a_second_block_joins_reaches_both(backend: str) -> None:
+    """A call that began while one block was alone and returns after a second joined is filed in
+    both, as a call returning while two blocks are open always is."""
+
+    def gen(n: str) -> Any:
+        a = n
+        yield
+        return a
+
+    first = capture(gen, "a", values="raw")
+    first.__enter__()
+    g = gen("in flight")
+    next(g)
+    second = capture(gen, "a", values="raw")
+    second.__enter__()
+    list(g)
+    list(gen("after"))
+    second.close()
+    first.close()
+    key = f"{gen.__qualname__}.a"
+    assert first[key] == ["in flight", "after"]
+    assert second[key] == ["in flight", "after"]
+
+
+def test_call_in_flight_with_a_name_unbound_is_kept_when_the_way_changes(backend: str) -> None:
+    """A call that returns, with one of its names unbound, after a second block joined (the code
+    reads the frame there) is kept for both blocks."""
+    started, release = threading.Event(), threading.Event()
+
+    def f(n: int) -> int:
+        a = n
+        if n == 1:
+            started.set()
+            release.wait(10)
+            return a  # b is unbound on this return
+        b = n
+        return a + b
+
+    first = capture(f, "a", "b", values="raw")
+    first.__enter__()
+    caller = threading.Thread(target=f, args=(1,))
+    caller.start()
+    assert started.wait(10)
+    second = capture(f, "a", "b", values="raw")
+    second.__enter__()
+    release.set()
+    caller.join()
+    f(2)
+    second.close(report=False)
+    first.close(report=False)
+    expected = [("a", 1, 0), ("a", 2, 1), ("b", 2, 1)]
+    assert [(r.name, r.value, r.call) for r in first.records] == expected
+    assert [(r.name, r.value, r.call) for r in second.records] == expected
+
+
+def test_call_returning_after_its_block_ended_keeps_nothing_alive(backend: str) -> None:
+    """A suspended call that returns after its block ended and was dropped leaves no value alive."""
+
+    def gen() -> Any:
+        x = _Big(1)
+        yield weakref.ref(x)
+        return 1
+
+    with capture(gen, "x", values="raw") as cap:
+        g = gen()
+        ref = next(g)
+    del cap
+    assert list(g) == []  # returns now, with no block on the function
+    del g
+    gc.collect()
+    assert ref() is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import inspect
 import itertools
 import sys
@@ -98,6 +99,12 @@ class _Recorder:
         # (Capture._settle). Fixed for the block's life, so a recorder never switches ways.
         self.short = owner._sink is None and not owner._track_grads and owner._max_size is None
         self.ran = False  # a call reached the block (its records may still be waiting)
+        # Filing directly: the calls' tuples, appended by the function's code (see _Dispatcher),
+        # where they hold the values (all, the one alone) and the layer's module, and whether they
+        # are being made entries of the block's list now (see _drain).
+        self.direct: list[tuple[Any, ...]] = []
+        self.direct_layout: tuple[tuple[int, ...], int | None, int | None] = ((), None, None)
+        self.draining = False
         if not self.short:
             self._counter = itertools.count()
         if sites is not None:
@@ -225,22 +232,19 @@ class _Dispatcher:
         # by record.
         self._shorts: tuple[tuple[_Recorder, tuple[int, ...], int | None, Callable[[Any], None]], ...] = ()
         self._filed: tuple[_Recorder, ...] = ()
-        # One bound method for the dispatcher's life: the instrumented code keeps calling the same
-        # object whichever blocks come and go.
-        self._record = self.record
-        # Filing directly (see _files_directly): the instrumented code itself appends each call's
-        # values and thread id, as one tuple, to a list per layout of names (watched), kept for the
-        # dispatcher's life, so that a loop of blocks keeps one code object; the block it is for
-        # takes them when it is read (_drain). _direct is the list the latest such code appends
-        # to, and _direct_recorder the recorder they belong to, kept after that way ends for
-        # the calls still running its code.
-        self._direct_lists: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-        self._direct: list[tuple[Any, ...]] = []
-        self._direct_watched: tuple[str, ...] = ()
+        # What the instrumented code calls, one per layout of the values it hands over (watched)
+        # for the dispatcher's life, so that a loop of blocks reuses one code object, and so that a
+        # call still running code of an earlier layout (a thread, a suspended generator, while
+        # blocks came and went) says which layout its values are in (see _file_late):
+        # record(watched, *values) through a functools.partial, or, when filing directly (see
+        # _files_directly), a _Sink whose ``append`` the code calls with one tuple per call.
+        self._collectors: dict[tuple[str, ...], Callable[..., None]] = {}
+        self._sinks: dict[tuple[str, ...], _Sink] = {}
+        # The recorder filed directly now, if any, and the last one while its block is on: a call
+        # filing another way first has that one's calls made entries of its block's list (a call
+        # of its code may append one more as the way changes), so each thread's calls stay in order.
         self._direct_recorder: _Recorder | None = None
-        self._filing_directly = False
-        # Where a tuple of _direct holds the recorder's values (all, the one alone) and the layer's module.
-        self._direct_layout: tuple[tuple[int, ...], int | None, int | None] = ((), None, None)
+        self._backlog: _Recorder | None = None
         # A method of an nn.Module class: its first argument is its layer, or it has none in the
         # model (the callers are not searched, as they are for a plain function that takes a module).
         self.module_method = _method_of_module(func)
@@ -332,14 +336,12 @@ class _Dispatcher:
         if len(recorders) == 1 and not self.each_recorders and self._files_directly(recorders[0]):
             self._start_direct(func, recorders[0])
             return
-        self._filing_directly = False
+        self._stop_direct()
         if not recorders and not self.each_recorders:
             _engine.detach(func, self)
             self._shorts, self._filed = (), ()
             self._calls.clear()
             self._sweep_at = _SWEEP_AT
-            self._drain()  # the code is back: the calls filed directly so far are all there are
-            self._direct_recorder = None  # it holds its block's records
             return
         if recorders:
             names = (recorders[0].names,) if len(recorders) == 1 else tuple([r.names for r in recorders])
@@ -364,10 +366,7 @@ class _Dispatcher:
         # Every site of a watched name is instrumented, whatever sites the blocks chose (they filter
         # in file_each), so that ``assignment`` counts all of the call's assignments to the name.
         each = {name: (None, self._each_sink(name), True) for name in each_names} if each_names else None
-        backend = _engine.attach(func, self, {}, (watched, self._record), each=each)
-        self._drain()  # calls still running the code that filed directly are filed at once (see record)
-        if self._direct_recorder not in recorders:  # its block ended: it holds that block's records
-            self._direct_recorder = None
+        backend = _engine.attach(func, self, {}, (watched, self._collector(watched)), each=each)
         if each and backend != "bytecode":
             _engine.detach(func, self)
             raise CaptureError(
@@ -386,77 +385,79 @@ class _Dispatcher:
         # A plain function's layer may be found in its callers' frames, there only while it runs.
         return _FILE_DIRECTLY and (owner.model is None or self.module_method)
 
+    def _collector(self, watched: tuple[str, ...]) -> Callable[..., None]:
+        """What the code hands a call's values of ``watched`` to: ``record(watched, *values)``."""
+        collector = self._collectors.get(watched)
+        if collector is None:
+            collector = functools.partial(self.record, watched)
+            if len(self._collectors) < _MAX_LAYOUTS:
+                self._collectors[watched] = collector
+        return collector
+
+    def _sink(self, watched: tuple[str, ...]) -> _Sink:
+        """The _Sink of the code filing directly values of ``watched``; it files late when made."""
+        sink = self._sinks.get(watched)
+        if sink is None:
+            sink = _Sink(functools.partial(self._file_packed, watched))
+            if len(self._sinks) < _MAX_LAYOUTS:
+                self._sinks[watched] = sink
+        return sink
+
     def _start_direct(self, func: types.FunctionType, recorder: _Recorder) -> None:
-        """Have the function's code append ``(first argument?, *values, thread id)`` to a list
-        itself at each return: a C call, no Python frame (see _drain)."""
-        assert recorder.owner is not None
-        if recorder.owner.model is None:
+        """Have the function's code append ``(first argument?, *values, thread id)`` to the
+        recorder's list itself at each return: a C call, no Python frame (see _drain)."""
+        owner = recorder.owner
+        assert owner is not None
+        if owner.model is None:
             watched, positions, context = recorder.names, tuple(range(len(recorder.names))), None
         else:
             watched, _, (positions,) = self._layout((recorder.names,))
             context = 0
-        direct = self._direct_lists.get(watched)
-        if direct is None:
-            direct = self._direct_lists[watched] = []
-        self._drain()  # what the code filed so far is the previous recorder's
-        self._direct, self._direct_watched, self._direct_recorder = direct, watched, recorder
-        self._direct_layout = (positions, positions[0] if len(positions) == 1 else None, context)
+        if recorder is not self._direct_recorder:
+            self._stop_direct()
+            recorder.direct_layout = (positions, positions[0] if len(positions) == 1 else None, context)
+            self._direct_recorder = recorder
+        sink = self._sink(watched)
+        sink.append = recorder.direct.append
         self._shorts, self._filed, self.each_watched = (), (), ()
-        self._filing_directly = True
-        _engine.attach(func, self, {}, (watched, direct.append), packed=True)
+        self.watched = watched
+        _engine.attach(func, self, {}, (watched, sink), packed=True)
 
-    def _drain(self) -> None:
-        """Hand the calls filed directly so far to their block, as entries of its short way
-        (``Capture._pending``), their layers looked up now. Call with ``_dispatch_lock`` held.
+    def _stop_direct(self) -> None:
+        """Code filing directly files late from now on, and the calls it filed so far go to their
+        block before any call files another way (``record`` waits for the backlog)."""
+        recorder, self._direct_recorder = self._direct_recorder, None
+        for sink in self._sinks.values():
+            sink.append = sink.late
+        if recorder is not None:
+            self._backlog = recorder
+            _drain(recorder)
+        if self._backlog is not None and self._backlog not in self.recorders:
+            self._backlog = None  # its block has ended (and it holds that block's records)
 
-        The calls on another layout's list returned from code of an earlier way of filing (a call
-        in flight while blocks came and went): their values are matched by name."""
-        recorder = self._direct_recorder
-        owner = recorder.owner if recorder is not None else None
-        for watched, direct in self._direct_lists.items():
-            if not direct:
-                continue
-            count = len(direct)  # threads may append meanwhile: take exactly these
-            if recorder is None or owner is None:  # calls that returned after their block had ended
-                del direct[:count]
-                continue
-            recorder.ran = True
-            if watched == self._direct_watched:
-                positions, single, context = self._direct_layout
-            else:
-                positions, single, context = self._layout_in(watched, recorder)
-            filed = []
-            paths = owner._paths
-            for item in direct[:count]:
-                path = None
-                if context is not None:
-                    module = item[context]
-                    entry = paths.get(id(module))
-                    path = entry[1] if entry is not None and entry[0]() is module else owner._path_of(module)
-                if single is not None:
-                    picked = item[single]
-                else:
-                    picked = tuple([_MISSING if p is None else item[p] for p in positions])
-                filed.append((recorder, picked, path, item[-1]))
-            owner._pending += filed
-            # Only now: a call that finds the list empty files its own values on the block's list
-            # at once (see record), after these.
-            del direct[:count]
+    def _file_packed(self, watched: tuple[str, ...], item: tuple[Any, ...]) -> None:
+        """A call of code that filed directly, returning after that way ended (``item`` is
+        ``(*values of watched, thread id)``): filed as blocks file now."""
+        self._file_late(watched, item[:-1], item[-1])
 
-    def _layout_in(self, watched: tuple[str, ...], recorder: _Recorder) -> tuple[Any, ...]:
-        """_direct_layout for ``recorder`` on values laid out as ``watched`` (None: a name not there)."""
-        positions = tuple([watched.index(name) if name in watched else None for name in recorder.names])
-        model = recorder.owner is not None and recorder.owner.model is not None
-        context = watched.index(self.first) if model and self.first in watched else None
-        single = positions[0] if len(positions) == 1 and positions[0] is not None else None
-        return positions, single, context
-
-    def _file_late(self, values: tuple[Any, ...]) -> None:
-        """A call of code from before this dispatcher began filing directly: onto the direct list,
-        laid out as the direct code lays it out (so it is filed in its turn)."""
-        index_of = self._index_of
-        item = tuple([values[index_of[n]] if n in index_of else _MISSING for n in self._direct_watched])
-        self._direct.append((*item, get_ident()))
+    def _file_late(self, watched: tuple[str, ...], values: tuple[Any, ...], thread: int) -> None:
+        """A call of code for another layout or way than the one in place now (it was running while
+        blocks came and went): its values matched by name, filed as blocks file now. Never raises."""
+        try:
+            with _dispatch_lock:
+                index = {name: i for i, name in enumerate(watched)}
+                recorder = self._direct_recorder
+                if recorder is not None:
+                    layout = self.watched
+                    item = tuple([values[index[n]] if n in index else _MISSING for n in layout])
+                    recorder.direct.append((*item, thread))
+                    return
+                layout = self.watched
+                if not self.recorders or not layout:
+                    return
+                self.record(layout, *[values[index[n]] if n in index else _MISSING for n in layout])
+        except Exception as exc:
+            _engine.warn_once(self._warned, "file", f"capture from {self.label} failed: {exc!r}", 3)
 
     def add(self, recorder: _Recorder) -> None:
         with _dispatch_lock:
@@ -481,17 +482,15 @@ class _Dispatcher:
                 self.each_recorders = _without(self.each_recorders, recorder)
             self._refresh()
 
-    def record(self, *values: Any) -> None:
+    def record(self, watched: tuple[str, ...], *values: Any) -> None:
         """A call returns with these values (of ``watched``): every active block files them.
         Runs inside the user's function, called by its instrumented code."""
-        if self._direct:  # calls still running the code that filed directly: theirs go first
+        backlog = self._backlog
+        if backlog is not None and backlog.direct:  # calls the last block filed directly: theirs first
             with _dispatch_lock:
-                if self._filing_directly:
-                    self._file_late(values)
-                    return
-                self._drain()
-        elif self._filing_directly:
-            self._file_late(values)
+                _drain(backlog)
+        if self._direct_recorder is not None or (watched is not self.watched and watched != self.watched):
+            self._file_late(watched, values, get_ident())  # code of an earlier layout or way
             return
         if self._calls:  # when="each": the call has ended
             frame = sys._getframe(1)
@@ -544,6 +543,47 @@ def _without(recorders: tuple[_Recorder, ...], recorder: _Recorder) -> tuple[_Re
     if len(recorders) == 1:  # the usual case: one block at a time
         return () if recorders[0] is recorder else recorders
     return tuple([r for r in recorders if r is not recorder])
+
+
+class _Sink:
+    """What code filing directly calls at each return: ``append((*values, thread id))``, the list
+    of the recorder filed directly, or ``late`` (see _Dispatcher._file_packed) once that ended."""
+
+    __slots__ = ("append", "late")
+
+    def __init__(self, late: Callable[[tuple[Any, ...]], None]) -> None:
+        self.late = self.append = late
+
+
+def _drain(recorder: _Recorder) -> None:
+    """Make the calls ``recorder`` filed directly entries of its block's short way
+    (``Capture._pending``), their layers looked up now. Call with ``_dispatch_lock`` held."""
+    direct, owner = recorder.direct, recorder.owner
+    if not direct or recorder.draining:  # nothing, or a finalizer run while draining: as it is
+        return
+    count = len(direct)  # threads may append meanwhile: take exactly these
+    if owner is None:  # the block has ended
+        del direct[:count]
+        return
+    recorder.draining = True
+    try:
+        recorder.ran = True
+        positions, single, context = recorder.direct_layout
+        filed = []
+        paths = owner._paths
+        for item in direct[:count]:
+            path = None
+            if context is not None:
+                module = item[context]
+                entry = paths.get(id(module))
+                path = entry[1] if entry is not None and entry[0]() is module else owner._path_of(module)
+            picked = item[single] if single is not None else tuple([item[p] for p in positions])
+            filed.append((recorder, picked, path, item[-1]))
+        owner._pending += filed
+        # Only now: a call waiting to file another way (see _Dispatcher.record) goes after these.
+        del direct[:count]
+    finally:
+        recorder.draining = False
 
 
 def _method_of_module(func: types.FunctionType | None) -> bool:
@@ -717,10 +757,9 @@ class Capture(Mapping[str, list[Any]]):
             self._in_settle = True
             try:
                 for recorder in self._recorders:
-                    dispatcher = recorder.dispatcher
-                    if dispatcher._direct_recorder is recorder:
+                    if recorder.direct:
                         with _dispatch_lock:
-                            dispatcher._drain()
+                            _drain(recorder)
                 pending = self._pending
                 if not pending:
                     return

@@ -34,6 +34,7 @@ it (importing it takes about a second). When capture ends, every attribute set h
 
 from __future__ import annotations
 
+import functools
 import sys
 from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any
@@ -225,7 +226,11 @@ def _own_code(constants: tuple[Any, ...]) -> list[CodeType]:
     for constant in constants:
         if isinstance(constant, CodeType):  # the user's nested functions and comprehensions
             continue
-        function = getattr(constant, "__func__", constant)
+        # a collector is a partial of a method; a sink filing directly calls its ``late`` once redirected
+        function = getattr(constant, "late", constant)
+        while isinstance(function, functools.partial):
+            function = function.func
+        function = getattr(function, "__func__", function)
         code = getattr(function, "__code__", None)
         if code is None:  # an instance with a Python __call__ (the bytecode backend's hooks)
             call = getattr(type(constant), "__call__", None)  # noqa: B004 - its code, not whether callable

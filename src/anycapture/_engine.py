@@ -53,8 +53,8 @@ class Wants(NamedTuple):
 
     returns: dict[str, Sink]
     # (names, collect, packed): at each return, collect(*values of names), MISSING for an unbound
-    # one; packed: collect((*values, threading.get_ident())), one tuple (see attach)
-    collect: tuple[tuple[str, ...], Callable[..., None], bool] | None
+    # one; packed: collect.append((*values, threading.get_ident())), one tuple (see attach)
+    collect: tuple[tuple[str, ...], Any, bool] | None  # a callable, or an object with append
     # name -> (positions of the assignment sites wanted, or None for all; sink; whether the sink
     # takes the site's position as a second argument, or the value alone)
     each: dict[str, tuple[frozenset[int] | None, Callable[..., Any], bool]]
@@ -140,9 +140,9 @@ class Target:
         self.varnames: tuple[str, ...] = ()
         self.sinks: tuple[Sink | None, ...] = ()
         # At each return, after the sinks: collect(*values) per collector, its variables given
-        # by index into varnames (packed: collect((*values, thread id))). Collectors report
-        # unbound variables themselves.
-        self.collectors: tuple[tuple[tuple[int, ...], Callable[..., None], bool], ...] = ()
+        # by index into varnames (packed: collect.append((*values, thread id))). Collectors
+        # report unbound variables themselves.
+        self.collectors: tuple[tuple[tuple[int, ...], Any, bool], ...] = ()
         # What the instrumented code's layout depends on (not the sinks themselves): a backend
         # builds code once per shape and reuses it.
         self.shape: tuple[Any, ...] = ()
@@ -226,21 +226,22 @@ class Target:
     def frame_collector(self, position: int) -> Callable[[], None]:
         """A hook that calls collector ``position`` with its variables read from the calling frame.
 
-        Used by the rewriting backend at returns where one of them may be unbound; drops a call
-        that returns after capture changed under it, as :meth:`frame_reader` does.
+        Used by the rewriting backend at returns where one of them may be unbound. A call that
+        returns after capture changed under it goes to the collector the code was built with, as
+        the code's own calls of it do (collectors handle calls of code they no longer use).
         """
         shape, target = self.shape, self
+        built = (self.varnames, self.collectors[position])
 
         def collect_from_frame() -> None:
             try:
-                if target.shape != shape:
-                    return
+                names, (indices, collect, packed) = (
+                    (target.varnames, target.collectors[position]) if target.shape == shape else built
+                )
                 local_vars = sys._getframe(1).f_locals
-                indices, collect, packed = target.collectors[position]
-                names = target.varnames
                 values = [local_vars.get(names[i], MISSING) for i in indices]
                 if packed:
-                    collect((*values, threading.get_ident()))
+                    collect.append((*values, threading.get_ident()))
                 else:
                     collect(*values)
             except Exception as exc:
@@ -459,7 +460,7 @@ def attach(
     func: FunctionType,
     owner: object,
     sinks: Mapping[str, Sink],
-    collect: tuple[tuple[str, ...], Callable[..., None]] | None = None,
+    collect: tuple[tuple[str, ...], Any] | None = None,
     *,
     packed: bool = False,
     each: Mapping[str, tuple[frozenset[int] | None, Callable[..., Any], bool]] | None = None,
@@ -471,10 +472,11 @@ def attach(
     one warning per function and name), in one thread, one return at a time. ``collect=(names,
     fn)`` asks for all of one call's values at once: after the sinks, ``fn(*values)``, in the
     order of ``names``, :data:`MISSING` standing for a variable unbound there (no warning: the
-    subscriber reports it). Neither may raise. With ``packed=True`` the collector gets one tuple
-    instead, ``fn((*values, threading.get_ident()))``: a C callable such as a list's ``append``
-    then files a call with no Python frame at all (the rewriting backend builds the tuple in the
-    function's own code).
+    subscriber reports it). Neither may raise. With ``packed=True``, ``fn`` is an object whose
+    ``append`` gets one tuple instead, ``fn.append((*values, threading.get_ident()))``, looked up
+    at each call: a list's C ``append`` there files a call with no Python frame at all (the
+    rewriting backend builds the tuple in the function's own code), and pointing ``append``
+    elsewhere redirects calls of code already running.
 
     ``each`` asks for values right after assignments: ``{name: (site positions or None, sink,
     takes_site)}``, the sink called as ``sink(value, site)``, or ``sink(value)`` when

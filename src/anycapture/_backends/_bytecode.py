@@ -64,12 +64,20 @@ def _call(func: object, args: list[Instr], location: Any, count: int | None = No
     return seq
 
 
-def _packed_call(func: object, args: list[Instr], location: Any) -> list[Instr]:
-    """``func((*args, get_ident()))`` with the result dropped: the tuple is built here, so a C
-    ``func`` (a list's ``append``) files a call with no Python frame at all."""
+def _packed_call(sink: object, args: list[Instr], location: Any) -> list[Instr]:
+    """``sink.append((*args, get_ident()))`` with the result dropped: the tuple is built here, so
+    a C ``append`` (a list's) files a call with no Python frame at all. ``append`` is looked up at
+    each call: its owner may point it elsewhere while code using it still runs."""
     thread_id = _call(get_ident, [], location)[:-1]  # its result is the tuple's last item
     packed = [*args, *thread_id, Instr("BUILD_TUPLE", len(args) + 1, location=location)]
-    return _call(func, packed, location, count=1)
+    if sys.version_info >= (3, 12):
+        method = Instr("LOAD_ATTR", (True, "append"), location=location)
+    else:
+        method = Instr("LOAD_METHOD", "append", location=location)
+    seq = [Instr("LOAD_CONST", sink, location=location), method, *packed]
+    if sys.version_info < (3, 12):
+        seq.append(Instr("PRECALL", 1, location=location))
+    return [*seq, Instr("CALL", 1, location=location), Instr("POP_TOP", location=location)]
 
 
 def _load(name: str, code: Bytecode, location: Any) -> Instr:

@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable
 from types import CodeType
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._base import MISSING, InstallError
 
@@ -146,10 +146,10 @@ def _plan_of(target: Target) -> _Plan:
     return (target, pairs, collectors)
 
 
-def _packing(collect: Callable[[tuple[object, ...]], None]) -> Callable[..., None]:
-    """A packed collector called as a plain one: ``collect((*values, thread id))``."""
+def _packing(collect: Any) -> Callable[..., None]:
+    """A packed collector called as a plain one: ``collect.append((*values, thread id))``."""
 
     def packing(*values: object) -> None:
-        collect((*values, threading.get_ident()))
+        collect.append((*values, threading.get_ident()))
 
     return packing

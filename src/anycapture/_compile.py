@@ -58,6 +58,9 @@ _REASON = (
 _INLINE, _DISABLE, _DISABLE_MSG = "_torchdynamo_inline", "_torchdynamo_disable", "_torchdynamo_disable_msg"
 
 _failures: set[object] = set()
+# The constants a compiler puts in code, which are never anycapture's sinks (skipped unlooked-at: the
+# search runs at every capture block's start while torch is imported).
+_NOT_CALLABLE = frozenset({str, int, float, complex, bytes, bool, tuple, frozenset, type(None), type(...)})
 
 
 class _Gate:
@@ -224,7 +227,7 @@ def _own_code(constants: tuple[Any, ...]) -> list[CodeType]:
     """Code objects of anycapture's callables among ``constants`` (the sinks the rewriting inserted)."""
     found = []
     for constant in constants:
-        if isinstance(constant, CodeType):  # the user's nested functions and comprehensions
+        if type(constant) in _NOT_CALLABLE or isinstance(constant, CodeType):  # CodeType: the user's nested code
             continue
         # a collector is a partial of a method; a sink filing directly calls its ``late`` once redirected
         function = getattr(constant, "late", constant)

@@ -815,3 +815,59 @@ def test_call_returning_after_its_block_ended_keeps_nothing_alive(backend: str) 
     del g
     gc.collect()
     assert ref() is None
+
+
+_LATE_DEADLOCK = """
+import sys, threading, time
+import anycapture._capture
+from anycapture import capture
+
+anycapture._capture._FILE_DIRECTLY = FILE_DIRECTLY_VALUE
+go, inside, in_reduce = threading.Event(), threading.Event(), threading.Event()
+
+def f(x):
+    a = x
+    inside.set()
+    go.wait()
+    return a
+
+def g(x):
+    b = x
+    return b
+
+other = capture(g, "b", values="raw").__enter__()
+g(1)  # a call of g waiting to become a record
+
+def reduce(v):
+    in_reduce.set()
+    time.sleep(0.3)
+    return (v, len(other))  # reads another block
+
+held = capture(f, "a", values="raw").__enter__()
+caller = threading.Thread(target=f, args=(1,))
+caller.start()
+inside.wait()
+late = capture(f, "a", values="raw", reduce=reduce).__enter__()  # the call in flight now files late
+go.set()
+in_reduce.wait()
+print(len(other))  # read while the late call's reduce reads it too
+caller.join()
+late.close()
+held.close()
+other.close()
+print([r.value for r in late.records], "done")
+"""
+
+
+def test_call_filed_late_whose_reduce_reads_a_block_does_not_deadlock(filing: str) -> None:
+    """A call in flight filed late into a block whose reduce= reads another block, while another
+    thread reads that block: no lock is held while the user's reduce runs."""
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    script = textwrap.dedent(_LATE_DEADLOCK).replace("FILE_DIRECTLY_VALUE", str(filing == "direct"))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script], env={"PYTHONPATH": src}, capture_output=True, text=True, timeout=60
+        )  # a deadlock never ends
+    except subprocess.TimeoutExpired:
+        pytest.fail("deadlock: the script did not finish in 60 s")
+    assert done.stdout.split()[-3:] == ["[(1,", "1)]", "done"], done.stdout + done.stderr

@@ -444,18 +444,18 @@ class _Dispatcher:
         """A call of code for another layout or way than the one in place now (it was running while
         blocks came and went): its values matched by name, filed as blocks file now. Never raises."""
         try:
-            with _dispatch_lock:
-                index = {name: i for i, name in enumerate(watched)}
+            index = {name: i for i, name in enumerate(watched)}
+            with _dispatch_lock:  # waits for blocks being started or ended, and their lists drained
                 recorder = self._direct_recorder
-                if recorder is not None:
-                    layout = self.watched
-                    item = tuple([values[index[n]] if n in index else _MISSING for n in layout])
-                    recorder.direct.append((*item, thread))
-                    return
                 layout = self.watched
-                if not self.recorders or not layout:
+                values = tuple([values[index[n]] if n in index else _MISSING for n in layout])
+                if recorder is not None:
+                    recorder.direct.append((*values, thread))
                     return
-                self.record(layout, *[values[index[n]] if n in index else _MISSING for n in layout])
+            # Filed as record() files, outside the lock: blocks reduce and convert values (the
+            # user's code), which may read a block (and wait for another thread's settle).
+            if self.recorders and layout:
+                self.record(layout, *values)
         except Exception as exc:
             _engine.warn_once(self._warned, "file", f"capture from {self.label} failed: {exc!r}", 3)
 
@@ -555,9 +555,21 @@ class _Sink:
         self.late = self.append = late
 
 
+class _Unresolved:
+    """A module not found in the model's index when the calls filed directly were drained: its
+    path is looked up when the block makes its records (indexing the model again runs the
+    user's ``named_modules``, never run while ``_dispatch_lock`` is held)."""
+
+    __slots__ = ("module",)
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+
+
 def _drain(recorder: _Recorder) -> None:
     """Make the calls ``recorder`` filed directly entries of its block's short way
-    (``Capture._pending``), their layers looked up now. Call with ``_dispatch_lock`` held."""
+    (``Capture._pending``), their layers looked up in the model's index now (a module not there,
+    later: see _Unresolved). Call with ``_dispatch_lock`` held: nothing here runs the user's code."""
     direct, owner = recorder.direct, recorder.owner
     if not direct or recorder.draining:  # nothing, or a finalizer run while draining: as it is
         return
@@ -572,11 +584,15 @@ def _drain(recorder: _Recorder) -> None:
         filed = []
         paths = owner._paths
         for item in direct[:count]:
-            path = None
+            path: str | _Unresolved | None = None
             if context is not None:
                 module = item[context]
                 entry = paths.get(id(module))
-                path = entry[1] if entry is not None and entry[0]() is module else owner._path_of(module)
+                if entry is not None and entry[0]() is module:
+                    path = entry[1]
+                elif module is not None and module is not _MISSING:
+                    path = _Unresolved(module)
+                    owner._unresolved = True
             picked = item[single] if single is not None else tuple([item[p] for p in positions])
             filed.append((recorder, picked, path, item[-1]))
         owner._pending += filed
@@ -673,9 +689,10 @@ class Capture(Mapping[str, list[Any]]):
         self._records: dict[str, deque[Record]] = {}
         self._order = itertools.count()
         # Calls filed the short way, waiting to become records: (recorder, values, path, thread),
-        # the value alone when the recorder has one variable.
-        self._pending: list[tuple[_Recorder, tuple[Any, ...], str | None, int]] = []
+        # the value alone when the recorder has one variable, the path a str, None or _Unresolved.
+        self._pending: list[tuple[_Recorder, tuple[Any, ...], Any, int]] = []
         self._in_settle = False
+        self._unresolved = False  # some _pending entry has a path to look up (see _Unresolved)
         recorders = []
         for i, (func, names, hint) in enumerate(targets):
             recorders.append(_Recorder(self, func, names, hint, sites[i] if sites is not None else None))
@@ -763,6 +780,8 @@ class Capture(Mapping[str, list[Any]]):
                 pending = self._pending
                 if not pending:
                     return
+                if self._unresolved:
+                    self._resolve(pending)
                 count = len(pending)  # other threads may append meanwhile: take exactly these
                 taken = pending[:count]
                 del pending[:count]
@@ -796,6 +815,14 @@ class Capture(Mapping[str, list[Any]]):
                             records.append(_make_record(Record, fields))
             finally:
                 self._in_settle = False
+
+    def _resolve(self, pending: list[tuple[Any, ...]]) -> None:
+        """Look up the paths _drain left unresolved (see _Unresolved); runs in ``_settle``."""
+        self._unresolved = False
+        for i in range(len(pending)):  # other threads may append meanwhile, never replace
+            entry = pending[i]
+            if type(entry[2]) is _Unresolved:
+                pending[i] = (entry[0], entry[1], self._path_of(entry[2].module), entry[3])
 
     def _report(self) -> None:
         problems = self._problems()

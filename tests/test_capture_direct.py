@@ -76,6 +76,31 @@ def test_methods_of_module_classes_are_told_apart() -> None:
     assert not method_of_module(NotAModule.static)
 
 
+class _RaisingMeta(type):
+    def __getattr__(cls, name: str) -> Any:
+        if name == "inner":
+            raise RuntimeError("a class whose attribute lookup fails")
+        raise AttributeError(name)
+
+
+class Weird(metaclass=_RaisingMeta):
+    pass
+
+
+def test_a_class_whose_lookups_raise_is_not_taken_for_a_module() -> None:
+    """Finding the class runs the class's own code (a metaclass __getattr__); if that raises, no."""
+
+    def forward(self: Any, x: Any) -> Any:
+        y = x
+        return y
+
+    forward.__qualname__ = "Weird.inner.forward"  # getattr(Weird, "inner") raises RuntimeError
+    assert not anycapture._capture._method_of_module(forward)
+    with capture(forward, "y", values="raw") as cap:
+        forward(None, 3)
+    assert cap["Weird.inner.forward.y"] == [3]
+
+
 def _records(way: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[Any, ...]], bool]:
     monkeypatch.setattr(anycapture._capture, "_FILE_DIRECTLY", way == "direct")
     torch.manual_seed(0)

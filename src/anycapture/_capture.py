@@ -610,10 +610,10 @@ def _method_of_module(func: types.FunctionType | None) -> bool:
     parts = func.__qualname__.split(".")
     if torch is None or len(parts) < 2 or "<locals>" in parts:
         return False
-    owner: Any = func.__globals__.get(parts[0])
-    for part in parts[1:-1]:
-        owner = getattr(owner, part, None)
-    try:
+    try:  # the lookups may run a class's own code (a metaclass __getattr__)
+        owner: Any = func.__globals__.get(parts[0])
+        for part in parts[1:-1]:
+            owner = getattr(owner, part, None)
         return (
             isinstance(owner, type)
             and issubclass(owner, torch.nn.Module)

@@ -71,21 +71,21 @@ class _Gate:
     ``fullgraph=True`` (where a graph break is an error), so that dynamo inlines the original
     code (its ``_torchdynamo_inline`` twin) and the compiled model runs unchanged; then it warns.
 
-    Its ``hook`` is what the rewritten code calls at returns inside a compiled call, ``guard()``
-    not being None (see :func:`_return_hook`); both None for a torch without them.
+    Its ``compile_hook`` is ``(guard, hook)``: the rewritten code calls ``hook()`` at returns
+    where ``guard()`` is not None, inside a compiled call (see :func:`_return_hook`); None for a
+    torch without them.
     """
 
-    __slots__ = ("guard", "hook", "label", "warned")
+    __slots__ = ("compile_hook", "label", "warned")
 
     def __init__(self, label: str, eval_frame: Any) -> None:
         self.label = label
         self.warned: set[object] = set()
         count = getattr(eval_frame, "set_fullgraph_compiled_frame_count", None)
         guard = getattr(eval_frame, "get_eval_frame_callback", None)
-        if count is None or guard is None:
-            self.guard = self.hook = None
-        else:
-            self.guard, self.hook = guard, _return_hook(label, count, self.warned)
+        self.compile_hook: tuple[Callable[[], Any], Callable[[], None]] | None = None
+        if count is not None and guard is not None:
+            self.compile_hook = (guard, _return_hook(label, count, self.warned))
 
     def __bool__(self) -> bool:
         try:
@@ -164,16 +164,19 @@ def frame_hook(target: Target) -> tuple[Callable[[], Any], Callable[[], None]] |
     torch = sys.modules.get("torch")
     if torch is None:  # the usual case, kept to one lookup
         return None
-    gate = target.gate
+    return _gate(target, torch).compile_hook
+
+
+def _gate(target: Target, torch: Any) -> _Gate:
+    """``target``'s gate, made once."""
+    gate: _Gate | None = target.gate
     if gate is None:
         try:
             eval_frame = torch._C._dynamo.eval_frame
         except Exception:  # not this torch: torch.compile(fullgraph=True) of the function raises
             eval_frame = None
         gate = target.gate = _Gate(target.label, eval_frame)
-    if gate.guard is None or gate.hook is None:
-        return None
-    return gate.guard, gate.hook
+    return gate
 
 
 def installed(target: Target, func: FunctionType, code: CodeType) -> None:
@@ -189,7 +192,7 @@ def installed(target: Target, func: FunctionType, code: CodeType) -> None:
             _skip_frames(torch, code)
             target.skipped_code = code
         if target.dynamo_attributes is None:
-            target.dynamo_attributes = _mark_function(target, func)
+            target.dynamo_attributes = _mark_function(target, func, _gate(target, torch))
             _warn_if_compiled_before(target, torch)
     except Exception as exc:
         warn_once(
@@ -243,13 +246,12 @@ def _own_code(constants: tuple[Any, ...]) -> list[CodeType]:
     return found
 
 
-def _mark_function(target: Target, func: FunctionType) -> bool:
-    """Make a compiling caller graph-break at calls of ``func``, or under ``fullgraph=True`` inline
-    its original code. False when ``func`` has dynamo settings of its own, which are left alone."""
+def _mark_function(target: Target, func: FunctionType, gate: _Gate) -> bool:
+    """Make a compiling caller graph-break at calls of ``func`` (``gate`` says so), or under
+    ``fullgraph=True`` inline its original code. False when ``func`` has dynamo settings of its
+    own, which are left alone."""
     attributes = vars(func)
-    gate = target.gate
-    if gate is not None:
-        gate.warned.clear()  # it warns once per block
+    gate.warned.clear()  # it warns once per block
     if _INLINE in attributes or _DISABLE in attributes or _DISABLE_MSG in attributes:
         return False
     # Not cached: the twin shares the function's globals, which usually hold the function itself,
@@ -257,8 +259,6 @@ def _mark_function(target: Target, func: FunctionType) -> bool:
     twin = FunctionType(target.original_code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
     twin.__kwdefaults__ = func.__kwdefaults__
     twin.__qualname__, twin.__module__ = func.__qualname__, func.__module__
-    frame_hook(target)  # makes the gate
-    gate = target.gate
     # Dynamo checks the gate on what it would inline (the twin); on ``func`` too, for a dynamo that
     # looks there.
     for holder in (twin, func):

@@ -48,20 +48,13 @@ class _SinkSlot:
         self.index = index
 
 
-def _call(func: object, args: list[Instr], location: Any, count: int | None = None) -> list[Instr]:
-    """``func(*args)`` with the result dropped, in this interpreter's calling sequence: each of
-    ``args`` loads one argument, unless ``count`` says how many arguments they leave."""
-    if count is None:
-        count = len(args)
+def _call(func: object, args: list[Instr], location: Any) -> list[Instr]:
+    """``func(*args)`` with the result dropped, in this interpreter's calling sequence."""
     if sys.version_info >= (3, 13):
         seq = [Instr("LOAD_CONST", func, location=location), Instr("PUSH_NULL", location=location)]
     else:
         seq = [Instr("PUSH_NULL", location=location), Instr("LOAD_CONST", func, location=location)]
-    seq += args
-    if sys.version_info < (3, 12):
-        seq.append(Instr("PRECALL", count, location=location))
-    seq += [Instr("CALL", count, location=location), Instr("POP_TOP", location=location)]
-    return seq
+    return [*seq, *args, *_called(len(args), location)]
 
 
 def _packed_call(sink: object, args: list[Instr], location: Any) -> list[Instr]:
@@ -74,10 +67,13 @@ def _packed_call(sink: object, args: list[Instr], location: Any) -> list[Instr]:
         method = Instr("LOAD_ATTR", (True, "append"), location=location)
     else:
         method = Instr("LOAD_METHOD", "append", location=location)
-    seq = [Instr("LOAD_CONST", sink, location=location), method, *packed]
-    if sys.version_info < (3, 12):
-        seq.append(Instr("PRECALL", 1, location=location))
-    return [*seq, Instr("CALL", 1, location=location), Instr("POP_TOP", location=location)]
+    return [Instr("LOAD_CONST", sink, location=location), method, *packed, *_called(1, location)]
+
+
+def _called(count: int, location: Any) -> list[Instr]:
+    """The call of what the stack holds below ``count`` arguments, its result dropped."""
+    seq = [Instr("PRECALL", count, location=location)] if sys.version_info < (3, 12) else []
+    return [*seq, Instr("CALL", count, location=location), Instr("POP_TOP", location=location)]
 
 
 def _load(name: str, code: Bytecode, location: Any) -> Instr:

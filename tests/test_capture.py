@@ -93,8 +93,10 @@ def test_a_string_target_follows_the_attribute_it_names(backend: str, monkeypatc
 
 def test_bad_string_target_is_clear() -> None:
     """A string that names nothing says what was missing."""
-    with pytest.raises(AttributeError, match=r"has no attribute path 'Layer\.nope'"):
+    with pytest.raises(AttributeError, match=r"has no attribute path 'Layer\.nope' \(stopped at 'nope'\)\. Name a"):
         capture(f"{__name__}:Layer.nope", "x")
+    with pytest.raises(AttributeError, match=r"\(stopped at 'forwad'\); did you mean 'forward'\?"):
+        capture(f"{__name__}:Layer.forwad", "attn")
     with pytest.raises(ImportError, match="cannot import a module"):
         capture("no_such_package_xyz.f", "x")
 
@@ -238,6 +240,35 @@ def test_failing_reduce_keeps_raw_value_and_warns_once(backend: str) -> None:
     assert cap["Layer.forward.attn"] == [10, 20]
 
 
+def _twin_in_another_module() -> tuple[object, object]:
+    def forward(x: int) -> int:
+        attn = x * 2
+        return attn
+
+    def other(x: int) -> int:
+        attn = x * 3
+        return attn
+
+    other.__qualname__, other.__module__ = forward.__qualname__, "elsewhere"
+    return forward, other
+
+
+def test_two_targets_sharing_a_key_warn_at_the_capture_call(backend: str) -> None:
+    """Functions of one qualified name in two modules would share a key, as get_local warns too."""
+    forward, other = _twin_in_another_module()
+    with pytest.warns(CaptureWarning, match="both record under the key .*key_style='module'") as caught:
+        block = capture({forward: "attn", other: "attn"})
+    assert caught[0].filename == __file__
+    with block as cap:
+        forward(1), other(1)  # type: ignore[operator]
+    assert list(cap.values()) == [[2, 3]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with capture({forward: "attn", other: "attn"}, key_style="module") as cap:
+            forward(1), other(1)  # type: ignore[operator]
+    assert sorted(cap.values()) == [[2], [3]]
+
+
 def test_target_that_never_ran_is_reported(backend: str) -> None:
     """Ending a block whose target never ran warns, naming it."""
     with pytest.warns(CaptureWarning, match="Layer.forward never ran inside the capture block"):
@@ -276,15 +307,28 @@ def test_block_cannot_be_entered_twice(backend: str) -> None:
 
 
 def test_select_by_path_and_stack_errors(backend: str) -> None:
-    """Without a model there are no paths; stacking non-arrays is a clear error."""
+    """Without a model there are no paths; stacking non-arrays, a name never captured and the
+    pattern and name swapped are clear errors, not silently empty results."""
     with capture(helper, "scores") as cap:
         helper(1)
     assert cap.select(name="scores")[0].path is None
-    assert cap.by_path("scores") == {}
+    no_paths = r"by_path\(\): the records selected have no module path: give capture\(\.\.\., model="
+    with pytest.raises(ValueError, match=no_paths):
+        cap.by_path("scores")
     with pytest.raises(TypeError, match="stack\\(\\) needs arrays or tensors; got float"):
         cap.stack("scores")
-    with pytest.raises(KeyError, match="no values captured for name='nope'"):
+    never = r"nothing was captured as 'nope'; the variables and keys captured: \['helper.scores', 'scores'\]"
+    with pytest.raises(KeyError, match=never):
         cap.stack("nope")
+    with pytest.raises(KeyError, match="nothing was captured as '0'"):
+        cap.by_path("0")  # a path given as the name
+    with pytest.raises(ValueError, match=r"'scores' is a captured variable, .* use select\(name='scores'\)"):
+        cap.select("scores")  # select takes the pattern first
+    assert cap.select("blocks.*") == []  # a pattern that matches no layer: nothing, rightly
+    with pytest.warns(CaptureWarning, match="never ran"), capture(helper, "scores") as empty:
+        pass
+    assert empty.select("scores") == []
+    assert empty.by_path() == {}
 
 
 def test_bad_options_are_rejected() -> None:
@@ -339,3 +383,46 @@ def test_messages_name_exec_made_functions_by_their_file(backend: str) -> None:
     exec(compile("def f(x):\n    y = x\n    return y\n", "<generated>", "exec"), namespace)
     with pytest.warns(CaptureWarning, match="<generated>:f never ran"), capture(namespace["f"], "y"):
         pass
+
+
+class Counted:
+    @classmethod
+    def make(cls, x: int) -> int:
+        made = x + 1
+        return made
+
+
+class Sub(Counted):
+    pass
+
+
+@pytest.mark.parametrize("options", [{}, {"max_size": 100}, {"when": "each"}])
+def test_a_bound_method_captures_only_its_own_objects_calls(backend: str, options: dict[str, object]) -> None:
+    """``capture(model.blocks[3].attn.forward, ...)`` is about that layer: other objects' calls are left out."""
+    if options.get("when") == "each" and backend != "bytecode":
+        pytest.skip("when='each' needs the rewriting backend")
+    first, second, third = Layer(), Layer(), Layer()
+    with capture(second.forward, "attn", **options) as cap:  # type: ignore[arg-type]
+        first.forward(1), second.forward(2), third.forward(3), second.forward(4)
+    assert cap["Layer.forward.attn"] == [20, 40]
+    assert [record.call for record in cap.records] == [0, 1]
+    with capture({second.forward: "attn", third.forward: "attn"}, **options) as cap:  # type: ignore[arg-type]
+        first.forward(1), second.forward(2), third.forward(3)
+    assert cap["Layer.forward.attn"] == [20, 30]
+    with capture({second.forward: "attn", Layer.forward: "attn"}, **options) as cap:  # type: ignore[arg-type]
+        first.forward(1), second.forward(2)  # the function itself too: every call
+    assert cap["Layer.forward.attn"] == [10, 20]
+
+
+def test_a_classmethod_bound_to_its_class_captures_every_call(backend: str) -> None:
+    with capture(Counted.make, "made") as cap:
+        Counted.make(1), Sub.make(2)
+    assert cap["Counted.make.made"] == [2, 3]
+
+
+def test_a_bound_method_whose_object_never_called_it_is_reported(backend: str) -> None:
+    first, second = Layer(), Layer()
+    with pytest.warns(CaptureWarning, match=r"Layer\.forward \(bound to 1 Layer object\) never ran"):
+        with capture(second.forward, "attn") as cap:
+            first.forward(1)
+    assert cap.records == []

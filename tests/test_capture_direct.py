@@ -171,3 +171,53 @@ def test_direct_filing_switches_with_blocks_coming_and_going() -> None:
     assert [r.value.item() for r in inner.records] == [20.0, 40.0, 80.0, 160.0]
     assert held._recorders[0].direct == []
     assert all(sink.append == sink.late for sink in dispatcher._sinks.values())
+
+
+def _paths(way: str, monkeypatch: pytest.MonkeyPatch, net: Net, x: Any) -> list[str | None]:
+    monkeypatch.setattr(anycapture._capture, "_FILE_DIRECTLY", way == "direct")
+    options: dict[str, Any] = {"max_size": 10**9} if way == "per-call" else {}
+    with torch.no_grad(), capture(Scale.forward, "score", model=net, values="raw", **options) as cap:
+        net(x)
+    return [r.path for r in cap.records]
+
+
+@pytest.mark.parametrize("way", ["direct", "through-record", "per-call"])
+def test_paths_follow_the_model_when_layers_are_removed_swapped_or_moved(
+    way: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model's paths are kept between blocks; each block checks them against the model as it is."""
+    net = Net()
+    net.layers.append(Scale())
+    x = torch.ones(1)
+    first, second, third, fourth = net.layers
+    assert _paths(way, monkeypatch, net, x) == ["layers.0", "layers.1", "layers.2", "layers.3"]
+    del net.layers[1]  # pruned: the layers after it move up
+    assert _paths(way, monkeypatch, net, x) == ["layers.0", "layers.1", "layers.2"]
+    assert list(net.layers) == [first, third, fourth]
+    net.layers[0], net.layers[1] = net.layers[1], net.layers[0]  # swapped
+    with torch.no_grad(), capture(Scale.forward, "score", model=net, values="raw") as cap:
+        net(x)
+    assert [(r.path, net.get_submodule(r.path)) for r in cap.records] == [
+        ("layers.0", third),
+        ("layers.1", first),
+        ("layers.2", fourth),
+    ]
+    net.moved = net.layers[2]  # moved out of the list
+    del net.layers[2]
+    with torch.no_grad(), capture(Scale.forward, "score", model=net, values="raw") as cap:
+        net(x)
+        net.moved(x)
+    assert [r.path for r in cap.records] == ["layers.0", "layers.1", "moved"]
+
+
+def test_a_held_block_checks_paths_again_after_clear() -> None:
+    """Over a data loader, a model pruned between batches is seen at the next batch."""
+    net = Net()
+    x = torch.ones(1)
+    with torch.no_grad(), capture(Scale.forward, "score", model=net, values="raw") as cap:
+        net(x)
+        assert [r.path for r in cap.records] == ["layers.0", "layers.1", "layers.2"]
+        cap.clear()
+        del net.layers[0]
+        net(x)
+        assert [r.path for r in cap.records] == ["layers.0", "layers.1"]

@@ -220,7 +220,11 @@ def test_select_stack_and_by_path_follow_capture(small_capture: Path) -> None:
     captures = open_captures(small_capture)
     chosen = captures.select("blocks.1*.attn", "attn")
     assert [record.path for record in chosen] == ["blocks.1.attn", "blocks.10.attn", "blocks.11.attn"] * 2
-    assert captures.select("*", "nothing") == []
+    with pytest.raises(KeyError, match="nothing was captured as 'nothing'"):
+        captures.select("*", "nothing")  # a name never captured: an error, as Capture.select gives
+    with pytest.raises(ValueError, match=r"use select\(name='attn'\)"):
+        captures.select("attn")  # the pattern comes first
+    assert captures.select("head.*", "attn") == []  # no layer matches: nothing, rightly
     stacked = captures.stack("attn", "blocks.1*.attn")
     assert stacked.shape == (6, 4, 4)
     assert [int(value[0, 0]) for value in stacked] == [1, 10, 11, 13, 22, 23]
@@ -447,11 +451,15 @@ def test_values_that_cannot_be_stored_are_skipped_with_one_warning(folder: Path)
             writer.write(meta(3, key="f.cplx"), np.ones(2, dtype=np.complex64))
             writer.write(meta(4, key="f.text"), "x" * 10_000)
             writer.write(meta(5), np.ones(2))
-    messages = [str(w.message) for w in caught if issubclass(w.category, CaptureWarning)]
+    warned = [w for w in caught if issubclass(w.category, CaptureWarning)]
+    messages = sorted(str(w.message) for w in warned)  # dtypes are checked in the writer's thread, later
     assert len(messages) == 3
-    assert "'f.obj' is a builtins.object" in messages[0]
-    assert "skipped" in messages[0]
-    assert "complex64" in messages[1]
+    assert "'f.cplx' is a numpy.ndarray of dtype complex64" in messages[0]
+    assert "'f.obj' is a builtins.object" in messages[1]
+    assert "skipped" in messages[1]
+    assert "'f.text' is a builtins.str" in messages[2]
+    # Told from their type in the writing thread: the warning points at the code that wrote them.
+    assert {w.filename for w in warned if "builtins" in str(w.message)} == {__file__}
     assert writer.skipped == 5
     assert writer.written == 1
     assert index_of(folder)["skipped"] == 5

@@ -11,7 +11,7 @@ import warnings
 
 import pytest
 
-from anycapture import CaptureWarning, UnknownVariableError, get_local
+from anycapture import CaptureWarning, UnknownVariableError, capture, get_local
 from anycapture._engine import attached_backend
 
 
@@ -356,8 +356,22 @@ def test_callable_object_points_at_its_method() -> None:
         def __call__(self, x: int) -> int:
             return x
 
-    with pytest.raises(TypeError, match=r"Layer.forward\) or get_local\(...\)\(.*Layer.__call__\)"):
+    with pytest.raises(TypeError, match=r"e\.g\. get_local\('attn'\)\(.*Layer\.__call__\)$"):
         get_local("x")(Layer())
+
+    class Module:  # an nn.Module's __call__ runs its forward
+        def __call__(self, x: int) -> int:
+            return self.forward(x)
+
+        def forward(self, x: int) -> int:
+            return x
+
+    with pytest.raises(TypeError, match=r"e\.g\. capture\(.*Module\.forward, 'attn'\)$"):
+        capture(Module(), "x")
+    with pytest.raises(TypeError, match=r"class .*Module; name one of its methods instead, e.g. capture\(.*Module\.fo"):
+        capture(Module, "x")
+    with pytest.raises(TypeError, match=r"at least one local variable, e\.g\. capture\(Attention\.forward, 'attn'\)"):
+        capture(Module.forward)
 
 
 @pytest.mark.parametrize("bad", [(), (1,), ("not a name",)])

@@ -67,7 +67,7 @@ def test_one_block_open_over_many_batches(backend: str) -> None:
 def test_fast_path_is_reported_not_silently_empty(backend: str) -> None:
     """Eval mode under no_grad skips multi_head_attention_forward; the block says so and why."""
     model = ThreeMHA().eval()
-    with pytest.warns(CaptureWarning, match="never ran inside the capture block. Hint: .*fast path"):
+    with pytest.warns(CaptureWarning, match="never ran inside the capture block.*Hint: .*fast path"):
         with torch.no_grad(), capture(recipes.MULTIHEAD_ATTENTION, model=model):
             model(torch.randn(1, 3, 16))
 
@@ -83,6 +83,47 @@ def test_tensor_values_and_reduce(backend: str) -> None:
     assert isinstance(stacked, torch.Tensor)
     assert stacked.shape == (3, 1, 4, 4)
     assert not stacked.requires_grad
+
+
+@pytest.mark.parametrize("values", ["numpy", "tensor", "raw"])
+def test_a_reduce_that_slices_does_not_keep_the_whole_map_alive(backend: str, values: str) -> None:
+    """docs/capture.md: ``reduce=lambda attn: attn[:, :, 0]`` keeps the CLS row, and only its memory."""
+    torch.manual_seed(0)
+    model = ThreeMHA()
+    x = torch.randn(2, 5, 16)
+    with torch.no_grad():
+        _, expected = model(x)
+        with capture(recipes.MULTIHEAD_ATTENTION, model=model, values=values, reduce=lambda w: w[:, :, 0]) as cap:
+            model(x)
+    kept = cap["multi_head_attention_forward.attn_output_weights"]
+    assert len(kept) == 3
+    for value, full in zip(kept, expected, strict=True):
+        tensor = torch.from_numpy(value) if values == "numpy" else value
+        torch.testing.assert_close(tensor, full[:, :, 0], rtol=0, atol=0)
+        assert tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size() == 2 * 4 * 5 * 4
+
+
+def test_compact_copies_only_views_of_larger_memory() -> None:
+    from anycapture._values import compact
+
+    full = torch.arange(24.0).reshape(2, 3, 4)
+    row = full[:, 0]
+    copied = compact(row)
+    assert copied is not row
+    assert torch.equal(copied, row)
+    assert copied.untyped_storage().nbytes() == 8 * 4
+    assert compact(full) is full
+    transposed = full.transpose(0, 2)  # a view of all of its memory: kept as it is
+    assert compact(transposed) is transposed
+    array = full.numpy()
+    assert compact(array[:, 0]).base is None
+    assert compact(array) is array
+    nested = compact({"a": [row, 1], "b": (row,)})
+    assert nested["a"][1] == 1
+    assert nested["a"][0].untyped_storage().nbytes() == 32
+    assert nested["b"][0].untyped_storage().nbytes() == 32
+    with_grad = torch.ones(3, 3, requires_grad=True) * 2
+    assert compact(with_grad[0]).requires_grad  # a copy in the graph, as the view was
 
 
 def _minilm(attn_implementation: str) -> Any:

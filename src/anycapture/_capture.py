@@ -23,7 +23,7 @@ from ._copies import any_pending, resolve
 from ._errors import CaptureError, CaptureWarning
 from ._functions import check_varnames, check_when, key_for, locate_target, resolve_function, select_sites
 from ._store import check_max_size
-from ._values import PLAIN_TYPES, Converter, make_converter
+from ._values import PLAIN_TYPES, Converter, compact, make_converter
 from .recipes import Recipe
 
 __all__ = ["Capture", "EmptyCaptureError", "Record", "capture"]
@@ -76,6 +76,7 @@ class _Recorder:
         names: tuple[str, ...],
         hint: str,
         sites: Mapping[str, frozenset[int] | None] | None = None,
+        objects: tuple[Any, ...] | None = None,
     ) -> None:
         # The block; None once it has ended, which breaks the cycle block -> recorder -> block so
         # that a block's records (and the tensors in them) die with it, without waiting for gc.
@@ -86,6 +87,9 @@ class _Recorder:
         self.hint = hint
         # With when="each": name -> the positions of the assignment sites kept (None: all).
         self.sites = sites
+        # Given bound methods (layer.forward): only calls whose first argument is one of these
+        # objects are kept (None: every call). Dropped when the block ends.
+        self.objects = objects
         self.label, self.keys = dispatcher.naming(names, owner.key_style)
         self.calls = 0
         self.bound = [0] * len(names)
@@ -120,6 +124,8 @@ class _Recorder:
 
     def file(self, pending: tuple[Any, ...], index_of: Mapping[str, int], context: int | None) -> None:
         """File one call's values (``pending``, in the dispatcher's order) as this block's records."""
+        if self.objects is not None and not _among(pending[context] if context is not None else None, self.objects):
+            return
         call = next(self._counter)
         self.calls = call + 1
         owner = self.owner
@@ -158,6 +164,8 @@ class _Recorder:
             return
         if call.serial < self.base:
             return  # a call that began before this block
+        if self.objects is not None and not _among(call.context, self.objects):
+            return
         numbers = self._numbers
         number = numbers.get(call.serial)
         if number is None:
@@ -382,6 +390,8 @@ class _Dispatcher:
         owner = recorder.owner
         if owner is None or not recorder.short or owner._processing or len(owner._recorders) != 1:
             return False
+        if recorder.objects is not None:  # calls are told apart by their first argument, at the call
+            return False
         # A plain function's layer may be found in its callers' frames, there only while it runs.
         return _FILE_DIRECTLY and (owner.model is None or self.module_method)
 
@@ -504,6 +514,9 @@ class _Dispatcher:
             owner = recorder.owner
             if owner is None:  # a call that returned while its block was ending
                 continue
+            objects = recorder.objects
+            if objects is not None and not _among(values[context] if context is not None else None, objects):
+                continue  # another object's call
             try:
                 recorder.ran = True
                 path = None
@@ -539,6 +552,19 @@ class _Dispatcher:
                 _engine.warn_once(self._warned, "file", f"capture from {self.label} failed: {exc!r}", 3)
 
 
+def _bound_to(objects: tuple[Any, ...] | None) -> str:
+    """How a report names the objects a block's bound methods were bound to (nothing for none)."""
+    if objects is None:
+        return ""
+    kinds = sorted({type(obj).__name__ for obj in objects})
+    return f" (bound to {len(objects)} {'/'.join(kinds)} object{'s' if len(objects) > 1 else ''})"
+
+
+def _among(obj: Any, objects: tuple[Any, ...]) -> bool:
+    """Whether ``obj`` is one of ``objects`` (by identity: modules may define ``__eq__``)."""
+    return any(obj is candidate for candidate in objects)
+
+
 def _without(recorders: tuple[_Recorder, ...], recorder: _Recorder) -> tuple[_Recorder, ...]:
     if len(recorders) == 1:  # the usual case: one block at a time
         return () if recorders[0] is recorder else recorders
@@ -556,9 +582,9 @@ class _Sink:
 
 
 class _Unresolved:
-    """A module not found in the model's index when the calls filed directly were drained: its
-    path is looked up when the block makes its records (indexing the model again runs the
-    user's ``named_modules``, never run while ``_dispatch_lock`` is held)."""
+    """A module not found in the model's index when the calls filed directly were drained, or no
+    longer at its path there: its path is looked up when the block makes its records (indexing
+    the model again runs the user's ``named_modules``, never run while ``_dispatch_lock`` is held)."""
 
     __slots__ = ("module",)
 
@@ -582,7 +608,7 @@ def _drain(recorder: _Recorder) -> None:
         recorder.ran = True
         positions, single, context = recorder.direct_layout
         filed = []
-        paths = owner._paths
+        paths, index, model = owner._paths, owner._index, owner.model
         for item in direct[:count]:
             path: str | _Unresolved | None = None
             if context is not None:
@@ -591,8 +617,14 @@ def _drain(recorder: _Recorder) -> None:
                 if entry is not None and entry[0]() is module:
                     path = entry[1]
                 elif module is not None and module is not _MISSING:
-                    path = _Unresolved(module)
-                    owner._unresolved = True
+                    # Capture._lookup, inlined as far as it runs none of the user's code
+                    entry = index.get(id(module))
+                    if entry is not None and entry[0]() is module and _still_at(model, entry[1], module):
+                        paths[id(module)] = entry
+                        path = entry[1]
+                    else:
+                        path = _Unresolved(module)
+                        owner._unresolved = True
             picked = item[single] if single is not None else tuple([item[p] for p in positions])
             filed.append((recorder, picked, path, item[-1]))
         owner._pending += filed
@@ -600,6 +632,21 @@ def _drain(recorder: _Recorder) -> None:
         del direct[:count]
     finally:
         recorder.draining = False
+
+
+def _still_at(model: Any, path: str, module: Any) -> bool:
+    """Whether ``module`` is still the submodule at ``path`` of ``model`` (read from the modules'
+    ``_modules``, as ``named_modules`` reads them: no ``__getattr__``, no user code)."""
+    node = model
+    try:
+        if path:
+            for part in path.split("."):
+                node = node._modules.get(part)
+                if node is None:
+                    return False
+        return node is module
+    except Exception:  # not a torch module tree: cannot tell, so index again
+        return False
 
 
 def _method_of_module(func: types.FunctionType | None) -> bool:
@@ -656,7 +703,7 @@ class Capture(Mapping[str, list[Any]]):
 
     def __init__(
         self,
-        targets: list[tuple[types.FunctionType, tuple[str, ...], str]],
+        targets: list[tuple[types.FunctionType, tuple[str, ...], str, tuple[Any, ...] | None]],
         *,
         model: Any,
         convert: Converter | None,
@@ -694,9 +741,14 @@ class Capture(Mapping[str, list[Any]]):
         self._in_settle = False
         self._unresolved = False  # some _pending entry has a path to look up (see _Unresolved)
         recorders = []
-        for i, (func, names, hint) in enumerate(targets):
-            recorders.append(_Recorder(self, func, names, hint, sites[i] if sites is not None else None))
+        for i, (func, names, hint, objects) in enumerate(targets):
+            recorders.append(_Recorder(self, func, names, hint, sites[i] if sites is not None else None, objects))
         self._recorders = recorders
+        if len(recorders) > 1:
+            _warn_shared_keys(recorders)
+        # The model's module paths (kept between blocks: see _module_paths) and, checked against the
+        # model since the block began or was last cleared, those this block has used (see _lookup).
+        self._index: dict[int, tuple[weakref.ref[Any], str]] = {}
         self._paths: dict[int, tuple[weakref.ref[Any], str]] = {}
         self._reindexed = False
         self._warned: set[object] = set()
@@ -839,7 +891,10 @@ class Capture(Mapping[str, list[Any]]):
             hint = f" Hint: {recorder.hint}" if recorder.hint else ""
             if recorder.calls == 0:
                 if not recorder.ran:  # else its one call returned as the block ended: too late to tell
-                    problems.append(f"{recorder.label} never ran inside the capture block.{hint}")
+                    problems.append(
+                        f"{recorder.label}{_bound_to(recorder.objects)} never ran inside the capture block, or "
+                        f"every call of it raised (values are captured at returns).{hint}"
+                    )
                 continue
             if 0 not in recorder.bound:  # every variable bound (the usual case)
                 continue
@@ -865,12 +920,27 @@ class Capture(Mapping[str, list[Any]]):
             paths = {id(module): (weakref.ref(module), name) for name, module in named()}
             with contextlib.suppress(TypeError):  # a model that cannot be weakly referenced: no cache
                 _module_paths.put(model, paths)
-        self._paths = paths
+        self._index = paths
+        self._paths = {}  # paths used before are checked again, against the model as it is now
         self._reindexed = fresh
 
     def _lookup(self, obj: Any) -> str | None:
         entry = self._paths.get(id(obj))
-        return entry[1] if entry is not None and entry[0]() is obj else None
+        if entry is not None and entry[0]() is obj:
+            return entry[1]
+        # Not used yet in this block: the index's path, if the model still has the module there.
+        # The index is kept between blocks, and layers may have been removed, swapped or moved
+        # since (a path is checked once per block, and again after clear()).
+        entry = self._index.get(id(obj))
+        if entry is None or entry[0]() is not obj:
+            return None
+        if not _still_at(self.model, entry[1], obj):
+            self._index_model(fresh=True)  # the model changed: index it as it is now
+            entry = self._index.get(id(obj))
+            if entry is None or entry[0]() is not obj:
+                return None
+        self._paths[id(obj)] = entry
+        return entry[1]
 
     def _path_of(self, obj: Any) -> str | None:
         if obj is None or self.model is None or type(obj) in PLAIN_TYPES:
@@ -909,7 +979,7 @@ class Capture(Mapping[str, list[Any]]):
         raw = value
         try:
             if self._reduce is not None:
-                value = self._reduce(value)
+                value = compact(self._reduce(value))  # a slice would keep the whole value alive
             if self._convert is not None and (self._custom or type(value) not in PLAIN_TYPES):
                 value = self._convert(value)
         except Exception as exc:
@@ -1057,16 +1127,23 @@ class Capture(Mapping[str, list[Any]]):
         """
         if self._sink is not None:
             return self.stored().select(pattern, name)  # type: ignore[no-any-return]
-        return [record for record in self.records if selects(record, pattern, name)]
+        records = self.records
+        selected = [record for record in records if selects(record, pattern, name)]
+        if not selected:
+            check_selection(records, pattern, name)
+        return selected
 
     def by_path(self, name: str | None = None, pattern: str = "*") -> dict[str, list[Any]]:
         """``{module path: [values in call order]}`` for variable ``name`` (or key)."""
         if self._sink is not None:
             return self.stored().by_path(name, pattern)  # type: ignore[no-any-return]
         result: dict[str, list[Any]] = {}
-        for record in self.select(pattern, name):
+        selected = self.select(pattern, name)
+        for record in selected:
             if record.path is not None:
                 result.setdefault(record.path, []).append(record.value)
+        if selected and not result:
+            raise ValueError(_NO_PATHS)
         return result
 
     def stack(self, name: str | None = None, pattern: str = "*", *, grad: bool = False) -> Any:
@@ -1105,6 +1182,25 @@ class Capture(Mapping[str, list[Any]]):
         self._settle()  # the counts of calls and bound variables, for the end-of-block report
         for records in self._records.values():
             records.clear()
+        # The model may change between batches (layers pruned, swapped): check paths again.
+        self._paths = {}
+        self._reindexed = False
+
+
+def _warn_shared_keys(recorders: list[_Recorder]) -> None:
+    """Two targets of one block whose keys are the same (functions of one qualified name in two
+    modules) would share a list: say so, as get_local does, at the user's ``capture()`` call."""
+    owners: dict[str, _Recorder] = {}
+    for recorder in recorders:
+        for key in recorder.keys:
+            other = owners.setdefault(key, recorder)
+            if other is not recorder:
+                warnings.warn(
+                    f"{other.label} and {recorder.label} both record under the key {key!r}, so their values "
+                    "share one list in this block; use capture(..., key_style='module') to keep them apart",
+                    CaptureWarning,
+                    stacklevel=4,
+                )
 
 
 def _ready(record: Record) -> Record:
@@ -1119,6 +1215,27 @@ def selects(record: Any, pattern: str, name: str | None) -> bool:
     return (name is None or name in (record.name, record.key)) and (
         pattern == "*" or (record.path is not None and fnmatch.fnmatchcase(record.path, pattern))
     )
+
+
+_NO_PATHS = (
+    "by_path(): the records selected have no module path: give capture(..., model=<the root nn.Module>) so "
+    "that each record knows its layer (or read them by key: cap[key], cap.records)"
+)
+
+
+def check_selection(records: Sequence[Any], pattern: str, name: str | None) -> None:
+    """Raise when no record in ``records`` was selected because of a mistake: a ``name`` that was
+    never captured, or a variable name given as the pattern (``select`` takes the pattern first)."""
+    if not records:
+        return
+    names = {record.name for record in records} | {record.key for record in records}
+    if name is not None and name not in names:
+        raise KeyError(f"nothing was captured as {name!r}; the variables and keys captured: {sorted(names)}")
+    if name is None and pattern in names:
+        raise ValueError(
+            f"{pattern!r} is a captured variable, and no module path matches it: select(pattern, name) takes the "
+            f"module path pattern first; use select(name={pattern!r}) or select('*', {pattern!r})"
+        )
 
 
 def _describe(record: Record) -> str:
@@ -1143,8 +1260,10 @@ def _stack(values: Sequence[Any], labels: Sequence[str]) -> Any:
 
 def _normalise_targets(
     target: TargetSpec | Mapping[TargetSpec, str | Iterable[str]], varnames: tuple[str, ...]
-) -> list[tuple[types.FunctionType, tuple[str, ...], str]]:
-    """[(function, names, hint)] from whatever :func:`capture` was given."""
+) -> list[tuple[types.FunctionType, tuple[str, ...], str, tuple[Any, ...] | None]]:
+    """[(function, names, hint, objects)] from whatever :func:`capture` was given; ``objects`` are
+    those of the bound methods given (``model.blocks[3].attn.forward``), whose calls alone are kept
+    (None: every call, when the function itself was given)."""
     named = type(target) is str or type(target) is Recipe
     key = (target if type(target) is str else id(target), varnames)
     if named:  # a recipe or "module:Qual.name" seen before: check that it still names the same function
@@ -1162,7 +1281,7 @@ def _normalise_targets(
         pairs = [(spec, (names,) if isinstance(names, str) else tuple(names)) for spec, names in target.items()]
     else:
         pairs = [(target, varnames)]
-    merged: dict[types.FunctionType, tuple[tuple[str, ...], str]] = {}
+    merged: dict[types.FunctionType, tuple[tuple[str, ...], str, tuple[Any, ...] | None]] = {}
     location = None
     for spec, names in pairs:
         hint = ""
@@ -1177,9 +1296,19 @@ def _normalise_targets(
         else:
             obj = spec
         func = resolve_function(obj, names, "capture")
-        known, known_hint = merged.get(func, ((), ""))
-        merged[func] = (known + tuple(n for n in names if n not in known), known_hint or hint)
-    result = [(func, names, hint) for func, (names, hint) in merged.items()]
+        # A method bound to an object (not a class: a classmethod's calls come from subclasses too)
+        bound_to = obj.__self__ if isinstance(obj, types.MethodType) and not isinstance(obj.__self__, type) else None
+        objects = None if bound_to is None else (bound_to,)
+        if func in merged:
+            known, known_hint, known_objects = merged[func]
+            names = known + tuple(n for n in names if n not in known)
+            hint = known_hint or hint
+            if objects is None or known_objects is None:
+                objects = None  # the function itself was given too: every call
+            else:
+                objects = known_objects + tuple(o for o in objects if not _among(o, known_objects))
+        merged[func] = (names, hint, objects)
+    result = [(func, names, hint, objects) for func, (names, hint, objects) in merged.items()]
     if named and location is not None:
         if len(_located) >= _LOCATED_MAX:
             _located.clear()
@@ -1275,7 +1404,7 @@ def capture(
                 name: select_sites(func, _engine.original_code(func), name, at, line, "capture(when='each')")
                 for name in names
             }
-            for func, names, _ in targets
+            for func, names, _, _ in targets
         ]
     return Capture(targets, model=model, key_style=key_style, strict=strict, sites=sites, grads=grads, **options)
 

@@ -37,7 +37,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from ._capture import selects
+from ._capture import _NO_PATHS, check_selection, selects
 from ._copies import Pending, copy_to_host
 from ._engine import warn_once
 from ._errors import CaptureError, CaptureWarning
@@ -355,6 +355,11 @@ class Writer:
             # A device tensor's copy to host memory starts now, without stalling the device; the
             # writer thread waits for it. If it cannot start, the writer thread copies it as it is.
             value = copy_to_host(value, numpy=False) or value
+        elif not _may_store(value):
+            # Told here, in the thread that captured it (the warning points at the user's code); the
+            # writer thread counts it, in order with the records around it.
+            self._warn_skipped(meta, value, _UNSTORABLE_WHY)
+            value = _UNSTORABLE
         self._queue.put((meta, value))
 
     def flush(self) -> None:
@@ -490,6 +495,9 @@ class Writer:
             del meta, value
 
     def _add(self, meta: dict[str, Any], value: Any) -> None:
+        if value is _UNSTORABLE:  # refused (and warned about) by write()
+            self._skipped += 1
+            return
         entry: dict[str, Any] = {"meta": meta}
         try:
             stored = _to_storable(value, self._shard.storages)
@@ -500,12 +508,7 @@ class Writer:
             if type(value) in _SCALARS and not (type(value) is str and len(value) > _STR_LIMIT):
                 entry["value"] = value
             else:
-                self._skip(
-                    meta,
-                    value,
-                    "cannot be held by a capture folder (arrays and tensors of common dtypes and small scalars only; "
-                    "nothing is pickled)",
-                )
+                self._skip(meta, value, _UNSTORABLE_WHY)
                 return
         number = next(self._numbers)
         entry["n"] = number
@@ -524,6 +527,9 @@ class Writer:
 
     def _skip(self, meta: dict[str, Any], value: Any, why: str) -> None:
         self._skipped += 1
+        self._warn_skipped(meta, value, why)
+
+    def _warn_skipped(self, meta: dict[str, Any], value: Any, why: str) -> None:
         key = meta.get("key")
         kind = type(value)
         described = f"{kind.__module__}.{kind.__qualname__}"
@@ -535,7 +541,7 @@ class Writer:
             ("skipped", key, described),
             f"a value captured as {key!r} is a {described}, which {why}: it was skipped "
             "(this warning is shown once per key and type)",
-            stacklevel=1,
+            stacklevel=None,  # the user's code that made the value, not this line
         )
 
     def _write_current(self) -> None:
@@ -588,6 +594,26 @@ class Writer:
             "The model keeps running; later records are not saved, and flush() / close() will raise with the count",
             stacklevel=1,
         )
+
+
+# A value write() refused; the writer thread counts it as skipped.
+_UNSTORABLE = object()
+_UNSTORABLE_WHY = (
+    "cannot be held by a capture folder (arrays and tensors of common dtypes and small scalars only; nothing is "
+    "pickled)"
+)
+
+
+def _may_store(value: Any) -> bool:
+    """Whether ``value`` may be stored (a tensor, an array or a small scalar): told from its type alone, in
+    the capturing thread; the writer thread checks dtypes and copies."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return kind is not str or len(value) <= _STR_LIMIT
+    if kind is Pending:
+        return True
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.ndarray | numpy.generic)
 
 
 def _to_storable(value: Any, storages: set[int]) -> tuple[Any, int, bool] | None:
@@ -810,11 +836,11 @@ class CaptureFolder(Mapping[str, list[Any]]):
         The same rules as :meth:`anycapture.Capture.select`; no value is read. ``rank`` keeps the
         records of one rank of a folder of ranks.
         """
-        return [
-            record
-            for record in self._records
-            if (rank is None or record.rank == rank) and selects(record, pattern, name)
-        ]
+        records = self._records if rank is None else [record for record in self._records if record.rank == rank]
+        selected = [record for record in records if selects(record, pattern, name)]
+        if not selected:
+            check_selection(records, pattern, name)
+        return selected
 
     def load(self, record: StoredRecord) -> Any:
         """The value of one record, read from disk now."""
@@ -822,7 +848,10 @@ class CaptureFolder(Mapping[str, list[Any]]):
 
     def by_path(self, name: str | None = None, pattern: str = "*", *, rank: int | None = None) -> dict[str, list[Any]]:
         """``{module path: [values in record order]}`` for variable ``name`` (or key), of one ``rank`` or all."""
-        records = [record for record in self.select(pattern, name, rank=rank) if record.path is not None]
+        selected = self.select(pattern, name, rank=rank)
+        records = [record for record in selected if record.path is not None]
+        if selected and not records:
+            raise ValueError(_NO_PATHS)
         values = self._load_many(records)
         result: dict[str, list[Any]] = {}
         for record, value in zip(records, values, strict=True):

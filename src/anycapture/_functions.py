@@ -47,7 +47,7 @@ def local_names(code: types.CodeType) -> tuple[str, ...]:
 def check_varnames(varnames: Sequence[object], who: str) -> tuple[str, ...]:
     """Validate the requested names: at least one, each a str that is a Python identifier."""
     if not varnames:
-        raise TypeError(f"{who} needs the name of at least one local variable, e.g. {who}('attn')")
+        raise TypeError(f"{who} needs the name of at least one local variable, e.g. {_usage(who, 'Attention.forward')}")
     names: list[str] = []
     for name in varnames:
         if not isinstance(name, str):
@@ -59,11 +59,21 @@ def check_varnames(varnames: Sequence[object], who: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _usage(who: str, target: str) -> str:
+    """How ``who`` is called on ``target``, for error messages."""
+    if who == "get_local":
+        return f"get_local('attn')({target})"
+    if who == "edit":
+        return f"edit({target}, 'attn', fn)"
+    return f"{who}({target}, 'attn')"
+
+
 def _describe(obj: object, who: str) -> str:
     if inspect.isclass(obj):
+        method = "forward" if hasattr(obj, "forward") else "__call__"
         return (
-            f"{who} cannot capture from the class {obj.__qualname__}; decorate one of its methods "
-            f"instead, e.g. {who}(...)({obj.__qualname__}.forward)"
+            f"{who} cannot capture from the class {obj.__qualname__}; name one of its methods "
+            f"instead, e.g. {_usage(who, f'{obj.__qualname__}.{method}')}"
         )
     if isinstance(
         obj,
@@ -78,9 +88,10 @@ def _describe(obj: object, who: str) -> str:
         return f"{obj!r} is implemented in C: it has no Python local variables to capture"
     if callable(obj):
         kind = type(obj).__qualname__
+        method = "forward" if hasattr(type(obj), "forward") else "__call__"  # an nn.Module runs forward
         return (
             f"{obj!r} is a callable {kind} object, not a function; capture from its method instead, "
-            f"e.g. {who}(...)({kind}.forward) or {who}(...)({kind}.__call__)"
+            f"e.g. {_usage(who, f'{kind}.{method}')}"
         )
     return f"{who} captures from Python functions; got {obj!r} ({type(obj).__name__})"
 
@@ -171,9 +182,12 @@ def locate_target(spec: str) -> tuple[str, tuple[str, ...], object]:
         parts = tuple(qualname.split("."))
         for part in parts:
             if part == "<locals>" or not hasattr(obj, part):
+                close = difflib.get_close_matches(part, [name for name in dir(obj) if not name.startswith("__")], n=3)
+                maybe = f"; did you mean {' or '.join(map(repr, close))}?" if close else "."
                 raise AttributeError(
-                    f"{spec!r}: {module_name} has no attribute path {qualname!r} (stopped at {part!r}); name a "
-                    "module-level function or a class method, e.g. 'timm.models.vision_transformer:Attention.forward'"
+                    f"{spec!r}: {module_name} has no attribute path {qualname!r} (stopped at {part!r}){maybe} "
+                    "Name a module-level function or a class method, e.g. "
+                    "'timm.models.vision_transformer:Attention.forward'"
                 )
             obj = getattr(obj, part)
         return module_name, parts, obj

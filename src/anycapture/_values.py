@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from ._copies import ASYNC_DEVICE_TYPES, copy_to_host
 
-__all__ = ["PLAIN_TYPES", "VALUE_MODES", "Converter", "ValueMode", "make_converter"]
+__all__ = ["PLAIN_TYPES", "VALUE_MODES", "Converter", "ValueMode", "compact", "make_converter"]
 
 ValueMode = Literal["numpy", "tensor", "raw"]
 VALUE_MODES: tuple[str, ...] = ("numpy", "tensor", "raw")
@@ -60,6 +60,39 @@ def _keep_tensor(tensor: Any, device: Any, clone: bool) -> Any:
         if moved is not value:
             return moved
     return value.clone() if clone else value
+
+
+def compact(value: Any) -> Any:
+    """``value`` in memory of its own when it is a view that keeps a larger tensor or array alive.
+
+    What a ``reduce=`` returns is often a slice of the captured value (``attn[:, :, 0]``, the CLS
+    row): kept as it is, it would keep the whole map's memory alive. Lists, tuples and dicts of
+    such values are compacted item by item; anything else is returned as it is.
+    """
+    kind = type(value)
+    if kind in PLAIN_TYPES:
+        return value
+    if kind is list:
+        return [compact(item) for item in value]
+    if kind is tuple:
+        return tuple([compact(item) for item in value])
+    if kind is dict:
+        return {key: compact(item) for key, item in value.items()}
+    tensor_type = _tensor_type()
+    if tensor_type is not None and isinstance(value, tensor_type):
+        tensor: Any = value
+        try:
+            if tensor.untyped_storage().nbytes() > tensor.numel() * tensor.element_size():
+                return tensor.clone()  # a dense copy (of a slice: contiguous), in the graph as the view was
+        except Exception:  # a tensor without a plain storage (sparse, nested, a subclass): as it is
+            return value
+        return value
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and kind is numpy.ndarray:
+        base = value.base
+        if base is not None and isinstance(base, numpy.ndarray) and base.nbytes > value.nbytes:
+            return value.copy()
+    return value
 
 
 def make_converter(mode: str, *, device: Any = None, clone: bool = False) -> Converter | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import warnings
 
@@ -426,3 +427,25 @@ def test_a_bound_method_whose_object_never_called_it_is_reported(backend: str) -
         with capture(second.forward, "attn") as cap:
             first.forward(1)
     assert cap.records == []
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="3.11 keeps a comprehension's variable in its own code")
+def test_a_comprehension_variable_is_explained_when_never_bound(backend: str) -> None:
+    """From 3.12 a comprehension's variable is one of the function's locals, but no return sees it."""
+
+    def _squares(xs: list[int]) -> list[int]:  # a new function each time: get_local warns once per function
+        squares = [i * i for i in xs]
+        return squares
+
+    with pytest.warns(CaptureWarning, match=r"'i' of .*never bound in its 1 call\(s\)\. 'i' is only the variable of a"):
+        with capture(_squares, "i"):
+            _squares([1, 2])
+    get_local("i")(_squares)
+    get_local.activate()
+    with pytest.warns(CaptureWarning, match=r"'i' was not bound .* \('i' is only the variable of a comprehension"):
+        _squares([3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with capture(_squares, "squares") as cap:  # a variable of the function's own: no note
+            _squares([3])
+    assert cap[f"{_squares.__qualname__}.squares"] == [[9]]

@@ -29,6 +29,7 @@ __all__ = [
     "assignment_sites",
     "assignment_stores",
     "bound_at_returns",
+    "comprehension_only",
     "is_return",
     "site_positions",
     "split_superinstructions",
@@ -255,3 +256,24 @@ def assignment_sites(code: CodeType, name: str) -> list[Site]:
         source = linecache.getline(code.co_filename, line).strip() if line > 0 else ""
         sites[position] = Site(position, line if line > 0 else None, column if column >= 0 else None, source)
     return [sites[position] for position in sorted(sites)]
+
+
+def comprehension_only(code: CodeType, name: str) -> str:
+    """A hint when ``name`` is only the variable of comprehensions in ``code`` (empty otherwise).
+
+    From 3.12 a comprehension runs in its function's frame, so its variable is one of the
+    function's locals (``capture`` accepts it), but it is put back as it was when the
+    comprehension ends: no return sees it, and it is no assignment of the function's own.
+    Computed only to explain a variable never bound (it decodes the code).
+    """
+    if name in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]:
+        return ""
+    items = list(Bytecode.from_code(code))
+    if not any(isinstance(i, Instr) and i.name == _CLEARS and i.arg == name for i in items):
+        return ""
+    if assignment_stores(split_superinstructions(items), [name]):
+        return ""
+    return (
+        f"{name!r} is only the variable of a comprehension: it exists while the comprehension runs and is "
+        "gone when it ends, so no return sees it; capture what the comprehension builds instead"
+    )

@@ -900,10 +900,14 @@ class Capture(Mapping[str, list[Any]]):
                 continue
             never = [name for name, count in zip(recorder.names, recorder.bound, strict=True) if count == 0]
             if never:
+                from ._analysis import comprehension_only
+
                 listed = ", ".join(map(repr, never))
+                code = _engine.original_code(recorder.func)
+                why = "".join(f" {note}." for note in (comprehension_only(code, name) for name in never) if note)
                 problems.append(
                     f"{listed} of {recorder.label} {'was' if len(never) == 1 else 'were'} never bound "
-                    f"in its {recorder.calls} call(s).{hint}"
+                    f"in its {recorder.calls} call(s).{why}{hint}"
                 )
         return problems
 

@@ -182,11 +182,18 @@ class Target:
 
     # -- called from inside the captured function: must never raise ------------------------
     def missing(self, name: str) -> None:
+        if ("unbound", name) in self.warned:
+            return
+        why = ""
+        with contextlib.suppress(Exception):  # only to explain: it must not fail
+            from ._analysis import comprehension_only
+
+            why = comprehension_only(self.original_code, name)
         warn_once(
             self.warned,
             ("unbound", name),
             f"{name!r} was not bound when {self.label} returned, so that call recorded no value for it "
-            "(this warning is shown once per function and variable)",
+            f"{f'({why}; ' if why else '('}this warning is shown once per function and variable)",
             stacklevel=3,
         )
 

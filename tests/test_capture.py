@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 
-from anycapture import CaptureWarning, EmptyCaptureError, capture, get_local, recipes
+from anycapture import CaptureWarning, EmptyCaptureError, UnknownVariableError, capture, get_local, recipes
 
 
 class Layer:
@@ -449,3 +449,17 @@ def test_a_comprehension_variable_is_explained_when_never_bound(backend: str) ->
         with capture(_squares, "squares") as cap:  # a variable of the function's own: no note
             _squares([3])
     assert cap[f"{_squares.__qualname__}.squares"] == [[9]]
+
+
+def test_a_name_local_to_a_nested_function_is_explained() -> None:
+    """A lambda's or nested function's local is not the outer function's: the error says where it is."""
+
+    def outer(x: int) -> int:
+        def inner(z: int) -> int:
+            w = z + 1
+            return w
+
+        return inner(x)
+
+    with pytest.raises(UnknownVariableError, match=r"not a local .*; it is a local of the nested function inner\(\)"):
+        capture(outer, "w")

@@ -141,8 +141,28 @@ def resolve_function(obj: object, varnames: tuple[str, ...], who: str) -> types.
         hint = f"; did you mean {' or '.join(map(repr, close))}?"
     elif name in func.__code__.co_names:
         hint = f"; there {name!r} is a global, builtin or attribute name, not a local."
+    else:
+        inner = _inner_owner(func.__code__, name)
+        if inner is not None:
+            hint = (
+                f"; it is a local of {inner} inside it, which runs in a frame of its own: capture a variable "
+                f"of {where} that holds what it makes."
+            )
     listing = ", ".join(owned) if owned else "(none)"
     raise UnknownVariableError(f"{name!r} is not a local variable of {where}{hint} Its locals are: {listing}.")
+
+
+def _inner_owner(code: types.CodeType, name: str) -> str | None:
+    """The comprehension, lambda or nested function defined in ``code`` that has local ``name``."""
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            if name in local_names(constant):
+                kind = constant.co_name.strip("<>")
+                return f"the {kind}" if constant.co_name.startswith("<") else f"the nested function {kind}()"
+            found = _inner_owner(constant, name)
+            if found is not None:
+                return found
+    return None
 
 
 def key_for(func: types.FunctionType, name: str, style: str) -> str:

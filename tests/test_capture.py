@@ -328,8 +328,13 @@ def test_select_by_path_and_stack_errors(backend: str) -> None:
     assert cap.select("blocks.*") == []  # a pattern that matches no layer: nothing, rightly
     with pytest.warns(CaptureWarning, match="never ran"), capture(helper, "scores") as empty:
         pass
-    assert empty.select("scores") == []
-    assert empty.by_path() == {}
+    # Nothing captured (the block said so): a variable it asked for selects nothing; mistakes still raise.
+    assert empty.select("*", "scores") == []
+    assert empty.by_path("scores") == {}
+    with pytest.raises(KeyError, match="nothing was captured as 'typo'"):
+        empty.select("*", "typo")
+    with pytest.raises(ValueError, match=r"use select\(name='scores'\)"):
+        empty.select("scores")
 
 
 def test_bad_options_are_rejected() -> None:
@@ -463,3 +468,60 @@ def test_a_name_local_to_a_nested_function_is_explained() -> None:
 
     with pytest.raises(UnknownVariableError, match=r"not a local .*; it is a local of the nested function inner\(\)"):
         capture(outer, "w")
+
+
+def test_a_variable_asked_for_but_unbound_in_every_call_so_far_selects_nothing(backend: str) -> None:
+    """Over batches, an optional variable may be missing from one: reading it gives nothing, not an error."""
+
+    def attend(x: int, masked: bool) -> int:
+        attn = x + 1
+        if masked:
+            mask = x > 0
+        return attn
+
+    with capture(attend, "attn", "mask", values="raw") as cap:
+        attend(1, True)
+        assert [r.value for r in cap.select("*", "mask")] == [True]
+        cap.clear()
+        attend(1, False)
+        assert cap.select("*", "mask") == []
+        assert cap.by_path("mask") == {}
+        with pytest.raises(KeyError, match="nothing was captured as 'masks'"):
+            cap.select("*", "masks")
+
+
+class Odd:
+    def star(*args: int) -> int:
+        total = sum(args[1:])
+        return total
+
+    def rebinds(self, x: int) -> int:
+        kept = x
+        self = None  # the first parameter reassigned
+        return kept
+
+
+def test_a_bound_method_whose_calls_cannot_be_told_apart_is_refused() -> None:
+    """The object is read from the first parameter: a method without one, or assigning it, is a clear error."""
+    odd = Odd()
+    with pytest.raises(TypeError, match=r"Odd\.star takes no positional parameter, so its calls cannot be told"):
+        capture(odd.star, "total")
+    with pytest.raises(TypeError, match=r"Odd\.rebinds assigns its first parameter 'self'"):
+        capture(odd.rebinds, "kept")
+    with capture(Odd.rebinds, "kept") as cap:  # the function itself: every call
+        odd.rebinds(1)
+    assert cap["Odd.rebinds.kept"] == [1]
+
+
+def test_a_result_does_not_keep_the_bound_object_alive(backend: str) -> None:
+    import gc
+    import weakref
+
+    layer = Layer()
+    with capture(layer.forward, "attn") as cap:
+        layer.forward(1)
+    ref = weakref.ref(layer)
+    del layer
+    gc.collect()
+    assert ref() is None
+    assert cap["Layer.forward.attn"] == [10]

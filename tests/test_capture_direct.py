@@ -221,3 +221,53 @@ def test_a_held_block_checks_paths_again_after_clear() -> None:
         del net.layers[0]
         net(x)
         assert [r.path for r in cap.records] == ["layers.0", "layers.1"]
+
+
+@pytest.mark.parametrize("way", ["direct", "through-record", "per-call"])
+@pytest.mark.parametrize("seen_before", [False, True])
+def test_a_model_changed_inside_a_block_is_seen_by_later_calls(
+    way: str, seen_before: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the model was indexed in this block or an earlier one, a layer pruned inside the block before
+    the forward is labelled where it is; pruned after the forward, calls filed one by one keep the paths
+    they ran at, and calls filed directly (labelled when the block is read) get the paths at the read."""
+    monkeypatch.setattr(anycapture._capture, "_FILE_DIRECTLY", way == "direct")
+    options: dict[str, Any] = {"max_size": 10**9} if way == "per-call" else {}
+    net = Net()
+    x = torch.ones(1)
+    net.layers.append(Scale())
+    if seen_before:
+        _paths(way, monkeypatch, net, x)
+    with torch.no_grad(), capture(Scale.forward, "score", model=net, values="raw", **options) as cap:
+        del net.layers[0]  # pruned inside the block, before the forward
+        net(x)
+        del net.layers[0]  # and after it, before the block is read
+    assert [r.value.item() for r in cap.records] == [2.0, 4.0, 8.0]
+    if way == "direct":
+        assert [r.path for r in cap.records] == [None, "layers.0", "layers.1"]
+    else:
+        assert [r.path for r in cap.records] == ["layers.0", "layers.1", "layers.2"]
+
+
+class Wrapper:
+    """A model= that is not an nn.Module: named_modules() only, no _modules to check paths against."""
+
+    def __init__(self, net: Net) -> None:
+        self.net = net
+        self.walks = 0
+
+    def named_modules(self) -> Any:
+        self.walks += 1
+        return self.net.named_modules()
+
+
+def test_a_model_whose_paths_cannot_be_checked_is_indexed_once() -> None:
+    net = Net()
+    model = Wrapper(net)
+    with torch.no_grad(), capture(Scale.forward, "score", model=model, values="numpy") as cap:
+        for _ in range(5):
+            net(torch.ones(1))
+    with torch.no_grad(), capture(Scale.forward, "score", model=model, values="raw") as cap:
+        net(torch.ones(1))
+    assert model.walks == 1
+    assert [r.path for r in cap.records] == ["layers.0", "layers.1", "layers.2"]

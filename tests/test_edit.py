@@ -199,3 +199,20 @@ def test_warning_points_at_the_users_function(rewriting: str) -> None:
             scores(1.0, 2.0)
     (warning,) = [w for w in caught if issubclass(w.category, CaptureWarning)]
     assert warning.filename == __file__
+
+
+class Scaler:
+    def __init__(self, factor: int) -> None:
+        self.factor = factor
+
+    def forward(self, x: int) -> int:
+        y = x * self.factor
+        return y + 1
+
+
+def test_a_bound_method_edits_only_its_own_objects_calls(rewriting: str) -> None:
+    """As capture() keeps one object's calls for ``layer.forward``, edit() changes only that object's."""
+    first, second = Scaler(2), Scaler(3)
+    with edit(second.forward, "y", lambda y: -y) as done:
+        assert (first.forward(1), second.forward(1), first.forward(2)) == (3, -2, 5)
+    assert (done.applied, done.skipped) == (1, 2)

@@ -163,6 +163,9 @@ class AttentionCapture(Capture):
     def _stop(self) -> None:
         _unregister(self)
 
+    def _known(self) -> set[str]:
+        return {"attn", KEY}
+
     def _problems(self) -> list[str]:
         if self._seen:
             return []

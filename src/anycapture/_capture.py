@@ -21,7 +21,15 @@ from . import _engine
 from ._backends import preferred, require_rewriting
 from ._copies import any_pending, resolve
 from ._errors import CaptureError, CaptureWarning
-from ._functions import check_varnames, check_when, key_for, locate_target, resolve_function, select_sites
+from ._functions import (
+    bound_object,
+    check_varnames,
+    check_when,
+    key_for,
+    locate_target,
+    resolve_function,
+    select_sites,
+)
 from ._store import check_max_size
 from ._values import PLAIN_TYPES, Converter, compact, make_converter
 from .recipes import Recipe
@@ -76,7 +84,7 @@ class _Recorder:
         names: tuple[str, ...],
         hint: str,
         sites: Mapping[str, frozenset[int] | None] | None = None,
-        objects: tuple[Any, ...] | None = None,
+        objects: tuple[Callable[[], Any], ...] | None = None,
     ) -> None:
         # The block; None once it has ended, which breaks the cycle block -> recorder -> block so
         # that a block's records (and the tensors in them) die with it, without waiting for gc.
@@ -88,7 +96,7 @@ class _Recorder:
         # With when="each": name -> the positions of the assignment sites kept (None: all).
         self.sites = sites
         # Given bound methods (layer.forward): only calls whose first argument is one of these
-        # objects are kept (None: every call). Dropped when the block ends.
+        # objects (weakly referenced where they can be) are kept; None: every call.
         self.objects = objects
         self.label, self.keys = dispatcher.naming(names, owner.key_style)
         self.calls = 0
@@ -552,17 +560,25 @@ class _Dispatcher:
                 _engine.warn_once(self._warned, "file", f"capture from {self.label} failed: {exc!r}", 3)
 
 
-def _bound_to(objects: tuple[Any, ...] | None) -> str:
+def _bound_to(objects: tuple[Callable[[], Any], ...] | None) -> str:
     """How a report names the objects a block's bound methods were bound to (nothing for none)."""
     if objects is None:
         return ""
-    kinds = sorted({type(obj).__name__ for obj in objects})
+    kinds = sorted({type(ref()).__name__ for ref in objects})
     return f" (bound to {len(objects)} {'/'.join(kinds)} object{'s' if len(objects) > 1 else ''})"
 
 
-def _among(obj: Any, objects: tuple[Any, ...]) -> bool:
-    """Whether ``obj`` is one of ``objects`` (by identity: modules may define ``__eq__``)."""
-    return any(obj is candidate for candidate in objects)
+def _reference(obj: Any) -> Callable[[], Any]:
+    """A weak reference to ``obj`` where it takes one (a result must not keep a layer alive)."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: obj
+
+
+def _among(obj: Any, objects: tuple[Callable[[], Any], ...]) -> bool:
+    """Whether ``obj`` is one of the objects referenced (by identity: modules may define ``__eq__``)."""
+    return obj is not None and any(obj is ref() for ref in objects)
 
 
 def _without(recorders: tuple[_Recorder, ...], recorder: _Recorder) -> tuple[_Recorder, ...]:
@@ -619,7 +635,7 @@ def _drain(recorder: _Recorder) -> None:
                 elif module is not None and module is not _MISSING:
                     # Capture._lookup, inlined as far as it runs none of the user's code
                     entry = index.get(id(module))
-                    if entry is not None and entry[0]() is module and _still_at(model, entry[1], module):
+                    if entry is not None and entry[0]() is module and _still_at(model, entry[1], module) is not False:
                         paths[id(module)] = entry
                         path = entry[1]
                     else:
@@ -634,19 +650,19 @@ def _drain(recorder: _Recorder) -> None:
         recorder.draining = False
 
 
-def _still_at(model: Any, path: str, module: Any) -> bool:
+def _still_at(model: Any, path: str, module: Any) -> bool | None:
     """Whether ``module`` is still the submodule at ``path`` of ``model`` (read from the modules'
-    ``_modules``, as ``named_modules`` reads them: no ``__getattr__``, no user code)."""
+    ``_modules``, as ``named_modules`` reads them: no ``__getattr__``, no user code); None when
+    that cannot be told (not a torch module tree: its paths are taken as indexed)."""
     node = model
-    try:
-        if path:
-            for part in path.split("."):
-                node = node._modules.get(part)
-                if node is None:
-                    return False
-        return node is module
-    except Exception:  # not a torch module tree: cannot tell, so index again
-        return False
+    for part in path.split(".") if path else ():
+        children = getattr(node, "_modules", None)
+        if not isinstance(children, dict):  # a dict, or the OrderedDict some containers make
+            return None
+        node = children.get(part)
+        if node is None:
+            return False
+    return node is module
 
 
 def _method_of_module(func: types.FunctionType | None) -> bool:
@@ -703,7 +719,7 @@ class Capture(Mapping[str, list[Any]]):
 
     def __init__(
         self,
-        targets: list[tuple[types.FunctionType, tuple[str, ...], str, tuple[Any, ...] | None]],
+        targets: list[tuple[types.FunctionType, tuple[str, ...], str, tuple[Callable[[], Any], ...] | None]],
         *,
         model: Any,
         convert: Converter | None,
@@ -746,8 +762,9 @@ class Capture(Mapping[str, list[Any]]):
         self._recorders = recorders
         if len(recorders) > 1:
             _warn_shared_keys(recorders)
-        # The model's module paths (kept between blocks: see _module_paths) and, checked against the
-        # model since the block began or was last cleared, those this block has used (see _lookup).
+        # Which layer a module is (see _begin_paths): the model's paths (kept between blocks: see
+        # _module_paths), and those this block has used since it began or was last cleared, each
+        # checked against the model when first used.
         self._index: dict[int, tuple[weakref.ref[Any], str]] = {}
         self._paths: dict[int, tuple[weakref.ref[Any], str]] = {}
         self._reindexed = False
@@ -758,7 +775,7 @@ class Capture(Mapping[str, list[Any]]):
     def __enter__(self) -> Capture:
         if self._active:
             raise RuntimeError("this capture block is already active; create a new block instead")
-        self._index_model()
+        self._begin_paths()
         if self._sink is not None:
             from ._disk import Writer
 
@@ -890,7 +907,14 @@ class Capture(Mapping[str, list[Any]]):
         for recorder in self._recorders:
             hint = f" Hint: {recorder.hint}" if recorder.hint else ""
             if recorder.calls == 0:
-                if not recorder.ran:  # else its one call returned as the block ended: too late to tell
+                if recorder.sites is not None:  # when="each": calls are counted at the assignments kept
+                    listed = ", ".join(map(repr, recorder.names))
+                    problems.append(
+                        f"no assignment to {listed} that the block keeps ran in {recorder.label}"
+                        f"{_bound_to(recorder.objects)} inside the capture block (it never ran, or never "
+                        f"reached them).{hint}"
+                    )
+                elif not recorder.ran:  # else its one call returned as the block ended: too late to tell
                     problems.append(
                         f"{recorder.label}{_bound_to(recorder.objects)} never ran inside the capture block, or "
                         f"every call of it raised (values are captured at returns).{hint}"
@@ -911,8 +935,21 @@ class Capture(Mapping[str, list[Any]]):
                 )
         return problems
 
-    # -- recording (runs inside the user's functions) --------------------------------------
+    # -- which layer -------------------------------------------------------------------------
+    def _begin_paths(self, clearing: bool = False) -> None:
+        """Start a block's paths (``clearing``: after ``clear()``): each is checked again when next used.
+
+        The model's index is kept between blocks, and layers may have been removed, swapped or
+        moved since it was made: a path is checked against the model (``_still_at``) when first
+        used after the block begins or is cleared, then kept until the next clear. A call filed
+        one by one uses it as the call returns; calls filed directly, when the block is read.
+        """
+        if not clearing:
+            self._index_model()
+        self._paths, self._reindexed = {}, False
+
     def _index_model(self, fresh: bool = False) -> None:
+        """Take the model's index kept between blocks (``fresh``: index it again, now)."""
         model = self.model
         if model is None:
             return
@@ -925,20 +962,19 @@ class Capture(Mapping[str, list[Any]]):
             with contextlib.suppress(TypeError):  # a model that cannot be weakly referenced: no cache
                 _module_paths.put(model, paths)
         self._index = paths
-        self._paths = {}  # paths used before are checked again, against the model as it is now
-        self._reindexed = fresh
+        if fresh:  # the model changed, or has a module it had not: every path is checked again
+            self._paths, self._reindexed = {}, True
 
     def _lookup(self, obj: Any) -> str | None:
         entry = self._paths.get(id(obj))
         if entry is not None and entry[0]() is obj:
             return entry[1]
-        # Not used yet in this block: the index's path, if the model still has the module there.
-        # The index is kept between blocks, and layers may have been removed, swapped or moved
-        # since (a path is checked once per block, and again after clear()).
+        # Not used yet since the block began or was cleared: the index's path, checked first
+        # against the model (see _begin_paths).
         entry = self._index.get(id(obj))
         if entry is None or entry[0]() is not obj:
             return None
-        if not _still_at(self.model, entry[1], obj):
+        if _still_at(self.model, entry[1], obj) is False:
             self._index_model(fresh=True)  # the model changed: index it as it is now
             entry = self._index.get(id(obj))
             if entry is None or entry[0]() is not obj:
@@ -1129,13 +1165,15 @@ class Capture(Mapping[str, list[Any]]):
 
         >>> # cap.select("blocks.1*.attn", "attn")  -> the records of blocks 10 and 11
         """
-        if self._sink is not None:
-            return self.stored().select(pattern, name)  # type: ignore[no-any-return]
-        records = self.records
+        records = self.records  # on disk: read from the folder's index
         selected = [record for record in records if selects(record, pattern, name)]
         if not selected:
-            check_selection(records, pattern, name)
+            check_selection(records, pattern, name, self._known())
         return selected
+
+    def _known(self) -> set[str]:
+        """The variables and keys this block asked for (a variable may be unbound in every call)."""
+        return {name for recorder in self._recorders for name in (*recorder.names, *recorder.keys)}
 
     def by_path(self, name: str | None = None, pattern: str = "*") -> dict[str, list[Any]]:
         """``{module path: [values in call order]}`` for variable ``name`` (or key)."""
@@ -1186,9 +1224,7 @@ class Capture(Mapping[str, list[Any]]):
         self._settle()  # the counts of calls and bound variables, for the end-of-block report
         for records in self._records.values():
             records.clear()
-        # The model may change between batches (layers pruned, swapped): check paths again.
-        self._paths = {}
-        self._reindexed = False
+        self._begin_paths(clearing=True)  # the model may change between batches (layers pruned, swapped)
 
 
 def _warn_shared_keys(recorders: list[_Recorder]) -> None:
@@ -1227,12 +1263,16 @@ _NO_PATHS = (
 )
 
 
-def check_selection(records: Sequence[Any], pattern: str, name: str | None) -> None:
-    """Raise when no record in ``records`` was selected because of a mistake: a ``name`` that was
-    never captured, or a variable name given as the pattern (``select`` takes the pattern first)."""
-    if not records:
-        return
-    names = {record.name for record in records} | {record.key for record in records}
+def check_selection(records: Sequence[Any], pattern: str, name: str | None, known: Iterable[str] | None = None) -> None:
+    """Raise when no record in ``records`` was selected because of a mistake: a ``name`` that is
+    none of the ``known`` variables and keys (those a block asked for; by default, those of the
+    records), or a variable name given as the pattern (``select`` takes the pattern first)."""
+    if known is None:
+        if not records:
+            return
+        names = {record.name for record in records} | {record.key for record in records}
+    else:
+        names = set(known)
     if name is not None and name not in names:
         raise KeyError(f"nothing was captured as {name!r}; the variables and keys captured: {sorted(names)}")
     if name is None and pattern in names:
@@ -1264,7 +1304,7 @@ def _stack(values: Sequence[Any], labels: Sequence[str]) -> Any:
 
 def _normalise_targets(
     target: TargetSpec | Mapping[TargetSpec, str | Iterable[str]], varnames: tuple[str, ...]
-) -> list[tuple[types.FunctionType, tuple[str, ...], str, tuple[Any, ...] | None]]:
+) -> list[tuple[types.FunctionType, tuple[str, ...], str, tuple[Callable[[], Any], ...] | None]]:
     """[(function, names, hint, objects)] from whatever :func:`capture` was given; ``objects`` are
     those of the bound methods given (``model.blocks[3].attn.forward``), whose calls alone are kept
     (None: every call, when the function itself was given)."""
@@ -1300,8 +1340,7 @@ def _normalise_targets(
         else:
             obj = spec
         func = resolve_function(obj, names, "capture")
-        # A method bound to an object (not a class: a classmethod's calls come from subclasses too)
-        bound_to = obj.__self__ if isinstance(obj, types.MethodType) and not isinstance(obj.__self__, type) else None
+        bound_to = bound_object(obj, func, "capture")  # a method bound to one object: its calls alone
         objects = None if bound_to is None else (bound_to,)
         if func in merged:
             known, known_hint, known_objects = merged[func]
@@ -1310,9 +1349,12 @@ def _normalise_targets(
             if objects is None or known_objects is None:
                 objects = None  # the function itself was given too: every call
             else:
-                objects = known_objects + tuple(o for o in objects if not _among(o, known_objects))
+                objects = known_objects + tuple(o for o in objects if not any(o is k for k in known_objects))
         merged[func] = (names, hint, objects)
-    result = [(func, names, hint, objects) for func, (names, hint, objects) in merged.items()]
+    result = [
+        (func, names, hint, None if objects is None else tuple(map(_reference, objects)))
+        for func, (names, hint, objects) in merged.items()
+    ]
     if named and location is not None:
         if len(_located) >= _LOCATED_MAX:
             _located.clear()

@@ -351,11 +351,11 @@ class Writer:
             self._drop_in_child()
             return
         torch = sys.modules.get("torch")
-        if torch is not None and isinstance(value, torch.Tensor):
+        if torch is not None and isinstance(value, torch.Tensor) and _storable_tensor(value, torch):
             # A device tensor's copy to host memory starts now, without stalling the device; the
             # writer thread waits for it. If it cannot start, the writer thread copies it as it is.
             value = copy_to_host(value, numpy=False) or value
-        elif not _may_store(value):
+        elif not _may_store(value, torch):
             # Told here, in the thread that captured it (the warning points at the user's code); the
             # writer thread counts it, in order with the records around it.
             self._warn_skipped(meta, value, _UNSTORABLE_WHY)
@@ -604,16 +604,23 @@ _UNSTORABLE_WHY = (
 )
 
 
-def _may_store(value: Any) -> bool:
-    """Whether ``value`` may be stored (a tensor, an array or a small scalar): told from its type alone, in
-    the capturing thread; the writer thread checks dtypes and copies."""
+def _may_store(value: Any, torch: Any) -> bool:
+    """Whether ``value`` can be stored (a tensor or an array of a dtype safetensors has, or a small
+    scalar): told in the capturing thread, from its type and dtype; the writer thread copies it."""
     kind = type(value)
     if kind in _SCALARS:
         return kind is not str or len(value) <= _STR_LIMIT
     if kind is Pending:
         return True
+    if torch is not None and isinstance(value, torch.Tensor):
+        return _storable_tensor(value, torch)
     numpy = sys.modules.get("numpy")
-    return numpy is not None and isinstance(value, numpy.ndarray | numpy.generic)
+    return numpy is not None and isinstance(value, numpy.ndarray | numpy.generic) and value.dtype.name in _NUMPY_DTYPES
+
+
+def _storable_tensor(tensor: Any, torch: Any) -> bool:
+    """Whether a capture folder can hold ``tensor``'s dtype and layout (dense)."""
+    return str(tensor.dtype).removeprefix("torch.") in _TORCH_DTYPES and tensor.layout == torch.strided
 
 
 def _to_storable(value: Any, storages: set[int]) -> tuple[Any, int, bool] | None:

@@ -10,9 +10,17 @@ from typing import Any
 
 from . import _engine
 from ._backends import require_rewriting
-from ._capture import Capture, TargetSpec
+from ._capture import Capture, TargetSpec, _reference
 from ._errors import CaptureError, CaptureWarning
-from ._functions import Site, check_varnames, describe_sites, import_target, resolve_function, select_sites
+from ._functions import (
+    Site,
+    bound_object,
+    check_varnames,
+    describe_sites,
+    import_target,
+    resolve_function,
+    select_sites,
+)
 
 __all__ = ["Edit", "Site", "assignments", "edit"]
 
@@ -35,6 +43,7 @@ class Edit:
         model: Any,
         path: str | None,
         strict: bool,
+        bound_to: Any = None,
     ) -> None:
         self.function = func
         self.name = name
@@ -52,6 +61,8 @@ class Edit:
         )
         code = _engine.original_code(func)
         self._first = code.co_varnames[0] if code.co_argcount else None
+        # Given a bound method (layer.forward): only that object's calls are edited.
+        self._bound = None if bound_to is None else _reference(bound_to)
         self._warned: set[object] = set()
         self._active = False
 
@@ -65,7 +76,7 @@ class Edit:
         if self._active:
             raise RuntimeError("this edit block is already active; create a new one instead")
         require_rewriting("edit()")
-        self._layers._index_model()
+        self._layers._begin_paths()
         editors = {(self.name, position): self._edit for position in self.positions}
         backend = _engine.attach(self.function, self, {}, None, edits=editors)
         if backend != "bytecode":
@@ -104,6 +115,11 @@ class Edit:
     def _edit(self, value: Any) -> Any:
         """Runs inside the user's function, right after the assignment: never raises."""
         try:
+            if self._bound is not None:
+                first = _engine.caller_frame(1).f_locals.get(self._first)  # type: ignore[arg-type]
+                if first is None or first is not self._bound():
+                    self.skipped += 1
+                    return value
             if self.path is not None and not self._in_path(_engine.caller_frame(1)):
                 self.skipped += 1
                 return value
@@ -169,6 +185,7 @@ def edit(
     if path is not None and not isinstance(path, str):
         raise TypeError(f"path= is a glob over module paths such as 'blocks.3.attn'; got {path!r}")
     func, checked = _resolve(target, name, "edit")
+    bound_to = bound_object(target, func, "edit")
     code = _engine.original_code(func)
     chosen = select_sites(func, code, checked, at, line, "edit()")
     if chosen is None:
@@ -182,7 +199,7 @@ def edit(
             )
         chosen = frozenset({sites[0].position})
     require_rewriting("edit()")
-    return Edit(func, checked, fn, chosen, model=model, path=path, strict=strict)
+    return Edit(func, checked, fn, chosen, model=model, path=path, strict=strict, bound_to=bound_to)
 
 
 def _resolve(target: TargetSpec, name: str, who: str) -> tuple[types.FunctionType, str]:

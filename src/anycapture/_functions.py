@@ -20,6 +20,7 @@ from ._errors import UnknownVariableError
 
 __all__ = [
     "Site",
+    "bound_object",
     "check_varnames",
     "check_when",
     "describe_sites",
@@ -163,6 +164,40 @@ def _inner_owner(code: types.CodeType, name: str) -> str | None:
             if found is not None:
                 return found
     return None
+
+
+def bound_object(obj: object, func: types.FunctionType, who: str) -> Any:
+    """The object a bound method ``obj`` (``vit.blocks[3].attn.forward``) is bound to, whose calls of
+    ``func`` alone are wanted; None for anything else (a function, a method bound to a class).
+
+    Its calls are told apart by ``func``'s first parameter, read at returns and assignments: a
+    function without one, or that assigns it, is refused.
+    """
+    if not isinstance(obj, types.MethodType) or isinstance(obj.__self__, type):
+        return None
+    code = func.__code__
+    label = label_of(func)
+    instead = "capture the function itself, with model=, and select its records by module path"
+    if not code.co_argcount:
+        raise TypeError(
+            f"{who}() was given a method bound to one object, but {label} takes no positional parameter, so "
+            f"its calls cannot be told apart by object; {instead}"
+        )
+    first = code.co_varnames[0]
+    if _assigns(code, first):
+        raise TypeError(
+            f"{who}() was given a method bound to one object, but {label} assigns its first parameter "
+            f"{first!r}, so its calls cannot be told apart by object; {instead}"
+        )
+    return obj.__self__
+
+
+@functools.lru_cache(maxsize=256)
+def _assigns(code: types.CodeType, name: str) -> bool:
+    """Whether ``code`` assigns local ``name`` anywhere (a parameter being reassigned)."""
+    from ._analysis import assignment_sites
+
+    return bool(assignment_sites(code, name))
 
 
 def key_for(func: types.FunctionType, name: str, style: str) -> str:

@@ -655,13 +655,13 @@ def _still_at(model: Any, path: str, module: Any) -> bool | None:
     ``_modules``, as ``named_modules`` reads them: no ``__getattr__``, no user code); None when
     that cannot be told (not a torch module tree: its paths are taken as indexed)."""
     node = model
-    for part in path.split(".") if path else ():
-        children = getattr(node, "_modules", None)
-        if not isinstance(children, dict):  # a dict, or the OrderedDict some containers make
-            return None
-        node = children.get(part)
-        if node is None:
-            return False
+    try:  # a loop of dict lookups: it runs for each layer a block first meets
+        for part in path.split(".") if path else ():
+            node = node._modules.get(part)  # a dict, or the OrderedDict some containers make
+            if node is None:
+                return False
+    except AttributeError:
+        return None
     return node is module
 
 

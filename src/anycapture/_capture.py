@@ -634,10 +634,10 @@ def _drain(recorder: _Recorder) -> None:
                     path = entry[1]
                 elif module is not None and module is not _MISSING:
                     # Capture._lookup, inlined as far as it runs none of the user's code
-                    entry = index.get(id(module))
-                    if entry is not None and entry[0]() is module and _still_at(model, entry[1], module) is not False:
-                        paths[id(module)] = entry
-                        path = entry[1]
+                    found = index.get(id(module))
+                    if found is not None and found[0]() is module and _still_at(model, found[2], module) is not False:
+                        paths[id(module)] = found
+                        path = found[1]
                     else:
                         path = _Unresolved(module)
                         owner._unresolved = True
@@ -650,13 +650,13 @@ def _drain(recorder: _Recorder) -> None:
         recorder.draining = False
 
 
-def _still_at(model: Any, path: str, module: Any) -> bool | None:
-    """Whether ``module`` is still the submodule at ``path`` of ``model`` (read from the modules'
-    ``_modules``, as ``named_modules`` reads them: no ``__getattr__``, no user code); None when
-    that cannot be told (not a torch module tree: its paths are taken as indexed)."""
+def _still_at(model: Any, parts: tuple[str, ...], module: Any) -> bool | None:
+    """Whether ``module`` is still the submodule at the path of ``parts`` in ``model`` (read from
+    the modules' ``_modules``, as ``named_modules`` reads them: no ``__getattr__``, no user code);
+    None when that cannot be told (not a torch module tree: its paths are taken as indexed)."""
     node = model
     try:  # a loop of dict lookups: it runs for each layer a block first meets
-        for part in path.split(".") if path else ():
+        for part in parts:
             node = node._modules.get(part)  # a dict, or the OrderedDict some containers make
             if node is None:
                 return False
@@ -704,7 +704,9 @@ def _dispatcher(func: types.FunctionType) -> _Dispatcher:
 
 # Module paths of each model seen: id(module) -> (weak reference to it, path). Kept between blocks,
 # since walking named_modules() of a large model costs more than a whole block of captures.
-_module_paths: _engine.WeakIdMap[dict[int, tuple[weakref.ref[Any], str]]] = _engine.WeakIdMap()
+# An index entry: (weak reference to the module, its path, the path's parts).
+_Entry = tuple[weakref.ref[Any], str, tuple[str, ...]]
+_module_paths: _engine.WeakIdMap[dict[int, _Entry]] = _engine.WeakIdMap()
 
 
 TargetSpec = Any  # a function, method, "module:Qual.name" string, or Recipe
@@ -765,8 +767,8 @@ class Capture(Mapping[str, list[Any]]):
         # Which layer a module is (see _begin_paths): the model's paths (kept between blocks: see
         # _module_paths), and those this block has used since it began or was last cleared, each
         # checked against the model when first used.
-        self._index: dict[int, tuple[weakref.ref[Any], str]] = {}
-        self._paths: dict[int, tuple[weakref.ref[Any], str]] = {}
+        self._index: dict[int, _Entry] = {}
+        self._paths: dict[int, _Entry] = {}
         self._reindexed = False
         self._warned: set[object] = set()
         self._active = False
@@ -958,7 +960,10 @@ class Capture(Mapping[str, list[Any]]):
             raise TypeError(f"model= must be a torch nn.Module (anything with named_modules()); got {model!r}")
         paths = None if fresh else _module_paths.find(model)
         if paths is None:
-            paths = {id(module): (weakref.ref(module), name) for name, module in named()}
+            paths = {
+                id(module): (weakref.ref(module), name, tuple(name.split(".")) if name else ())
+                for name, module in named()
+            }
             with contextlib.suppress(TypeError):  # a model that cannot be weakly referenced: no cache
                 _module_paths.put(model, paths)
         self._index = paths
@@ -974,7 +979,7 @@ class Capture(Mapping[str, list[Any]]):
         entry = self._index.get(id(obj))
         if entry is None or entry[0]() is not obj:
             return None
-        if _still_at(self.model, entry[1], obj) is False:
+        if _still_at(self.model, entry[2], obj) is False:
             self._index_model(fresh=True)  # the model changed: index it as it is now
             entry = self._index.get(id(obj))
             if entry is None or entry[0]() is not obj:

@@ -1,0 +1,115 @@
+"""Where the time of a ``capture`` block per forward goes: making, entering, leaving and reading it.
+
+``bench_fixed.py`` gives a block per forward's whole extra cost over the uncaptured forward; on a shared
+machine its rounds swing by hundreds of microseconds. This script times each phase of the block on its
+own, thousands of times, with a forward of the tiny timm ViT (``bench_vit.TINY``: 12 blocks, 12 maps)
+before each phase as in real use (so every phase runs with the caches a forward leaves behind, which is
+most of its cost), and prints the median of each:
+
+* ``make``: ``capture(recipes.TIMM_VIT, model=model, values=...)``;
+* ``enter``: ``__enter__`` (instrumenting ``Attention.forward``);
+* ``exit``: ``__exit__`` after a forward (restoring the code, filing the 12 calls, looking up their layers);
+* ``read``: ``cap["Attention.forward.attn"]`` after the block.
+
+Run from the repository root in a venv with timm (``benchmarks/run_vit.sh`` makes one); to compare two
+versions of anycapture, run it once with each on ``PYTHONPATH``::
+
+    PYTHONPATH=src python benchmarks/bench_block_phases.py                 # 3,000 blocks: about 20 s
+    PYTHONPATH=src python benchmarks/bench_block_phases.py --values numpy
+
+Where timm is missing it says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+PHASES = ("make", "enter", "forward", "exit", "read")
+
+
+def measure(blocks: int, values: str) -> dict[str, list[float]]:
+    import timm
+    import torch
+
+    import anycapture
+    from anycapture import recipes
+    from bench_vit import KEY, LAYERS, TINY, unfuse
+
+    torch.set_num_threads(1)
+    model = unfuse(timm.create_model("vit_small_patch16_224", pretrained=False, **TINY).eval())
+    x = torch.randn(1, 3, TINY["img_size"], TINY["img_size"])
+    clock = time.perf_counter_ns
+    times: dict[str, list[float]] = {phase: [] for phase in PHASES}
+    warmup = max(1, blocks // 10)
+    gc.disable()
+    try:
+        with torch.no_grad():
+            for i in range(warmup + blocks):
+                model(x)
+                t0 = clock()
+                cap: Any = anycapture.capture(recipes.TIMM_VIT, model=model, values=values)
+                t1 = clock()
+                cap.__enter__()
+                t2 = clock()
+                model(x)
+                t3 = clock()
+                cap.__exit__(None, None, None)
+                t4 = clock()
+                maps = cap[KEY]
+                t5 = clock()
+                if len(maps) != LAYERS:
+                    raise RuntimeError(f"a block captured {len(maps)} maps, not {LAYERS}")
+                if i >= warmup:
+                    for phase, start, end in zip(PHASES, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5), strict=True):
+                        times[phase].append((end - start) / 1000)
+                if i % 500 == 0:
+                    gc.collect()
+    finally:
+        gc.enable()
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--blocks", type=int, default=3000, help="blocks timed (default 3000)")
+    parser.add_argument("--values", default="raw", choices=("raw", "numpy", "tensor"))
+    args = parser.parse_args()
+    try:
+        import timm
+        import torch
+    except ImportError as exc:
+        print(f"skipped: {exc} (this benchmark needs torch and timm)")
+        return 0
+    import anycapture
+
+    times = measure(args.blocks, args.values)
+    print("## A capture block per forward, phase by phase\n")
+    print(
+        f"anycapture from {Path(anycapture.__file__).parent}, timm {timm.__version__}, torch {torch.__version__}, "
+        f"Python {platform.python_version()}; tiny ViT (12 maps), `values={args.values!r}`, {args.blocks} blocks, "
+        "a forward before each phase. Microseconds.\n"
+    )
+    print("| phase | median | IQR |")
+    print("|---|---:|---:|")
+    for phase in PHASES:
+        if phase == "forward":
+            continue
+        low, _, high = statistics.quantiles(times[phase], n=4)
+        print(f"| {phase} | {statistics.median(times[phase]):.1f} | {low:.1f} to {high:.1f} |")
+    total = [sum(times[p][i] for p in PHASES if p != "forward") for i in range(args.blocks)]
+    low, _, high = statistics.quantiles(total, n=4)
+    print(f"| **all but the forward** | **{statistics.median(total):.1f}** | {low:.1f} to {high:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -195,3 +195,19 @@ def test_bench_fixed_checks_its_rows() -> None:
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| way |")]
     assert len(rows) == 8, done.stdout  # every way but the reference
     assert "one `capture(recipes.TIMM_VIT, model=m, values='raw')` block per forward" in done.stdout
+
+
+def test_bench_block_phases_runs() -> None:
+    """benchmarks/bench_block_phases.py runs and times each phase (it checks 12 maps per block itself)."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "bench_block_phases.py"), "--blocks", "20"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stderr
+    phases = [line.split("|")[1].strip() for line in done.stdout.splitlines() if line.startswith("| ")][1:]
+    assert phases == ["make", "enter", "exit", "read", "**all but the forward**"], done.stdout

@@ -180,34 +180,31 @@ def test_edit_vit_head_example() -> None:
     assert "after the block, the model is back: True" in out.stdout
 
 
-def test_bench_fixed_checks_its_rows() -> None:
-    """benchmarks/bench_fixed.py runs: every row's maps equal the floor's, 12 per forward in every batch."""
+def _benchmark(script: str, *args: str, timeout: int) -> str:
+    """Run ``benchmarks/<script>`` with ``args``; its standard output (it must exit 0)."""
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(
-        [sys.executable, str(root / "benchmarks" / "bench_fixed.py"), "--rounds", "2", "--forwards", "2"],
+        [sys.executable, str(root / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
         cwd=root,
     )
     assert done.returncode == 0, done.stderr
-    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| way |")]
-    assert len(rows) == 8, done.stdout  # every way but the reference
-    assert "one `capture(recipes.TIMM_VIT, model=m, values='raw')` block per forward" in done.stdout
+    return done.stdout
+
+
+def test_bench_fixed_checks_its_rows() -> None:
+    """benchmarks/bench_fixed.py runs: every row's maps equal the floor's, 12 per forward in every batch."""
+    stdout = _benchmark("bench_fixed.py", "--rounds", "2", "--forwards", "2", timeout=600)
+    rows = [line for line in stdout.splitlines() if line.startswith("| ") and not line.startswith("| way |")]
+    assert len(rows) == 8, stdout  # every way but the reference
+    assert "one `capture(recipes.TIMM_VIT, model=m, values='raw')` block per forward" in stdout
 
 
 def test_bench_block_phases_runs() -> None:
     """benchmarks/bench_block_phases.py runs and times each phase (it checks 12 maps per block itself)."""
-    root = Path(__file__).resolve().parents[1]
-    done = subprocess.run(
-        [sys.executable, str(root / "benchmarks" / "bench_block_phases.py"), "--blocks", "20"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=root,
-    )
-    assert done.returncode == 0, done.stderr
-    phases = [line.split("|")[1].strip() for line in done.stdout.splitlines() if line.startswith("| ")][1:]
-    assert phases == ["make", "enter", "exit", "read", "**all but the forward**"], done.stdout
+    stdout = _benchmark("bench_block_phases.py", "--blocks", "20", timeout=300)
+    phases = [line.split("|")[1].strip() for line in stdout.splitlines() if line.startswith("| ")][1:]
+    assert phases == ["make", "enter", "exit", "read", "**all but the forward**"], stdout

@@ -83,6 +83,8 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=3000, help="blocks timed (default 3000)")
     parser.add_argument("--values", default="raw", choices=("raw", "numpy", "tensor"))
     args = parser.parse_args()
+    if args.blocks < 2:
+        parser.error(f"--blocks must be at least 2 (quartiles need two values); got {args.blocks}")
     try:
         import timm
         import torch

@@ -525,3 +525,14 @@ def test_a_result_does_not_keep_the_bound_object_alive(backend: str) -> None:
     gc.collect()
     assert ref() is None
     assert cap["Layer.forward.attn"] == [10]
+
+
+def test_bound_methods_of_one_function_with_other_names_are_refused() -> None:
+    first, second = Layer(), Layer()
+    with pytest.raises(TypeError, match=r"bound to an object and again .* with other variable names \(attn / hidden\)"):
+        capture({first.forward: "attn", second.forward: "hidden"})
+    with pytest.raises(TypeError, match="with other variable names"):
+        capture({first.forward: "attn", Layer.forward: "hidden"})
+    with capture({first.forward: "attn", second.forward: "attn"}) as cap:  # the same names: both objects
+        first.forward(1), second.forward(2), Layer().forward(3)
+    assert cap["Layer.forward.attn"] == [10, 20]

@@ -271,3 +271,44 @@ def test_a_model_whose_paths_cannot_be_checked_is_indexed_once() -> None:
         net(torch.ones(1))
     assert model.walks == 1
     assert [r.path for r in cap.records] == ["layers.0", "layers.1", "layers.2"]
+
+
+class Forwarding(nn.Module):
+    """A model whose named_modules() names are not its own _modules tree (it forwards to the net inside)."""
+
+    def __init__(self, net: Net) -> None:
+        super().__init__()
+        self.net = net
+        self.walks = 0
+
+    def named_modules(self, *args: Any, **kwargs: Any) -> Any:
+        self.walks += 1
+        return self.net.named_modules(*args, **kwargs)
+
+
+@pytest.mark.parametrize("values", ["raw", "numpy"])
+def test_paths_that_never_check_out_index_the_model_once_per_block(values: str) -> None:
+    model = Forwarding(Net())
+    with torch.no_grad(), capture(Scale.forward, "score", model=model, values=values) as cap:
+        for _ in range(10):
+            model.net(torch.ones(1))
+    assert model.walks <= 2  # indexed, then once more when the first path failed its check
+    assert [r.path for r in cap.records][:3] == ["layers.0", "layers.1", "layers.2"]
+
+
+def test_a_module_outside_the_model_does_not_walk_the_model_after_every_clear() -> None:
+    net, outsider = Wrapper(Net()), Scale()
+    with torch.no_grad(), capture(Scale.forward, "score", model=net, values="numpy") as cap:
+        for _ in range(10):
+            net.net(torch.ones(1))
+            outsider(torch.ones(1))
+            assert [r.path for r in cap.records] == ["layers.0", "layers.1", "layers.2", None]
+            cap.clear()
+    assert net.walks == 2  # indexed, then once more to look for the outsider
+
+
+def test_by_path_says_why_calls_outside_the_model_have_no_path() -> None:
+    with torch.no_grad(), capture(Scale.forward, "score", model=Net(), values="raw") as cap:
+        Scale()(torch.ones(1))
+    with pytest.raises(ValueError, match=r"none of the calls selected ran for a module of the model= given"):
+        cap.by_path("score")

@@ -884,6 +884,26 @@ def test_capture_streams_to_a_folder(tmp_path: Path, backend: str) -> None:
         streamed.clear()
 
 
+def test_a_sink_block_selects_as_an_in_memory_one(tmp_path: Path, backend: str) -> None:
+    """A variable asked for but never bound selects nothing, in memory and on disk; a typo raises."""
+    import anycapture
+
+    def attend(x: Any) -> Any:
+        if x is None:
+            mask = x
+        attn = x * 2
+        return attn
+
+    for sink in (None, tmp_path / "run"):
+        with pytest.warns(CaptureWarning, match="'mask' .* was never bound"):
+            with anycapture.capture(attend, "attn", "mask", values="raw", sink=sink) as cap:
+                attend(np.ones(2))
+        assert cap.select("*", "mask") == []
+        with pytest.raises(KeyError, match="nothing was captured as 'masks'"):
+            cap.select("*", "masks")
+        assert len(cap.select("*", "attn")) == 1
+
+
 def test_capture_sink_each_records_keep_their_tags(tmp_path: Path, backend: str) -> None:
     import anycapture
 

@@ -564,7 +564,7 @@ def _bound_to(objects: tuple[Callable[[], Any], ...] | None) -> str:
     """How a report names the objects a block's bound methods were bound to (nothing for none)."""
     if objects is None:
         return ""
-    kinds = sorted({type(ref()).__name__ for ref in objects})
+    kinds = sorted({type(obj).__name__ for obj in (ref() for ref in objects) if obj is not None} or {"collected"})
     return f" (bound to {len(objects)} {'/'.join(kinds)} object{'s' if len(objects) > 1 else ''})"
 
 
@@ -578,6 +578,8 @@ def _reference(obj: Any) -> Callable[[], Any]:
 
 def _among(obj: Any, objects: tuple[Callable[[], Any], ...]) -> bool:
     """Whether ``obj`` is one of the objects referenced (by identity: modules may define ``__eq__``)."""
+    if len(objects) == 1:  # the usual case, without a generator: it runs at every call
+        return obj is not None and obj is objects[0]()
     return obj is not None and any(obj is ref() for ref in objects)
 
 
@@ -702,9 +704,9 @@ def _dispatcher(func: types.FunctionType) -> _Dispatcher:
         return found if found is not None else _dispatchers.put(func, _Dispatcher(func))
 
 
-# Module paths of each model seen: id(module) -> (weak reference to it, path). Kept between blocks,
-# since walking named_modules() of a large model costs more than a whole block of captures.
-# An index entry: (weak reference to the module, its path, the path's parts).
+# Module paths of each model seen: id(module) -> (weak reference to it, path, the path's parts). Kept
+# between blocks, since walking named_modules() of a large model costs more than a whole block of
+# captures (each block checks the paths it uses: see Capture._begin_paths).
 _Entry = tuple[weakref.ref[Any], str, tuple[str, ...]]
 _module_paths: _engine.WeakIdMap[dict[int, _Entry]] = _engine.WeakIdMap()
 
@@ -770,6 +772,8 @@ class Capture(Mapping[str, list[Any]]):
         self._index: dict[int, _Entry] = {}
         self._paths: dict[int, _Entry] = {}
         self._reindexed = False
+        # Modules found outside the model when it was last indexed (see _path_of).
+        self._outside: dict[int, weakref.ref[Any]] = {}
         self._warned: set[object] = set()
         self._active = False
 
@@ -930,7 +934,9 @@ class Capture(Mapping[str, list[Any]]):
 
                 listed = ", ".join(map(repr, never))
                 code = _engine.original_code(recorder.func)
-                why = "".join(f" {note}." for note in (comprehension_only(code, name) for name in never) if note)
+                why = ""
+                with contextlib.suppress(Exception):  # only to explain: the report must still be given
+                    why = "".join(f" {note}." for note in (comprehension_only(code, name) for name in never) if note)
                 problems.append(
                     f"{listed} of {recorder.label} {'was' if len(never) == 1 else 'were'} never bound "
                     f"in its {recorder.calls} call(s).{why}{hint}"
@@ -968,7 +974,7 @@ class Capture(Mapping[str, list[Any]]):
                 _module_paths.put(model, paths)
         self._index = paths
         if fresh:  # the model changed, or has a module it had not: every path is checked again
-            self._paths, self._reindexed = {}, True
+            self._paths, self._outside, self._reindexed = {}, {}, True
 
     def _lookup(self, obj: Any) -> str | None:
         entry = self._paths.get(id(obj))
@@ -979,8 +985,11 @@ class Capture(Mapping[str, list[Any]]):
         entry = self._index.get(id(obj))
         if entry is None or entry[0]() is not obj:
             return None
-        if _still_at(self.model, entry[2], obj) is False:
-            self._index_model(fresh=True)  # the model changed: index it as it is now
+        # A path that does not check out means the model changed: index it as it is now, once
+        # since the block began or was cleared. After that, the index is as named_modules() names
+        # the modules (a model whose names are not its _modules tree always fails the check).
+        if not self._reindexed and _still_at(self.model, entry[2], obj) is False:
+            self._index_model(fresh=True)
             entry = self._index.get(id(obj))
             if entry is None or entry[0]() is not obj:
                 return None
@@ -991,11 +1000,23 @@ class Capture(Mapping[str, list[Any]]):
         if obj is None or self.model is None or type(obj) in PLAIN_TYPES:
             return None
         path = self._lookup(obj)
-        if path is None and not self._reindexed and hasattr(obj, "named_modules"):
-            # A module added to the model since it was indexed: index the model once more.
+        if path is not None or not hasattr(obj, "named_modules"):
+            return path
+        # A module not in the index: added to the model since it was indexed (index the model
+        # once more, once since the block began or was cleared), or outside the model (remembered
+        # until the model is next indexed, so that a module called outside the model, batch
+        # after batch, does not walk the model each time).
+        outside = self._outside.get(id(obj))
+        if outside is not None and outside() is obj:
+            return None
+        if not self._reindexed:
             self._index_model(fresh=True)
             path = self._lookup(obj)
-        return path
+            if path is not None:
+                return path
+        with contextlib.suppress(TypeError):  # not weakly referable: looked for again next time
+            self._outside[id(obj)] = weakref.ref(obj)
+        return None
 
     def _find_layer(self, module: Any, depth: int, method: bool) -> str | None:
         """The layer of a call whose first argument is not in the model's index: a module added
@@ -1104,10 +1125,14 @@ class Capture(Mapping[str, list[Any]]):
 
         if self._active or self._writer is self._sink:
             self._writer.flush()
-            return open_captures(self._writer.folder)
-        if self._on_disk is None:
-            self._on_disk = open_captures(self._writer.folder if self._writer is not None else self._sink)
-        return self._on_disk
+            folder = open_captures(self._writer.folder)
+        else:
+            if self._on_disk is None:
+                self._on_disk = open_captures(self._writer.folder if self._writer is not None else self._sink)
+            folder = self._on_disk
+        if self._writer is not self._sink:  # the folder holds this block's records alone
+            folder._known = self._known()
+        return folder
 
     def grad(self, record: Record) -> Any:
         """With ``grads=True``: the gradient that reached ``record``'s value in backward, or ``None``.
@@ -1168,6 +1193,9 @@ class Capture(Mapping[str, list[Any]]):
     def select(self, pattern: str = "*", name: str | None = None) -> list[Record]:
         """Records whose module path matches the glob ``pattern`` (and variable ``name`` or key).
 
+        Nothing selected because of a mistake raises: a ``name`` the block did not ask for
+        (``KeyError``), or a variable's name given as the pattern (``ValueError``).
+
         >>> # cap.select("blocks.1*.attn", "attn")  -> the records of blocks 10 and 11
         """
         records = self.records  # on disk: read from the folder's index
@@ -1190,7 +1218,7 @@ class Capture(Mapping[str, list[Any]]):
             if record.path is not None:
                 result.setdefault(record.path, []).append(record.value)
         if selected and not result:
-            raise ValueError(_NO_PATHS)
+            raise ValueError(_no_paths(self.model))
         return result
 
     def stack(self, name: str | None = None, pattern: str = "*", *, grad: bool = False) -> Any:
@@ -1262,10 +1290,23 @@ def selects(record: Any, pattern: str, name: str | None) -> bool:
     )
 
 
-_NO_PATHS = (
-    "by_path(): the records selected have no module path: give capture(..., model=<the root nn.Module>) so "
-    "that each record knows its layer (or read them by key: cap[key], cap.records)"
-)
+def _no_paths(model: Any = ...) -> str:
+    """Why ``by_path()`` found no module path among the records it selected (``model``: the
+    block's ``model=``; left out for a folder, which does not say whether one was given)."""
+    if model is ...:
+        return (
+            "by_path(): the records selected have no module path: the capture had no model=, or these calls "
+            "ran for no module of it; read them by key (folder[key], folder.records)"
+        )
+    if model is None:
+        return (
+            "by_path(): the records selected have no module path: give capture(..., model=<the root nn.Module>) "
+            "so that each record knows its layer (or read them by key: cap[key], cap.records)"
+        )
+    return (
+        "by_path(): none of the calls selected ran for a module of the model= given (their records have no "
+        "module path); read them by key (cap[key], cap.records), or give the model that holds those modules"
+    )
 
 
 def check_selection(records: Sequence[Any], pattern: str, name: str | None, known: Iterable[str] | None = None) -> None:
@@ -1349,6 +1390,12 @@ def _normalise_targets(
         objects = None if bound_to is None else (bound_to,)
         if func in merged:
             known, known_hint, known_objects = merged[func]
+            if (objects is not None or known_objects is not None) and set(names) != set(known):
+                raise TypeError(
+                    f"capture() was given {_engine.label_of(func)} bound to an object and again (bound to another, "
+                    f"or unbound) with other variable names ({', '.join(known)} / {', '.join(names)}): a block "
+                    "files one function's calls one way, so give each the same names, or use a block for each"
+                )
             names = known + tuple(n for n in names if n not in known)
             hint = known_hint or hint
             if objects is None or known_objects is None:
@@ -1396,7 +1443,8 @@ def capture(
     """Capture locals of ``target`` for the duration of a ``with`` block, in place.
 
     ``target`` is a function or method object, a ``"package.module:Qualified.name"`` string, a
-    :class:`~anycapture.recipes.Recipe`, or a mapping of such targets to variable names. Nothing in
+    :class:`~anycapture.recipes.Recipe`, or a mapping of such targets to variable names. A method
+    bound to one object (``vit.blocks[3].attn.forward``) keeps that object's calls only. Nothing in
     the model changes: the target's code is instrumented on entry and restored exactly on exit,
     even if the block raises, and references to it held anywhere see the capture.
 

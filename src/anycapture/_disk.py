@@ -37,7 +37,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from ._capture import _NO_PATHS, check_selection, selects
+from ._capture import _no_paths, check_selection, selects
 from ._copies import Pending, copy_to_host
 from ._engine import warn_once
 from ._errors import CaptureError, CaptureWarning
@@ -732,6 +732,9 @@ class CaptureFolder(Mapping[str, list[Any]]):
         self._by_key: dict[str, list[StoredRecord]] = {}
         for record in records:
             self._by_key.setdefault(record.key, []).append(record)
+        # The variables and keys asked for, when the block that wrote the folder says (see
+        # Capture.stored): one unbound in every call then selects nothing instead of raising.
+        self._known: set[str] | None = None
 
     def _read_shard(self, index_path: Path, prefix: str, rank: int | None, shard: Any) -> list[StoredRecord]:
         if not isinstance(shard, dict) or not isinstance(shard.get("file"), str):
@@ -846,7 +849,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
         records = self._records if rank is None else [record for record in self._records if record.rank == rank]
         selected = [record for record in records if selects(record, pattern, name)]
         if not selected:
-            check_selection(records, pattern, name)
+            check_selection(records, pattern, name, self._known)
         return selected
 
     def load(self, record: StoredRecord) -> Any:
@@ -858,7 +861,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
         selected = self.select(pattern, name, rank=rank)
         records = [record for record in selected if record.path is not None]
         if selected and not records:
-            raise ValueError(_NO_PATHS)
+            raise ValueError(_no_paths())
         values = self._load_many(records)
         result: dict[str, list[Any]] = {}
         for record, value in zip(records, values, strict=True):

@@ -29,7 +29,8 @@ class Edit:
     """The context manager :func:`edit` returns; after the block it tells what happened.
 
     ``applied`` counts the values ``fn`` replaced, ``skipped`` the assignments left alone because
-    their layer did not match ``path=``, and ``failed`` the calls of ``fn`` that raised (the
+    their layer did not match ``path=`` (or, given a bound method, they ran for another object), and
+    ``failed`` the calls of ``fn`` that raised (the
     value was then left as the function computed it).
     """
 
@@ -95,9 +96,11 @@ class Edit:
         _engine.detach(self.function, self)
         if exc_type is None and self.applied == 0 and self.failed == 0:
             where = f" in layers matching {self.path!r}" if self.path is not None else ""
+            if self._bound is not None:
+                where += " for the object its method was bound to"
             message = (
                 f"the edit of {self.name!r} in {self.label} never ran{where}: the chosen assignment was not "
-                f"executed inside the block ({self.skipped} in other layers)"
+                f"executed inside the block ({self.skipped} in other layers or objects)"
             )
             if self.strict:
                 raise CaptureError(message)
@@ -157,7 +160,8 @@ def edit(
     if it raises, the value is left as the function computed it and one warning is given.
 
     Args:
-        target: a function or method, a ``"package.module:Qualified.name"`` string or a recipe.
+        target: a function or method, a ``"package.module:Qualified.name"`` string or a recipe. A
+            method bound to one object (``vit.blocks[5].attn.forward``) edits that object's calls only.
         at: the assignment's position in source order (0 for the first, -1 for the last), as
             :func:`anycapture.assignments` lists them. May be left out when there is only one.
         line: the assignment's source line, instead of ``at``.

@@ -137,18 +137,17 @@ def resolve_function(obj: object, varnames: tuple[str, ...], who: str) -> types.
     name = next(name for name in varnames if name not in owned)
     where = label_of(func)
     hint = "."
+    inner = _inner_owner(func.__code__, name)
     close = difflib.get_close_matches(name, owned, n=3)
-    if close:
+    if inner is not None:  # exactly a name of nested code: said before any near miss
+        hint = (
+            f"; it is a local of {inner} inside it, which runs in a frame of its own: capture a variable "
+            f"of {where} that holds what it makes."
+        )
+    elif close:
         hint = f"; did you mean {' or '.join(map(repr, close))}?"
     elif name in func.__code__.co_names:
         hint = f"; there {name!r} is a global, builtin or attribute name, not a local."
-    else:
-        inner = _inner_owner(func.__code__, name)
-        if inner is not None:
-            hint = (
-                f"; it is a local of {inner} inside it, which runs in a frame of its own: capture a variable "
-                f"of {where} that holds what it makes."
-            )
     listing = ", ".join(owned) if owned else "(none)"
     raise UnknownVariableError(f"{name!r} is not a local variable of {where}{hint} Its locals are: {listing}.")
 
@@ -175,7 +174,9 @@ def bound_object(obj: object, func: types.FunctionType, who: str) -> Any:
     """
     if not isinstance(obj, types.MethodType) or isinstance(obj.__self__, type):
         return None
-    code = func.__code__
+    from ._engine import original_code  # the engine imports this module
+
+    code = original_code(func)  # not the rewritten code of a block capturing it now
     label = label_of(func)
     instead = "capture the function itself, with model=, and select its records by module path"
     if not code.co_argcount:

@@ -351,15 +351,15 @@ class Writer:
             self._drop_in_child()
             return
         torch = sys.modules.get("torch")
-        if torch is not None and isinstance(value, torch.Tensor) and _storable_tensor(value, torch):
-            # A device tensor's copy to host memory starts now, without stalling the device; the
-            # writer thread waits for it. If it cannot start, the writer thread copies it as it is.
-            value = copy_to_host(value, numpy=False) or value
-        elif not _may_store(value, torch):
+        if not _may_store(value, torch):
             # Told here, in the thread that captured it (the warning points at the user's code); the
             # writer thread counts it, in order with the records around it.
             self._warn_skipped(meta, value, _UNSTORABLE_WHY)
             value = _UNSTORABLE
+        elif torch is not None and isinstance(value, torch.Tensor):
+            # A device tensor's copy to host memory starts now, without stalling the device; the
+            # writer thread waits for it. If it cannot start, the writer thread copies it as it is.
+            value = copy_to_host(value, numpy=False) or value
         self._queue.put((meta, value))
 
     def flush(self) -> None:
@@ -634,8 +634,7 @@ def _to_storable(value: Any, storages: set[int]) -> tuple[Any, int, bool] | None
         value = value.result()  # a copy from a device: wait for it here, in the writer thread
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
-        dtype = str(value.dtype).removeprefix("torch.")
-        if dtype not in _TORCH_DTYPES or value.layout != torch.strided:
+        if not _storable_tensor(value, torch):
             return None
         tensor = value.detach()
         nbytes = tensor.numel() * tensor.element_size()

@@ -626,21 +626,19 @@ def _drain(recorder: _Recorder) -> None:
         recorder.ran = True
         positions, single, context = recorder.direct_layout
         filed = []
-        paths, index, model = owner._paths, owner._index, owner.model
+        paths = owner._paths
         for item in direct[:count]:
             path: str | _Unresolved | None = None
             if context is not None:
                 module = item[context]
-                entry = paths.get(id(module))
+                entry = paths.get(id(module))  # Capture._checked's first lookup, inlined: it runs per call
                 if entry is not None and entry[0]() is module:
                     path = entry[1]
                 elif module is not None and module is not _MISSING:
-                    # Capture._lookup, inlined as far as it runs none of the user's code
-                    found = index.get(id(module))
-                    if found is not None and found[0]() is module and _still_at(model, found[2], module) is not False:
-                        paths[id(module)] = found
-                        path = found[1]
-                    else:
+                    found = owner._checked(module)  # runs none of the user's code
+                    if type(found) is str:
+                        path = found
+                    else:  # not in the index, or moved: indexing again runs the user's code, later
                         path = _Unresolved(module)
                         owner._unresolved = True
             picked = item[single] if single is not None else tuple([item[p] for p in positions])
@@ -976,25 +974,30 @@ class Capture(Mapping[str, list[Any]]):
         if fresh:  # the model changed, or has a module it had not: every path is checked again
             self._paths, self._outside, self._reindexed = {}, {}, True
 
-    def _lookup(self, obj: Any) -> str | None:
+    def _checked(self, obj: Any) -> str | bool:
+        """``obj``'s path, from those this block has used or, checked against the model first
+        (see _begin_paths), from the index; False when it is not in the index, True when it is but
+        no longer at that path. Runs none of the user's code."""
         entry = self._paths.get(id(obj))
         if entry is not None and entry[0]() is obj:
             return entry[1]
-        # Not used yet since the block began or was cleared: the index's path, checked first
-        # against the model (see _begin_paths).
         entry = self._index.get(id(obj))
         if entry is None or entry[0]() is not obj:
-            return None
-        # A path that does not check out means the model changed: index it as it is now, once
-        # since the block began or was cleared. After that, the index is as named_modules() names
-        # the modules (a model whose names are not its _modules tree always fails the check).
+            return False
+        # Once the model was indexed again since the block began or was cleared, the index is as
+        # named_modules() names the modules (a model whose names are not its _modules tree always
+        # fails the check).
         if not self._reindexed and _still_at(self.model, entry[2], obj) is False:
-            self._index_model(fresh=True)
-            entry = self._index.get(id(obj))
-            if entry is None or entry[0]() is not obj:
-                return None
+            return True
         self._paths[id(obj)] = entry
         return entry[1]
+
+    def _lookup(self, obj: Any) -> str | None:
+        found = self._checked(obj)
+        if found is True:  # the model changed: index it as it is now
+            self._index_model(fresh=True)
+            found = self._checked(obj)
+        return found if type(found) is str else None
 
     def _path_of(self, obj: Any) -> str | None:
         if obj is None or self.model is None or type(obj) in PLAIN_TYPES:

@@ -106,24 +106,25 @@ class Edit:
                 raise CaptureError(message)
             warnings.warn(message, CaptureWarning, stacklevel=2)
 
-    def _in_path(self, frame: types.FrameType) -> bool:
+    def _wanted(self, frame: types.FrameType) -> bool:
+        """Whether the call running in ``frame`` is one to edit: of the object a bound method was
+        given for, and in a layer matching ``path=`` (its first argument read once: on 3.11 and
+        3.12 each ``f_locals`` read copies the frame's locals)."""
+        first = frame.f_locals.get(self._first) if self._first is not None else None
+        if self._bound is not None and (first is None or first is not self._bound()):
+            return False
+        if self.path is None:
+            return True
         layers = self._layers
-        found = None
-        if self._first is not None:
-            found = layers._path_of(frame.f_locals.get(self._first))
+        found = layers._path_of(first) if self._first is not None else None
         if found is None:
             found = layers._path_from_stack(frame.f_back)
-        return found is not None and fnmatch.fnmatchcase(found, self.path or "*")
+        return found is not None and fnmatch.fnmatchcase(found, self.path)
 
     def _edit(self, value: Any) -> Any:
         """Runs inside the user's function, right after the assignment: never raises."""
         try:
-            if self._bound is not None:
-                first = _engine.caller_frame(1).f_locals.get(self._first)  # type: ignore[arg-type]
-                if first is None or first is not self._bound():
-                    self.skipped += 1
-                    return value
-            if self.path is not None and not self._in_path(_engine.caller_frame(1)):
+            if (self._bound is not None or self.path is not None) and not self._wanted(_engine.caller_frame(1)):
                 self.skipped += 1
                 return value
             result = self.fn(value)

@@ -518,13 +518,18 @@ def test_records_before_a_failure_stay_readable(folder: Path, monkeypatch: pytes
 
     monkeypatch.setattr(disk, "_write_shard", third_fails)
     writer = Writer(folder, shard_bytes=1)
-    with pytest.warns(CaptureWarning, match="could not write captures"):
-        for i in range(10):
-            writer.write(meta(i), np.full(2, i))
-        with pytest.raises(CaptureWriteError, match="8 record") as raised:
-            writer.flush()
+    for i in range(10):
+        writer.write(meta(i), np.full(2, i))
+    with pytest.raises(CaptureWriteError, match="8 record") as raised:
+        writer.flush()
     assert raised.value.lost == 8
-    with pytest.raises(CaptureWriteError, match="8 record"):
+    # A write after the failure is told, once, in the writing thread at the caller's line.
+    with pytest.warns(CaptureWarning, match="could not write captures.*Free space") as warned:
+        writer.write(meta(10), np.full(2, 10))
+        writer.write(meta(11), np.full(2, 11))
+    assert len(warned) == 1
+    assert warned[0].filename == __file__
+    with pytest.raises(CaptureWriteError, match="10 record"):
         writer.close()
     assert [int(value[0]) for value in open_captures(folder)["Attention.forward.attn"]] == [0, 1]
 
@@ -591,8 +596,10 @@ def test_missing_index_or_folder(tmp_path: Path) -> None:
     (tmp_path / "x.npy").write_text("")
     with pytest.raises(CaptureFileError, match=r"index.json' does not exist: .* \(it holds \['x.npy'\]\)"):
         open_captures(tmp_path)
-    with pytest.raises(CaptureFileError, match="is not a folder"):
+    with pytest.raises(CaptureFileError, match="nowhere' does not exist"):
         open_captures(tmp_path / "nowhere")
+    with pytest.raises(CaptureFileError, match=r"x\.npy' is not a folder"):
+        open_captures(tmp_path / "x.npy")
     with pytest.raises(ValueError, match="values='raw' is not a value mode for reading"):
         open_captures(tmp_path, values="raw")  # type: ignore[arg-type]
 
@@ -861,6 +868,12 @@ class _Block:
         return attn + 1
 
 
+class _Other:
+    def forward(self, x: Any) -> Any:
+        z = x
+        return z
+
+
 def test_capture_streams_to_a_folder(tmp_path: Path, backend: str) -> None:
     """capture(sink=folder): the same values and metadata as in memory, read back lazily from disk."""
     import anycapture
@@ -953,11 +966,179 @@ def test_one_writer_serves_several_blocks(tmp_path: Path) -> None:
     import anycapture
 
     writer = Writer(tmp_path / "shared", rank=None)
+    blocks = []
     for i in range(3):
         with anycapture.capture(_Block.forward, "attn", values="raw", sink=writer) as cap:
             _Block().forward(np.full(2, float(i)))
-        assert len(cap.records) == i + 1  # the folder so far, read after the flush
+            assert len(cap.records) == 1  # inside the block: its own records, flushed first
+        assert writer.written == i + 1  # the block's end flushed the folder
+        blocks.append(cap)
+    with anycapture.capture(_Other.forward, "z", sink=writer) as other:
+        _Other().forward(3)
+    # Each block reads its own records from the shared folder (their `block` tells them apart).
+    for i, cap in enumerate(blocks):
+        assert [(r.block, r.call, r.order) for r in cap.records] == [(i, 0, 0)]
+        assert [float(v[0]) for v in cap["_Block.forward.attn"]] == [2.0 * i]
+        assert cap.stack().shape == (1, 2)  # one variable in this block: no name= needed
+    assert list(other) == ["_Other.forward.z"]
+    assert other["_Other.forward.z"] == [3]
     writer.close()
     stored = open_captures(tmp_path / "shared")
     assert stored.complete
     assert [float(v[0]) for v in stored["_Block.forward.attn"]] == [0.0, 2.0, 4.0]
+    assert [r.block for r in stored.records] == [0, 1, 2, 3]
+
+
+# -- what the writer is handed, and what a block reads back ----------------------------------------
+
+
+def test_write_checks_and_copies_its_metadata(folder: Path) -> None:
+    """Metadata a reader could not read is refused in write(), naming the field; numpy ints become ints."""
+    with Writer(folder) as writer:
+        for bad, error, message in [
+            ("attn", TypeError, "must be a dict"),
+            ({"name": "attn"}, ValueError, "needs 'key'"),
+            ({"key": 3}, ValueError, "needs 'key'"),
+            ({**meta(0), "path": 3}, TypeError, "'path' must be a str or None; got 3"),
+            ({**meta(0), "call": 1.5}, TypeError, "'call' must be an int or None; got 1.5"),
+            ({**meta(0), "call": True}, TypeError, "'call' must be an int or None; got True"),
+        ]:
+            with pytest.raises(error, match=message):
+                writer.write(bad, np.zeros(2))  # type: ignore[arg-type]
+        reused = meta(0)
+        for i in range(3):
+            reused.update(order=i, call=np.int64(i))
+            writer.write(reused, np.full(2, i))  # the caller may reuse its dict: each record is copied
+    records = open_captures(folder).records
+    assert [(r.order, r.call) for r in records] == [(0, 0), (1, 1), (2, 2)]
+    assert all(type(r.call) is int for r in records)
+
+
+def test_many_long_strings_cut_the_shard_before_its_header_overflows(folder: Path) -> None:
+    """Scalars' JSON counts toward a shard: 2,500 strings of 4,096 non-ASCII characters (over safetensors'
+    100 MB header limit in one shard) are all written and read back."""
+    text = "é" * 4096
+    with Writer(folder) as writer:
+        for i in range(2500):
+            writer.write(meta(i), text)
+    captures = open_captures(folder)
+    assert len(shard_files(folder)) > 1
+    assert captures[KEY] == [text] * 2500
+
+
+def test_a_negated_view_is_written_with_its_values(folder: Path) -> None:
+    """A tensor with torch's lazy negation bit is stored as the values it shows."""
+    torch = pytest.importorskip("torch")
+    with Writer(folder) as writer:
+        writer.write(meta(0), torch._neg_view(torch.arange(3.0)))
+    assert open_captures(folder)[KEY][0].tolist() == [-0.0, -1.0, -2.0]
+
+
+def test_a_block_reads_back_what_values_kept(tmp_path: Path) -> None:
+    """values='tensor' reads tensors back, of the dtype captured; the default reads numpy arrays."""
+    torch = pytest.importorskip("torch")
+    import anycapture
+
+    half = torch.ones(2, dtype=torch.bfloat16)
+    key = "_Block.forward.attn"
+    with anycapture.capture(_Block.forward, "attn", values="tensor", sink=tmp_path / "t") as as_tensors:
+        _Block().forward(half)
+        assert isinstance(as_tensors[key][0], torch.Tensor)  # inside the block too
+    with anycapture.capture(_Block.forward, "attn", sink=tmp_path / "n") as as_arrays:
+        _Block().forward(half)
+    (tensor,) = as_tensors[key]
+    assert isinstance(tensor, torch.Tensor)
+    assert tensor.dtype == torch.bfloat16
+    assert as_tensors.stack("attn").dtype == torch.bfloat16
+    (array,) = as_arrays[key]
+    assert isinstance(array, np.ndarray)
+    assert array.dtype == np.float32
+
+
+def test_reading_inside_a_block_reads_only_the_new_shards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each read inside a sink block flushes; the shards read before are not parsed again."""
+    import anycapture
+
+    parsed: list[str] = []
+    real = disk.CaptureFolder._read_shard
+
+    def counting(self: Any, index_path: Path, prefix: str, rank: Any, shard: Any, scalars: Any) -> Any:
+        parsed.append(shard["file"])
+        return real(self, index_path, prefix, rank, shard, scalars)
+
+    monkeypatch.setattr(disk.CaptureFolder, "_read_shard", counting)
+    with anycapture.capture(_Block.forward, "attn", values="raw", sink=tmp_path / "run") as cap:
+        for i in range(5):
+            _Block().forward(np.full(2, float(i)))
+            assert len(cap.records) == i + 1
+    assert parsed == [f"shard-{i:05d}.safetensors" for i in range(5)]  # each once
+    assert [float(v[0]) for v in cap["_Block.forward.attn"]] == [0.0, 2.0, 4.0, 6.0, 8.0]
+
+
+def test_sink_must_be_a_folder_or_an_open_writer(tmp_path: Path) -> None:
+    """A sink= of another type is refused by capture(); a closed Writer when the block begins."""
+    import anycapture
+
+    for bad in (True, 3, [tmp_path]):
+        with pytest.raises(TypeError, match=r"sink= takes a folder \(a str or path\) or an anycapture.Writer"):
+            anycapture.capture(_Block.forward, "attn", sink=bad)
+    with pytest.raises(ValueError, match="sink='' is not a folder"):
+        anycapture.capture(_Block.forward, "attn", sink="")
+    writer = Writer(tmp_path / "done", rank=None)
+    writer.close()
+    original = _Block.forward.__code__
+    with pytest.raises(CaptureError, match="is closed; give an open Writer"):
+        with anycapture.capture(_Block.forward, "attn", sink=writer):
+            pass
+    assert _Block.forward.__code__ is original
+
+
+@pytest.mark.parametrize("raised", [ValueError, KeyboardInterrupt])
+def test_a_failed_write_never_hides_the_blocks_own_exception(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raised: type[BaseException]
+) -> None:
+    """The body's exception propagates as it was; the lost records are told in a warning instead."""
+    import anycapture
+
+    monkeypatch.setattr(disk, "_write_shard", no_space)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(raised) as seen:
+            with anycapture.capture(_Block.forward, "attn", values="raw", sink=tmp_path / "full"):
+                _Block().forward(np.zeros(2))
+                raise raised("the user's own")
+    assert str(seen.value) == "the user's own"
+    assert seen.value.__context__ is None
+    (told,) = [str(w.message) for w in caught if issubclass(w.category, CaptureWarning)]
+    assert "1 record(s) could not be written" in told
+    assert "the block's own exception follows" in told
+    assert _Block.forward.__code__ is _Block.__dict__["forward"].__code__  # restored
+    with anycapture.capture(_Block.forward, "attn") as again:  # nothing left attached
+        _Block().forward(np.zeros(2))
+    assert len(again.records) == 1
+
+
+def test_reader_refuses_listed_twice_and_mistyped_fields(small_capture: Path) -> None:
+    """Hand-damaged indexes and records are named, never read as something else."""
+    index = index_of(small_capture)
+    write_index(small_capture, {**index, "shards": [index["shards"][0]] * 2})
+    with pytest.raises(CaptureFileError, match=r"lists the shard 'shard-00000\.safetensors' twice"):
+        open_captures(small_capture)
+    write_index(small_capture, {**index, "skipped": "lots"})
+    with pytest.raises(CaptureFileError, match="says 'skipped' is 'lots', not a int"):
+        open_captures(small_capture)
+    write_index(small_capture, index)
+    open_captures(small_capture)  # the original is fine
+
+
+def test_reader_refuses_a_record_whose_fields_have_other_types(folder: Path) -> None:
+    """A record whose path is not a string (written by hand) is refused when the folder opens."""
+    folder.mkdir()
+    from safetensors.numpy import save_file
+
+    records = {"format": disk.FORMAT, "version": 1, "records": [{"meta": {"key": "k", "path": 7}, "n": 0, "value": 1}]}
+    save_file({}, str(folder / "shard-00000.safetensors"), metadata={"anycapture": json.dumps(records)})
+    shards = [{"file": "shard-00000.safetensors"}]
+    write_index(folder, {"format": disk.FORMAT, "version": 1, "records": 1, "shards": shards})
+    with pytest.raises(CaptureFileError, match="malformed record 0: its 'path' is 7, not a str"):
+        open_captures(folder)

@@ -149,3 +149,35 @@ def test_outputs_and_gradients_unchanged(backend: str) -> None:
         model(tokens).sum().backward()
     for param, expected in zip(model.parameters(), reference, strict=True):
         torch.testing.assert_close(param.grad, expected, rtol=0, atol=0)
+
+
+def test_cleared_and_dropped_records_let_their_gradients_go(backend: str) -> None:
+    """clear() and max_size drop the gradients with the records: a batch loop holds only the newest."""
+    model = _model().train()
+    with capture(Attention.forward, "attn", model=model, grads=True) as cap:
+        for _ in range(4):
+            model(torch.randn(2, 6, 16))[:, 0].sum().backward()
+            assert [g is not None for g in cap.grads("attn")] == [True] * 3
+            cap.clear()
+            assert cap._gradients == {}
+    with capture(Attention.forward, "attn", model=model, grads=True, max_size=2) as newest:
+        for _ in range(4):
+            model(torch.randn(2, 6, 16))[:, 0].sum().backward()
+    records = newest.select(name="attn")
+    assert len(records) == 2
+    assert all(newest.grad(r) is not None for r in records)
+    assert sorted(newest._gradients) == [r.order for r in records]  # nothing kept for dropped records
+
+
+def test_a_record_of_another_block_is_refused(backend: str) -> None:
+    """grad() of a record this block never made raises instead of returning another record's gradient."""
+    model = _model()
+    with capture(Attention.forward, "attn", model=model, grads=True) as one:
+        model(torch.randn(1, 6, 16))[:, 0].sum().backward()
+    with capture(Attention.forward, "attn", model=model, grads=True) as other:
+        model(torch.randn(1, 6, 16))[:, 0].sum().backward()
+    foreign = other.records[0]
+    assert foreign.order == one.records[0].order
+    with pytest.raises(ValueError, match=r"blocks\.0\.attn call 0 is not a record of this capture block"):
+        one.grad(foreign)
+    assert other.grad(foreign) is not None

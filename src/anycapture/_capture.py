@@ -7,6 +7,7 @@ import fnmatch
 import functools
 import inspect
 import itertools
+import os
 import sys
 import threading
 import types
@@ -732,15 +733,21 @@ class Capture(Mapping[str, list[Any]]):
         strict: bool,
         sites: Sequence[Mapping[str, frozenset[int] | None] | None] | None = None,
         sink: Any = None,
+        read_as: Literal["numpy", "tensor"] = "numpy",
         grads: bool = False,
     ) -> None:
         self.model = model
-        # grads=True: values stay in the autograd graph, and their gradients, by record order.
+        # grads=True: values stay in the autograd graph; the gradient that reaches each, in a slot
+        # [gradient, id(record's value)] by record order (see _watch_gradient).
         self._track_grads = grads
-        self._gradients: dict[int, Any] = {}
-        # sink=: records go to a Writer (a folder) as they come, and are read back from disk.
+        self._gradients: dict[int, list[Any]] = {}
+        # sink=: records go to a Writer (a folder) as they come, and are read back from disk, as
+        # numpy arrays or tensors (read_as: what values= gives in memory). A Writer the user made
+        # may serve several blocks: the records of this one say its number there (block).
         self._sink = sink
+        self._read_as = read_as
         self._writer: Any = None
+        self._block: int | None = None
         self._on_disk: Any = None
         self.key_style = key_style
         self.strict = strict
@@ -783,7 +790,16 @@ class Capture(Mapping[str, list[Any]]):
         if self._sink is not None:
             from ._disk import Writer
 
-            self._writer = self._sink if isinstance(self._sink, Writer) else Writer(self._sink)
+            if isinstance(self._sink, Writer):
+                if self._sink._closed:
+                    raise CaptureError(
+                        f"sink={self._sink!r} is closed; give an open Writer, or a folder (the block then "
+                        "opens and closes its own writer)"
+                    )
+                self._writer = self._sink
+                self._block = next(self._sink._blocks)
+            else:
+                self._writer = Writer(self._sink)
             self._on_disk = None
         try:
             self._start()
@@ -798,25 +814,40 @@ class Capture(Mapping[str, list[Any]]):
         self.close(report=exc_type is None)
 
     def close(self, *, report: bool = True) -> None:
-        """End the block: every target gets its original code back. Reports empty targets."""
+        """End the block: every target gets its original code back. Reports empty targets.
+
+        ``report=False`` (the block's body raised): nothing is reported, and a write to the sink
+        that failed is a warning, so that the body's own exception is the one that propagates.
+        """
         if not self._active:
             return
         self._active = False
-        self._stop()
-        self._settle()
-        if self._writer is not None:
-            # Everything on disk; a write that failed is an error here. A Writer the user made
-            # may serve several blocks: it is flushed, and closing it is left to its owner.
-            if self._writer is self._sink:
-                self._writer.flush()
-            else:
-                self._writer.close()
         try:
+            self._stop()
+            self._settle()
+            if self._writer is not None:
+                self._end_writer(raising=report)
             if report:
                 self._report()
         finally:
             for recorder in self._recorders:
                 recorder.owner = None
+
+    def _end_writer(self, raising: bool) -> None:
+        """Everything on disk; a write that failed raises here, or warns while another error propagates."""
+        from ._disk import CaptureWriteError
+
+        try:
+            # A Writer the user made may serve several blocks: it is flushed, and closing it is
+            # left to its owner.
+            if self._writer is self._sink:
+                self._writer.flush()
+            else:
+                self._writer.close()
+        except CaptureWriteError as exc:
+            if raising:
+                raise
+            _engine.warn_once(self._warned, "write", f"{exc} (the block's own exception follows)", stacklevel=None)
 
     def _start(self) -> None:
         preferred()  # a forced ANYCAPTURE_BACKEND that cannot run is an error here, not later
@@ -1084,8 +1115,14 @@ class Capture(Mapping[str, list[Any]]):
         if self._writer is not None:
             meta = {"key": key, "name": name, "function": label, "path": path, "call": call, "thread": get_ident()}
             meta.update(order=order, line=line, site=site, assignment=assignment)
-            self._writer.write(meta, value)
+            if self._block is not None:
+                meta["block"] = self._block
+            self._writer._put(meta, value)
             return
+        if self._track_grads and self._gradients.get(order) is not None:
+            self._gradients[order][1] = id(value)  # the value the record keeps (reduce= may derive it)
+        if records.maxlen is not None and len(records) == records.maxlen and self._gradients:
+            self._gradients.pop(records[0].order, None)  # the record max_size drops, and its gradient
         records.append(Record(key, name, value, label, path, call, get_ident(), order, line, site, assignment))
 
     def _watch_gradient(self, key: str, value: Any, order: int) -> None:
@@ -1093,17 +1130,20 @@ class Capture(Mapping[str, list[Any]]):
         torch = sys.modules.get("torch")
         if torch is None or not isinstance(value, torch.Tensor) or not value.requires_grad:
             return
-        gradients = self._gradients
+        # The hook holds the slot alone: once the record is cleared or dropped (max_size), the slot
+        # lives only as long as the graph does, and a gradient that comes later goes nowhere.
+        slot: list[Any] = [None, id(value)]
 
         def keep(grad: Any) -> None:
             grad = grad.detach()
-            earlier = gradients.get(order)
-            gradients[order] = grad if earlier is None else earlier + grad  # several backward passes add up
+            slot[0] = grad if slot[0] is None else slot[0] + grad  # several backward passes add up
 
         try:
             value.register_hook(keep)
         except Exception as exc:
             _engine.warn_once(self._warned, ("grad", key), f"cannot follow the gradient of {key}: {exc!r}", 5)
+            return
+        self._gradients[order] = slot
 
     def _records_of(self, key: str) -> deque[Record]:
         records = self._records.get(key)
@@ -1124,17 +1164,21 @@ class Capture(Mapping[str, list[Any]]):
         """
         if self._sink is None:
             raise TypeError("this capture block keeps its records in memory (no sink= was given)")
-        from ._disk import open_captures
+        from ._disk import CaptureFolder, open_captures
 
-        if self._active or self._writer is self._sink:
-            self._writer.flush()
-            folder = open_captures(self._writer.folder)
-        else:
-            if self._on_disk is None:
-                self._on_disk = open_captures(self._writer.folder if self._writer is not None else self._sink)
-            folder = self._on_disk
-        if self._writer is not self._sink:  # the folder holds this block's records alone
-            folder._known = self._known()
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("this capture block has not run yet: its records are read after `with` begins")
+        if self._active or writer is self._sink:
+            writer.flush()  # the folder may have grown: read the new shards (those read before are kept)
+            self._on_disk = CaptureFolder(writer.folder, self._read_as, earlier=self._on_disk)
+        elif self._on_disk is None:
+            self._on_disk = open_captures(writer.folder, values=self._read_as)
+        folder = self._on_disk
+        if self._block is not None:  # a Writer shared between blocks: this block's records
+            block = self._block
+            folder = folder._only(lambda record: record.block == block)
+        folder._known = self._known()
         return folder
 
     def grad(self, record: Record) -> Any:
@@ -1146,11 +1190,22 @@ class Capture(Mapping[str, list[Any]]):
         """
         if not self._track_grads:
             raise TypeError("this capture block does not follow gradients; use capture(..., grads=True)")
-        return self._gradients.get(record.order)
+        slot = self._gradients.get(record.order)
+        if slot is not None and slot[1] == id(record.value):
+            return slot[0]
+        if not any(kept is record for kept in self._records.get(record.key, ())):
+            raise ValueError(f"{_describe(record)} is not a record of this capture block (or was cleared)")
+        return None
+
+    def _grad_of(self, record: Record) -> Any:
+        slot = self._gradients.get(record.order)
+        return slot[0] if slot is not None and slot[1] == id(record.value) else None
 
     def grads(self, name: str | None = None, pattern: str = "*") -> list[Any]:
         """The gradients of :meth:`select`'s records (``None`` where there is none), in their order."""
-        return [self.grad(record) for record in self.select(pattern, name)]
+        if not self._track_grads:
+            raise TypeError("this capture block does not follow gradients; use capture(..., grads=True)")
+        return [self._grad_of(record) for record in self.select(pattern, name)]
 
     def __getitem__(self, key: str) -> list[Any]:
         if self._sink is not None:
@@ -1236,7 +1291,9 @@ class Capture(Mapping[str, list[Any]]):
             return self.stored().stack(name, pattern)
         records = self.select(pattern, name)
         if grad and records:
-            gradients = [self.grad(record) for record in records]
+            if not self._track_grads:
+                raise TypeError("this capture block does not follow gradients; use capture(..., grads=True)")
+            gradients = [self._grad_of(record) for record in records]
             missing = [_describe(r) for r, g in zip(records, gradients, strict=True) if g is None]
             if missing:
                 raise ValueError(
@@ -1252,7 +1309,7 @@ class Capture(Mapping[str, list[Any]]):
         return _stack([record.value for record in records], [_describe(record) for record in records])
 
     def clear(self) -> None:
-        """Forget every record captured so far."""
+        """Forget every record captured so far (and, with ``grads=True``, their gradients)."""
         if self._sink is not None:
             raise TypeError(
                 f"this block's records are on disk in {str(self._sink)!r}; delete the folder to forget them"
@@ -1260,6 +1317,7 @@ class Capture(Mapping[str, list[Any]]):
         self._settle()  # the counts of calls and bound variables, for the end-of-block report
         for records in self._records.values():
             records.clear()
+        self._gradients.clear()
         self._begin_paths(clearing=True)  # the model may change between batches (layers pruned, swapped)
 
 
@@ -1524,8 +1582,10 @@ def value_options(
         found = _plain_options.get(key)
         if found is not None:
             return found
-    if sink is not None and max_size is not None:
-        raise TypeError("max_size= keeps the newest values in memory; with sink= every value goes to disk")
+    if sink is not None:
+        _check_sink(sink)
+        if max_size is not None:
+            raise TypeError("max_size= keeps the newest values in memory; with sink= every value goes to disk")
     if collate_fn is not None and not callable(collate_fn):
         raise TypeError(f"collate_fn must be callable or None; got {collate_fn!r}")
     if reduce is not None and not callable(reduce):
@@ -1537,6 +1597,8 @@ def value_options(
         "reduce": reduce,
         "max_size": check_max_size(max_size),
         "sink": sink,
+        # How a sink's records are read back: as the values were kept (values="raw" keeps tensors).
+        "read_as": "tensor" if values == "tensor" or (values == "raw" and "torch" in sys.modules) else "numpy",
     }
     if key is not None and len(_plain_options) < _MAX_LAYOUTS:
         _plain_options[key] = options
@@ -1544,3 +1606,14 @@ def value_options(
 
 
 _plain_options: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _check_sink(sink: Any) -> None:
+    if isinstance(sink, str | os.PathLike):
+        if not str(sink):
+            raise ValueError("sink='' is not a folder; give the folder to write the records to")
+        return
+    from ._disk import Writer
+
+    if not isinstance(sink, Writer):
+        raise TypeError(f"sink= takes a folder (a str or path) or an anycapture.Writer; got {sink!r}")

@@ -21,10 +21,11 @@ numpy, safetensors and torch are imported inside the functions that need them.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import copy
 import itertools
 import json
+import operator
 import os
 import queue
 import re
@@ -33,7 +34,7 @@ import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -63,6 +64,9 @@ _SCALARS = (bool, int, float, str, type(None))
 # Records a shard holds at most, whatever their size: their JSON is the shard's header, which
 # safetensors limits to 100 MB (scalars add no tensor bytes, so shard_bytes alone would not cut).
 _SHARD_RECORDS = 20_000
+# The records' JSON a shard holds at most: written into the safetensors header as a JSON string,
+# where escaping can double it, beside the tensors' own entries (about 100 bytes per record).
+_SHARD_JSON = 40_000_000
 _STR_LIMIT = 4096  # longer strings are not "small scalars": skipped, as other objects are
 
 # The dtypes every safetensors reader understands, by the name numpy / torch give them, and the
@@ -119,7 +123,8 @@ class _Shard:
 
     def __init__(self) -> None:
         self.tensors: dict[str, Any] = {}
-        self.entries: list[dict[str, Any]] = []
+        self.entries: list[str] = []  # each record's JSON
+        self.json = 0  # their length
         self.nbytes = 0
         self.torch = False  # whether any tensor is a torch tensor (then the shard is written by torch)
         self.storages: set[int] = set()  # memory of its torch tensors (see _to_storable)
@@ -334,17 +339,33 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name=f"anycapture-writer {self.folder}", daemon=True)
         self._thread.start()
         _writers.add(self)
-        atexit.register(self._at_exit)
+        # Closed at the exit of the process that made it: multiprocessing's finalizers run at the
+        # interpreter's exit (atexit) and at the end of a multiprocessing child (a DataLoader
+        # worker), which ends with os._exit, where atexit never runs. A forked child starts with
+        # none of its parent's.
+        from multiprocessing.util import Finalize
+
+        self._finalizer = Finalize(self, self._at_exit, exitpriority=10)
+        self._blocks = itertools.count()  # capture blocks that wrote here (see Capture.__enter__)
 
     # -- the caller's side ---------------------------------------------------------------------
-    def write(self, meta: dict[str, Any], value: Any) -> None:
+    def write(self, meta: Mapping[str, Any], value: Any) -> None:
         """Queue one record: ``meta`` (key, name, function, path, call, thread, order, ...) and its value.
 
-        Blocks while the queue is full. Never raises because of the disk; raises
-        :class:`CaptureError` only if the writer was closed. ``meta`` is kept as given: do not change
-        it afterwards. A tensor is read when the writer thread gets to it, so a value the model
-        changes in place later should be copied (``reduce=``/``clone=``) before it is written.
+        ``meta`` needs ``key`` (a non-empty str); ``name``, ``function`` and ``path`` are strings or
+        ``None``, ``call``, ``thread``, ``order``, ``line``, ``site`` and ``assignment`` ints or
+        ``None`` (a :class:`TypeError` or :class:`ValueError` here says which is not); other
+        entries are kept as JSON. It is copied: the caller may reuse it. Blocks while the queue is
+        full. Never raises because of the disk; raises :class:`CaptureError` only if the writer was
+        closed. A tensor is read when the writer thread gets to it, so a value the model changes in
+        place later should be copied (``reduce=``/``clone=``) before it is written.
         """
+        self._put(_checked_meta(meta), value)
+
+    def _put(self, meta: dict[str, Any], value: Any) -> None:
+        """``write()`` for metadata made by anycapture (a capture block): valid, and never reused."""
+        if self._failure is not None and "failed" not in self._warned:
+            self._warn_failed()  # here, in a thread of the user's, at the line that captured
         if self._closed:
             raise CaptureError(f"the writer for {str(self.folder)!r} is closed; records can no longer be written")
         if self._forked:
@@ -384,7 +405,7 @@ class Writer:
             if self._closed:
                 return
             self._closed = True
-        atexit.unregister(self._at_exit)
+        self._finalizer.cancel()
         _writers.discard(self)
         if self._forked:
             return  # the parent closes the folder; a child (at its exit) leaves it alone
@@ -428,10 +449,10 @@ class Writer:
             self._warned,
             "forked",
             f"a value was captured in process {os.getpid()}, forked (a DataLoader worker?) from the process that "
-            f"opened the writer for {str(self.folder)!r}: only that process writes the folder, so values captured "
-            "here are not saved. Capture in the main process, or open a capture block inside the worker with a "
-            "folder of its own (this warning is shown once per process)",
-            stacklevel=3,
+            f"opened the writer for {str(self.folder)!r}: only that process writes that folder, so the block "
+            "inherited from it does not save values captured here (a capture block opened in this process, with a "
+            "folder of its own, saves its own records; this warning is shown once per process)",
+            stacklevel=None,
         )
 
     def _wait(self, marker: _Flush) -> None:
@@ -454,8 +475,7 @@ class Writer:
         lost = self._received - self._indexed
         raise CaptureWriteError(
             f"{lost} record(s) could not be written to {str(self.folder)!r} ({type(exc).__name__}: {exc}, {where}); "
-            f"the {self._indexed} record(s) listed in {INDEX} are complete and readable. "
-            "Free space or choose another folder, then run again",
+            f"the {self._indexed} record(s) listed in {INDEX} are complete and readable. {_advice(exc)}",
             lost,
         ) from exc
 
@@ -521,8 +541,10 @@ class Writer:
             shard.tensors[name] = tensor
             shard.nbytes += nbytes
             shard.torch = shard.torch or is_torch
-        shard.entries.append(entry)
-        if shard.nbytes >= self.shard_bytes or len(shard.entries) >= _SHARD_RECORDS:
+        text = json.dumps(entry, default=repr)
+        shard.entries.append(text)
+        shard.json += len(text)
+        if shard.nbytes >= self.shard_bytes or len(shard.entries) >= _SHARD_RECORDS or shard.json >= _SHARD_JSON:
             self._write_current()
 
     def _skip(self, meta: dict[str, Any], value: Any, why: str) -> None:
@@ -549,7 +571,7 @@ class Writer:
         name = f"shard-{len(self._shards):05d}.safetensors"
         path = self.folder / name
         temporary = self.folder / f".{name}.tmp"
-        records = json.dumps({"format": FORMAT, "version": VERSION, "records": shard.entries}, default=repr)
+        records = f'{{"format": {json.dumps(FORMAT)}, "version": {VERSION}, "records": [{", ".join(shard.entries)}]}}'
         try:
             _write_shard(temporary, shard.tensors, {_METADATA_KEY: records}, shard.torch)
             _sync(temporary)  # on disk before the index lists it, so a listed shard survives a crash of the machine
@@ -587,13 +609,54 @@ class Writer:
             return
         self._failure = (exc, where)
         self._shard = _Shard()  # its records are lost; free their memory now
+        # Told by the next write() (in the user's thread, at the user's line), or by flush() / close().
+
+    def _warn_failed(self) -> None:
+        exc, where = self._failure  # type: ignore[misc]
         warn_once(
             self._warned,
             "failed",
             f"anycapture could not write captures to {str(self.folder)!r} ({type(exc).__name__}: {exc}, {where}). "
-            "The model keeps running; later records are not saved, and flush() / close() will raise with the count",
-            stacklevel=1,
+            "The model keeps running; later records are not saved, and flush() / close() will raise with the count "
+            f"({_advice(exc)})",
+            stacklevel=None,
         )
+
+
+def _advice(exc: BaseException) -> str:
+    """What to do about a failed write."""
+    if isinstance(exc, OSError):
+        return "Free space or choose another folder, then run again"
+    return "This is a bug in anycapture: please report it, with the error above"
+
+
+# The fields of a record's metadata a reader understands, and the types each may have (or None).
+_META_TEXT = ("name", "function", "path")
+_META_INT = ("call", "thread", "order", "line", "site", "assignment", "block")
+
+
+def _checked_meta(meta: Any) -> dict[str, Any]:
+    """A copy of ``meta`` for ``Writer.write``, its known fields checked (numpy ints become ints)."""
+    if not isinstance(meta, Mapping):
+        raise TypeError(f"a record's metadata must be a dict (key, name, function, path, call, ...); got {meta!r}")
+    checked = dict(meta)
+    key = checked.get("key")
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"a record's metadata needs 'key', a non-empty str (the record's name); got {meta!r}")
+    for field in _META_TEXT:
+        value = checked.get(field)
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"a record's {field!r} must be a str or None; got {value!r} in {meta!r}")
+    for field in _META_INT:
+        value = checked.get(field)
+        if value is not None and type(value) is not int:
+            try:
+                if isinstance(value, bool):
+                    raise TypeError
+                checked[field] = operator.index(value)
+            except TypeError:
+                raise TypeError(f"a record's {field!r} must be an int or None; got {value!r} in {meta!r}") from None
+    return checked
 
 
 # A value write() refused; the writer thread counts it as skipped.
@@ -637,6 +700,8 @@ def _to_storable(value: Any, storages: set[int]) -> tuple[Any, int, bool] | None
         if not _storable_tensor(value, torch):
             return None
         tensor = value.detach()
+        if tensor.is_neg():  # a lazily negated view (torch._neg_view): its memory holds the opposite values
+            tensor = tensor.resolve_neg()
         nbytes = tensor.numel() * tensor.element_size()
         if tensor.device.type != "cpu":
             tensor = tensor.to("cpu", memory_format=torch.contiguous_format)
@@ -673,7 +738,8 @@ class StoredRecord(NamedTuple):
     ``"bfloat16"``, ...) are ``None`` for a scalar stored in the metadata. ``shard`` is the file's
     path inside the folder opened (``"rank-1/shard-00000.safetensors"`` in a folder of ranks);
     ``rank`` is the torchrun rank that wrote it, ``None`` for a single-process capture. ``number``
-    counts the records of one rank.
+    counts the records of one rank. ``block`` numbers the capture blocks that shared one
+    :class:`Writer` (0 for the first), ``None`` when a block wrote its own folder.
     """
 
     number: int
@@ -692,9 +758,11 @@ class StoredRecord(NamedTuple):
     shard: str
     tensor: str | None
     rank: int | None = None
+    block: int | None = None
 
 
 _KNOWN_META = frozenset(StoredRecord._fields) - {"number", "shape", "dtype", "shard", "tensor", "rank"}
+assert set(_META_TEXT + _META_INT) | {"key"} == _KNOWN_META
 
 
 class CaptureFolder(Mapping[str, list[Any]]):
@@ -708,17 +776,36 @@ class CaptureFolder(Mapping[str, list[Any]]):
     ``ranks`` lists the ranks found; ``complete`` is true when every one of them was closed.
     """
 
-    def __init__(self, folder: Path, values: Literal["numpy", "tensor"]) -> None:
+    def __init__(
+        self, folder: Path, values: Literal["numpy", "tensor"], *, earlier: CaptureFolder | None = None
+    ) -> None:
         self.folder = folder
         self.value_mode = values
         self._scalars: dict[tuple[str, int], Any] = {}
+        # Each shard's records, by (prefix, name, bytes): a folder opened again while its writer
+        # goes on (earlier=, see Capture.stored) reads only the shards written since.
+        self._shards: dict[tuple[str, str, Any], tuple[list[StoredRecord], dict[tuple[str, int], Any]]] = {}
+        reuse = earlier._shards if earlier is not None and earlier.folder == folder else {}
         parts = _parts(folder)
         records: list[StoredRecord] = []
         for prefix, rank, index in parts:
             index_path = folder / prefix / INDEX
             found = []
+            listed: set[Any] = set()
             for shard in index["shards"]:
-                found += self._read_shard(index_path, prefix, rank, shard)
+                name = shard.get("file") if isinstance(shard, dict) else None
+                if name in listed:
+                    raise CaptureFileError(f"{str(index_path)!r} lists the shard {name!r} twice")
+                listed.add(name)
+                known = (prefix, name, shard.get("bytes")) if isinstance(shard, dict) else None
+                if known in reuse:
+                    shard_records, scalars = reuse[known]
+                else:
+                    scalars = {}
+                    shard_records = self._read_shard(index_path, prefix, rank, shard, scalars)
+                self._shards[known] = (shard_records, scalars)  # type: ignore[index]
+                self._scalars.update(scalars)
+                found += shard_records
             if len(found) != index["records"]:
                 raise CaptureFileError(
                     f"{str(index_path)!r} says {index['records']} record(s) but its shards hold {len(found)}"
@@ -735,7 +822,19 @@ class CaptureFolder(Mapping[str, list[Any]]):
         # Capture.stored): one unbound in every call then selects nothing instead of raising.
         self._known: set[str] | None = None
 
-    def _read_shard(self, index_path: Path, prefix: str, rank: int | None, shard: Any) -> list[StoredRecord]:
+    def _only(self, keep: Callable[[StoredRecord], bool]) -> CaptureFolder:
+        """This folder with the records ``keep`` accepts (those of one capture block: see Capture.stored)."""
+        view = copy.copy(self)
+        view._records = [record for record in self._records if keep(record)]
+        view._by_key = {}
+        for record in view._records:
+            view._by_key.setdefault(record.key, []).append(record)
+        return view
+
+    def _read_shard(
+        self, index_path: Path, prefix: str, rank: int | None, shard: Any, scalars: dict[tuple[str, int], Any]
+    ) -> list[StoredRecord]:
+        """The records of one shard the index lists; the values of its scalars go into ``scalars``."""
         if not isinstance(shard, dict) or not isinstance(shard.get("file"), str):
             raise CaptureFileError(f"{str(index_path)!r} lists a shard as {shard!r}; expected {{'file': ..., ...}}")
         name = shard["file"]
@@ -782,7 +881,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
         records = []
         used: set[str] = set()
         for entry in content["records"]:
-            records.append(self._record(path, prefix + name, rank, entry, tensors))
+            records.append(self._record(path, prefix + name, rank, entry, tensors, scalars))
             if records[-1].tensor is not None:
                 used.add(records[-1].tensor)
         extra = sorted(set(tensors) - used)
@@ -790,8 +889,14 @@ class CaptureFolder(Mapping[str, list[Any]]):
             raise CaptureFileError(f"{str(path)!r} holds tensors no record describes: {extra[:5]}")
         return records
 
+    @staticmethod
     def _record(
-        self, path: Path, shard: str, rank: int | None, entry: Any, tensors: dict[str, tuple[list[int], str]]
+        path: Path,
+        shard: str,
+        rank: int | None,
+        entry: Any,
+        tensors: dict[str, tuple[list[int], str]],
+        scalars: dict[tuple[str, int], Any],
     ) -> StoredRecord:
         try:
             meta = entry["meta"]
@@ -810,8 +915,14 @@ class CaptureFolder(Mapping[str, list[Any]]):
             dims, code = tensors[tensor]
             shape, dtype = tuple(dims), _DTYPE_NAMES.get(code, code)
         else:
-            self._scalars[shard, number] = entry.get("value")
+            scalars[shard, number] = entry.get("value")
         fields = {field: meta.get(field) for field in _KNOWN_META}
+        for field, kind in _FIELD_TYPES:
+            value = fields[field]
+            if value is not None and type(value) is not kind:
+                raise CaptureFileError(
+                    f"{str(path)!r} has a malformed record {number}: its {field!r} is {value!r}, not a {kind.__name__}"
+                )
         if fields["name"] is None:
             fields["name"] = key
         return StoredRecord(number=number, shape=shape, dtype=dtype, shard=shard, tensor=tensor, rank=rank, **fields)
@@ -973,6 +1084,9 @@ def _read_bfloat16(path: Path, record: StoredRecord) -> Any:
     return (raw.astype("<u4") << 16).view("<f4").reshape(record.shape)
 
 
+_FIELD_TYPES = tuple((field, str) for field in _META_TEXT) + tuple((field, int) for field in _META_INT)
+
+
 def _describe(record: StoredRecord) -> str:
     rank = "" if record.rank is None else f"rank {record.rank} "
     return f"{rank}{record.path or record.function} call {record.call}"
@@ -1009,6 +1123,8 @@ def _parts(folder: Path) -> list[tuple[str, int | None, dict[str, Any]]]:
 
 
 def _read_index(folder: Path, path: Path) -> dict[str, Any]:
+    if not folder.exists():
+        raise CaptureFileError(f"{str(folder)!r} does not exist; open_captures() takes a folder a Writer wrote")
     if not folder.is_dir():
         raise CaptureFileError(f"{str(folder)!r} is not a folder; open_captures() takes a folder a Writer wrote")
     if not path.is_file():
@@ -1032,6 +1148,9 @@ def _read_index(folder: Path, path: Path) -> dict[str, Any]:
         )
     if not isinstance(index.get("shards"), list) or not isinstance(index.get("records"), int):
         raise CaptureFileError(f"{str(path)!r} lacks its shard list or record count")
+    for field, kind in (("skipped", int), ("complete", bool)):
+        if field in index and type(index[field]) is not kind:
+            raise CaptureFileError(f"{str(path)!r} says {field!r} is {index[field]!r}, not a {kind.__name__}")
     return index
 
 

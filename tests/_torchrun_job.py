@@ -75,6 +75,11 @@ def main(out: Path) -> None:
     with torch.no_grad(), anycapture.capture(Attention.forward, "attn", model=model, sink=out / "captures") as streamed:
         model.blocks(x)
     result["streamed"] = [[r.rank, r.path, r.shard] for r in streamed.records]
+    # Rank 1 gives its sink block (a mistake): it still takes part, so rank 0 does not wait forever.
+    try:
+        distributed.gather(streamed if rank == 1 else cap)
+    except (TypeError, CaptureError) as exc:
+        result["mixed_sink"] = f"{type(exc).__name__}: {exc}"
     dist.barrier()  # every rank's folder is closed: rank 0 can read them all
     if rank == 0:
         folder = anycapture.open_captures(out / "captures")

@@ -152,6 +152,9 @@ def test_torchrun_gather_to_every_rank_and_its_failures(job: Path) -> None:
     assert first["everywhere"] == second["everywhere"] == [[0, "blocks.1.attn"], [1, "blocks.1.attn"]]
     assert "records of rank 1 could not be sent" in first["unpicklable"]
     assert "records of rank 1 could not be sent" in second["unpicklable"]
+    # A rank that gives its sink block is told so, after taking part; the receiving rank names it.
+    assert first["mixed_sink"].startswith("CaptureError: the records of rank 1 could not be sent to rank 0: TypeError")
+    assert second["mixed_sink"].startswith("TypeError: this capture block streamed its records to disk")
 
 
 def test_torchrun_sinks_write_one_folder_per_rank(job: Path) -> None:
@@ -236,7 +239,7 @@ def test_fork_child_of_a_sink_writes_nothing(tmp_path: Path, backend: str) -> No
             writer.flush()
             writer.close()
             (message,) = [str(w.message) for w in caught]
-            assert "only that process writes the folder" in message, message
+            assert "only that process writes that folder" in message, message
         """
         assert in_child(body, {"scaled": scaled, "cap": cap, "np": np}) == 0
         scaled(np.float32(2))
@@ -278,3 +281,31 @@ def test_dataloader_workers_neither_duplicate_nor_corrupt(tmp_path: Path, backen
     if folder is not None:
         assert sorted(path.name for path in folder.iterdir()) == ["index.json", "shard-00000.safetensors"]
         assert anycapture.open_captures(folder).complete
+
+
+def _open_worker_block(worker: int) -> None:
+    """worker_init_fn: a capture block of the worker's own, never closed by a `with` (the worker ends first)."""
+    folder = Path(os.environ["ANYCAPTURE_TEST_FOLDER"]) / f"worker-{worker}"
+    anycapture.capture(scaled, "y", sink=folder).__enter__()
+
+
+@QUIET_FORK
+def test_a_block_opened_in_each_worker_is_complete_when_the_worker_ends(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/scale.md's way to capture inside workers: each worker's folder is closed at the worker's exit
+    (workers end with os._exit, where atexit does not run), holding every call the worker made."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("safetensors")
+    monkeypatch.setenv("ANYCAPTURE_TEST_FOLDER", str(tmp_path))
+    loader = torch.utils.data.DataLoader(
+        Data(), batch_size=2, num_workers=2, multiprocessing_context="fork", worker_init_fn=_open_worker_block
+    )
+    assert torch.cat(list(loader)).tolist() == [[2.0 * i] * 3 for i in range(8)]
+    del loader
+    found = {}
+    for worker in (0, 1):
+        folder = anycapture.open_captures(tmp_path / f"worker-{worker}")
+        assert folder.complete
+        found.update({int(v[0]) // 2: worker for v in folder["scaled.y"]})
+    assert sorted(found) == list(range(8))  # every item once, in one worker or the other

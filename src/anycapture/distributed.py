@@ -134,7 +134,8 @@ def gather(capture: Capture | Iterable[Record], *, dst: int | None = 0, group: A
     Records travel pickled, through ``torch.distributed.gather_object`` (``all_gather_object`` for
     ``dst=None``): between the ranks of one job, which trust each other, as torch itself does. A
     rank whose records cannot be pickled still takes part, so no rank waits forever; the error is
-    raised on that rank and on ``dst``. Everything is held in memory on ``dst``: gather a few
+    raised on that rank and on ``dst`` (a rank that gives a block with ``sink=`` takes part too, then
+    raises its :class:`TypeError`). Everything is held in memory on ``dst``: gather a few
     batches, and stream larger captures to a ``sink=`` folder.
 
     Example::
@@ -145,17 +146,19 @@ def gather(capture: Capture | Iterable[Record], *, dst: int | None = 0, group: A
         if records is not None:                              # rank 0
             by_rank = {r.rank: r.value for r in records if r.path == "blocks.0.attn"}
     """
-    records = _records_of(capture)
     dist = sys.modules.get("torch.distributed")
     if dist is None or not dist.is_available() or not dist.is_initialized():
-        return _ranked(rank() or 0, records)
+        return _ranked(rank() or 0, _records_of(capture))
     me = int(dist.get_rank())
+    failure: Exception | None = None
     try:
+        records = _records_of(capture)
         payload: tuple[int, bytes | str] = (
             me,
             pickle.dumps([record._replace(value=_portable(record.value)) for record in records]),
         )
     except Exception as exc:  # reported after the collective, so that no rank waits forever
+        failure = exc
         payload = (me, f"{type(exc).__name__}: {exc}")
     if dst is None:
         received: list[Any] | None = [None] * int(dist.get_world_size(group))
@@ -163,8 +166,11 @@ def gather(capture: Capture | Iterable[Record], *, dst: int | None = 0, group: A
     else:
         received = [None] * int(dist.get_world_size(group)) if me == dst else None
         dist.gather_object(payload, received, dst=dst, group=group)
-    if isinstance(payload[1], str):
-        raise CaptureError(f"the records of rank {me} could not be sent: {payload[1]}")
+    if isinstance(failure, TypeError):  # a block with sink=, or not records: the caller's mistake
+        raise failure
+    if failure is not None:
+        why = f"{type(failure).__name__}: {failure}"
+        raise CaptureError(f"the records of rank {me} could not be sent: {why}") from failure
     if received is None:
         return None
     result: list[RankedRecord] = []

@@ -70,6 +70,36 @@ def test_half_precision_is_computed_in_float32() -> None:
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_autocast_does_not_bring_half_precision_back(dtype: Any) -> None:
+    """Under torch.autocast the scores are still computed in float32: large scores do not overflow
+    to NaN in float16, and the maps equal the float32 computation."""
+    q = torch.zeros(1, 1, 4, 8)
+    q[..., 0] = torch.tensor([300.0, 200.0, 100.0, 0.0])  # scores up to 9e4 / sqrt(8): past float16's range
+    q = q.to(dtype)
+    with torch.autocast("cpu", dtype=dtype), capture_attention(values="tensor") as cap:
+        output = F.scaled_dot_product_attention(q, q, q)
+    (probs,) = cap["scaled_dot_product_attention.attn"]
+    assert probs.dtype == torch.float32
+    assert torch.isfinite(output).all()
+    torch.testing.assert_close(probs, _reference(q.float(), q.float()).float(), rtol=1e-5, atol=1e-6)
+
+
+def test_recomputation_in_backward_is_not_captured_again() -> None:
+    """Activation checkpointing runs the forward again in backward: each call is captured once, from the forward."""
+    from torch.utils.checkpoint import checkpoint
+
+    def layer(x: Any) -> Any:
+        return F.scaled_dot_product_attention(x, x, x)
+
+    x = torch.randn(1, 2, 3, 4, requires_grad=True)
+    for reentrant in (False, True):
+        with capture_attention(values="tensor") as cap:
+            checkpoint(layer, checkpoint(layer, x, use_reentrant=reentrant), use_reentrant=reentrant).sum().backward()
+        assert len(cap.records) == 2, reentrant
+        torch.testing.assert_close(cap.records[0].value, _reference(x.detach(), x.detach()).float())
+
+
 def test_patch_is_undone_on_exit_error_and_nesting() -> None:
     """The original kernel is back after the last block, even when a block raises; nested blocks both record."""
     original = F.scaled_dot_product_attention

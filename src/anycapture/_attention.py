@@ -60,8 +60,9 @@ def attention_probabilities(
 ) -> Any:
     """``softmax(query @ key^T * scale + mask)`` as ``scaled_dot_product_attention`` defines it.
 
-    Half-precision inputs are computed in float32. A row whose keys are all masked out is NaN,
-    as in PyTorch's reference implementation.
+    Half-precision inputs are computed in float32, also under ``torch.autocast`` (which is turned
+    off here: it would compute the scores in half precision again). A row whose keys are all
+    masked out is NaN, as in PyTorch's reference implementation.
 
     >>> import torch
     >>> q = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
@@ -71,7 +72,7 @@ def attention_probabilities(
     """
     import torch
 
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast(query.device.type, enabled=False):
         if query.dtype in (torch.float16, torch.bfloat16):
             query, key = query.float(), key.float()
             if attn_mask is not None and attn_mask.dtype != torch.bool:
@@ -96,7 +97,9 @@ def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     def scaled_dot_product_attention(*args: Any, **kwargs: Any) -> Any:
         output = original(*args, **kwargs)
         blocks = _blocks
-        if blocks:
+        # Not in backward: activation checkpointing runs the forward again there, and these
+        # probabilities were captured when the forward ran first.
+        if blocks and sys.modules["torch"]._C._current_autograd_node() is None:
             try:
                 probs = attention_probabilities(*_bind(*args, **kwargs))
                 caller = sys._getframe(1)

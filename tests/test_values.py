@@ -107,6 +107,23 @@ def test_clone_snapshots_numpy_values(backend: str) -> None:
     np.testing.assert_array_equal(stored, np.full(2, 2.0))
 
 
+def test_clone_copies_numpy_arrays_captured_as_they_are(backend: str) -> None:
+    """clone=True also copies a captured numpy array (not a tensor), in both value modes."""
+
+    @get_local("arr")
+    def fill(arr: Any) -> Any:
+        return arr
+
+    for values in ("numpy", "tensor"):
+        get_local.activate(values=values, clone=True)
+        arr = np.ones(3)
+        fill(arr)
+        arr += 100  # the caller changes its array in place afterwards
+        (stored,) = get_local.cache["test_clone_copies_numpy_arrays_captured_as_they_are.<locals>.fill.arr"]
+        np.testing.assert_array_equal(stored, np.ones(3))
+        get_local.clear()
+
+
 def test_raw_keeps_the_very_object(backend: str) -> None:
     """values='raw' stores the object itself, graph and all."""
     get_local.activate(values="raw")

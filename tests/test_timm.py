@@ -124,6 +124,41 @@ def test_demo_with_user_timm_weights(tmp_path: Any) -> None:
     assert np.load(out / "vit_attention.npy").shape == (12, 6, 197, 197)
 
 
+def test_demo_finds_unfused_attention_and_names_what_it_cannot_draw(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With timm's fused attention off (TIMM_FUSED_ATTN=0), the demo captures the `attn` variable instead;
+    a model whose maps are not over a ViT patch grid gives the demo's clean error, not a traceback."""
+    pytest.importorskip("matplotlib")
+    from anycapture import _demo
+    from anycapture._cli import main
+
+    checkpoint = tmp_path / "vit.pth"
+    torch.save(_vit(fused=True).state_dict(), checkpoint)
+    real = timm.create_model
+
+    def unfused(*args: Any, **kwargs: Any) -> Any:
+        model = real(*args, **kwargs)
+        for module in model.modules():
+            if hasattr(module, "fused_attn"):
+                module.fused_attn = False
+        return model
+
+    monkeypatch.setattr(timm, "create_model", unfused)
+    out = tmp_path / "demo"
+    assert main(["demo", "--only", "vision", "--model", str(checkpoint), "--out", str(out)]) == 0
+    assert np.load(out / "vit_attention.npy").shape == (12, 6, 197, 197)
+    monkeypatch.setattr(_demo, "vision_pictures", lambda *args: pytest.fail("must not draw"))
+    with pytest.raises(_demo.DemoError, match=r"not \[heads, tokens, tokens\] over 1 prefix token\(s\) and a 0x0"):
+        monkeypatch.setattr(timm, "create_model", lambda *a, **k: _without_grid(unfused(*a, **k)))
+        _demo.timm_part(tmp_path / "again", str(checkpoint), "vit_small_patch16_224", None, lambda line: None)
+
+
+def _without_grid(model: Any) -> Any:
+    del model.patch_embed.grid_size  # as a model without a ViT patch grid
+    return model
+
+
 def test_edit_zeroes_one_head_of_timm_attention(backend: str) -> None:
     """edit() on timm's real Attention.forward: zeroing head 2's probabilities in blocks.3 changes the
     logits; the identity edit changes nothing; every-assignment capture sees all four `attn` values."""

@@ -12,10 +12,13 @@ from __future__ import annotations
 import html
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ._errors import CaptureWarning
 
 __all__ = ["DemoError", "run_demo"]
 
@@ -188,7 +191,7 @@ def timm_part(
     import torch
     from PIL import Image
 
-    from . import capture_attention
+    from . import capture, capture_attention, recipes
 
     say(f"vision: loading {arch} with weights from {checkpoint} ...")
     try:
@@ -206,11 +209,29 @@ def timm_part(
     mean, std = (torch.tensor(config[k]).view(3, 1, 1) for k in ("mean", "std"))
     image = np.asarray(picture, dtype=np.float32) / 255
     x = ((torch.from_numpy(image).permute(2, 0, 1) - mean) / std).unsqueeze(0)
-    with torch.no_grad(), capture_attention(model=model) as cap:  # timm's fused attention, as it ships
-        predicted = int(model(x).argmax())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaptureWarning)  # nothing captured is told below, as a DemoError
+        with torch.no_grad(), capture_attention(model=model) as cap:  # timm's fused attention, as it ships
+            predicted = int(model(x).argmax())
+        if not cap.records:  # fused attention turned off (TIMM_FUSED_ATTN=0): the `attn` variable
+            with torch.no_grad(), capture(recipes.TIMM_VIT, model=model) as cap:
+                model(x)
+    if not cap.records:
+        raise DemoError(
+            f"{arch} computed no attention map the demo can find: neither a scaled_dot_product_attention call "
+            "nor the `attn` of timm's vision_transformer Attention.forward (the demo draws ViT-style models)"
+        )
+    maps = cap.stack("attn")[:, 0]
+    rows, cols = getattr(getattr(model, "patch_embed", None), "grid_size", (0, 0))
+    prefix = getattr(model, "num_prefix_tokens", 0)
+    if maps.ndim != 4 or maps.shape[-1] != maps.shape[-2] or maps.shape[-1] != prefix + rows * cols:
+        raise DemoError(
+            f"{arch}'s attention maps have shape {tuple(maps.shape)} per image, not [heads, tokens, tokens] over "
+            f"{prefix} prefix token(s) and a {rows}x{cols} patch grid: the demo draws ViT-style models (global "
+            "attention over patches), not windowed or pooled attention"
+        )
     setting = f"{arch}, class index {predicted}"
-    rows, cols = model.patch_embed.grid_size
-    return vision_pictures(out, cap.stack("attn")[:, 0], image, model.num_prefix_tokens, (rows, cols), setting, say)
+    return vision_pictures(out, maps, image, prefix, (rows, cols), setting, say)
 
 
 def vision_pictures(

@@ -27,6 +27,14 @@ def helper(x: int) -> int:
     return int(scores)
 
 
+def sometimes(x: int) -> int:
+    """Binds `scores` only for a positive x (as a fused path never binds the map)."""
+    if x > 0:
+        scores = x
+        return scores
+    return x
+
+
 def test_capture_restores_the_original_code(backend: str) -> None:
     """Inside the block the method is captured; after it, its original code object is back."""
     original = Layer.forward.__code__
@@ -286,15 +294,23 @@ def test_variable_never_bound_is_reported_with_the_recipe_hint(backend: str) -> 
             return attn
         return x
 
-    recipe = recipes.Recipe("demo", f"{__name__}:helper", ("scores",), notes="", hint="turn fused off")
+    recipe = recipes.Recipe(
+        "demo", f"{__name__}:sometimes", ("scores",), notes="", hint="turn fused off", if_not_run="another model?"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CaptureWarning)  # the per-call 'not bound' warning
         with pytest.raises(EmptyCaptureError, match=r"'attn' of .*attention was never bound in its 2 call\(s\)"):
             with capture(attention, "attn", strict=True):
                 attention(1)
                 attention(2)
-    with pytest.warns(CaptureWarning, match="Hint: turn fused off"), capture(recipe):
-        pass
+    # Each case gets its own hint: a fused path when the variable is never bound, another model when
+    # the function never ran (telling a model that never called it to turn fusion off misleads).
+    with pytest.warns(CaptureWarning, match=r"never ran inside the capture block.*Hint: another model\?$"):
+        with capture(recipe):
+            pass
+    never_bound = r"'scores' of .*sometimes was never bound in its 1 call\(s\)\. Hint: turn fused off$"
+    with pytest.warns(CaptureWarning, match=never_bound), capture(recipe):
+        sometimes(0)
 
 
 def test_block_cannot_be_entered_twice(backend: str) -> None:

@@ -214,3 +214,16 @@ def test_transformers_recipes_on_small_random_models(
             model(**kwargs)
     assert len(cap.by_path("attn_weights")) == 2
     np.testing.assert_array_equal(cap.stack("attn_weights"), np.stack([a.numpy() for a in reference.attentions]))
+
+
+def test_a_recipe_for_another_architecture_says_so(backend: str) -> None:
+    """RoBERTa has its own eager_attention_forward: the BERT recipe's report names that, not the sdpa fix."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.RobertaConfig(
+        vocab_size=100, num_hidden_layers=1, num_attention_heads=2, hidden_size=16, intermediate_size=32
+    )
+    config._attn_implementation = "eager"
+    model = transformers.RobertaModel(config).eval()
+    with pytest.warns(CaptureWarning, match=r"never ran .*Hint: .*another architecture with a copy of its own"):
+        with torch.no_grad(), capture(recipes.TRANSFORMERS_BERT, model=model):
+            model(input_ids=torch.randint(3, 100, (1, 5)))

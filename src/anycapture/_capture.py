@@ -83,7 +83,7 @@ class _Recorder:
         owner: Capture,
         func: types.FunctionType,
         names: tuple[str, ...],
-        hint: str,
+        hints: tuple[str, str],
         sites: Mapping[str, frozenset[int] | None] | None = None,
         objects: tuple[Callable[[], Any], ...] | None = None,
     ) -> None:
@@ -93,7 +93,8 @@ class _Recorder:
         self.func = func
         self.dispatcher = dispatcher = _dispatcher(func)
         self.names = names
-        self.hint = hint
+        # A recipe's hints: when a variable is never bound, and when the function never runs.
+        self.hint, self.unrun_hint = hints
         # With when="each": name -> the positions of the assignment sites kept (None: all).
         self.sites = sites
         # Given bound methods (layer.forward): only calls whose first argument is one of these
@@ -722,7 +723,9 @@ class Capture(Mapping[str, list[Any]]):
 
     def __init__(
         self,
-        targets: list[tuple[types.FunctionType, tuple[str, ...], str, tuple[Callable[[], Any], ...] | None]],
+        targets: list[
+            tuple[types.FunctionType, tuple[str, ...], tuple[str, str], tuple[Callable[[], Any], ...] | None]
+        ],
         *,
         model: Any,
         convert: Converter | None,
@@ -766,8 +769,8 @@ class Capture(Mapping[str, list[Any]]):
         self._in_settle = False
         self._unresolved = False  # some _pending entry has a path to look up (see _Unresolved)
         recorders = []
-        for i, (func, names, hint, objects) in enumerate(targets):
-            recorders.append(_Recorder(self, func, names, hint, sites[i] if sites is not None else None, objects))
+        for i, (func, names, hints, objects) in enumerate(targets):
+            recorders.append(_Recorder(self, func, names, hints, sites[i] if sites is not None else None, objects))
         self._recorders = recorders
         if len(recorders) > 1:
             _warn_shared_keys(recorders)
@@ -942,17 +945,18 @@ class Capture(Mapping[str, list[Any]]):
         for recorder in self._recorders:
             hint = f" Hint: {recorder.hint}" if recorder.hint else ""
             if recorder.calls == 0:
+                unrun = f" Hint: {recorder.unrun_hint}" if recorder.unrun_hint else ""
                 if recorder.sites is not None:  # when="each": calls are counted at the assignments kept
                     listed = ", ".join(map(repr, recorder.names))
                     problems.append(
                         f"no assignment to {listed} that the block keeps ran in {recorder.label}"
                         f"{_bound_to(recorder.objects)} inside the capture block (it never ran, or never "
-                        f"reached them).{hint}"
+                        f"reached them).{hint if recorder.ran else unrun}"
                     )
                 elif not recorder.ran:  # else its one call returned as the block ended: too late to tell
                     problems.append(
                         f"{recorder.label}{_bound_to(recorder.objects)} never ran inside the capture block, or "
-                        f"every call of it raised (values are captured at returns).{hint}"
+                        f"every call of it raised (values are captured at returns).{unrun}"
                     )
                 continue
             if 0 not in recorder.bound:  # every variable bound (the usual case)
@@ -1411,8 +1415,8 @@ def _stack(values: Sequence[Any], labels: Sequence[str]) -> Any:
 
 def _normalise_targets(
     target: TargetSpec | Mapping[TargetSpec, str | Iterable[str]], varnames: tuple[str, ...]
-) -> list[tuple[types.FunctionType, tuple[str, ...], str, tuple[Callable[[], Any], ...] | None]]:
-    """[(function, names, hint, objects)] from whatever :func:`capture` was given; ``objects`` are
+) -> list[tuple[types.FunctionType, tuple[str, ...], tuple[str, str], tuple[Callable[[], Any], ...] | None]]:
+    """[(function, names, a recipe's hints, objects)] from whatever :func:`capture` was given; ``objects`` are
     those of the bound methods given (``model.blocks[3].attn.forward``), whose calls alone are kept
     (None: every call, when the function itself was given)."""
     named = type(target) is str or type(target) is Recipe
@@ -1432,13 +1436,13 @@ def _normalise_targets(
         pairs = [(spec, (names,) if isinstance(names, str) else tuple(names)) for spec, names in target.items()]
     else:
         pairs = [(target, varnames)]
-    merged: dict[types.FunctionType, tuple[tuple[str, ...], str, tuple[Any, ...] | None]] = {}
+    merged: dict[types.FunctionType, tuple[tuple[str, ...], tuple[str, str], tuple[Any, ...] | None]] = {}
     location = None
     for spec, names in pairs:
-        hint = ""
+        hints = ("", "")
         if isinstance(spec, Recipe):
             names = names or spec.varnames
-            hint = spec.hint
+            hints = (spec.hint, spec.if_not_run)
             spec = spec.target
         names = check_varnames(names, "capture")
         if isinstance(spec, str):
@@ -1450,7 +1454,7 @@ def _normalise_targets(
         bound_to = bound_object(obj, func, "capture")  # a method bound to one object: its calls alone
         objects = None if bound_to is None else (bound_to,)
         if func in merged:
-            known, known_hint, known_objects = merged[func]
+            known, known_hints, known_objects = merged[func]
             if (objects is not None or known_objects is not None) and set(names) != set(known):
                 raise TypeError(
                     f"capture() was given {_engine.label_of(func)} bound to an object and again (bound to another, "
@@ -1458,15 +1462,15 @@ def _normalise_targets(
                     "files one function's calls one way, so give each the same names, or use a block for each"
                 )
             names = known + tuple(n for n in names if n not in known)
-            hint = known_hint or hint
+            hints = known_hints if any(known_hints) else hints
             if objects is None or known_objects is None:
                 objects = None  # the function itself was given too: every call
             else:
                 objects = known_objects + tuple(o for o in objects if not any(o is k for k in known_objects))
-        merged[func] = (names, hint, objects)
+        merged[func] = (names, hints, objects)
     result = [
-        (func, names, hint, None if objects is None else tuple(map(_reference, objects)))
-        for func, (names, hint, objects) in merged.items()
+        (func, names, hints, None if objects is None else tuple(map(_reference, objects)))
+        for func, (names, hints, objects) in merged.items()
     ]
     if named and location is not None:
         if len(_located) >= _LOCATED_MAX:

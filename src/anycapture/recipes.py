@@ -9,7 +9,7 @@ one to :func:`anycapture.capture` in place of a target::
         model(images)
     maps = cap.stack("attn")          # [layers, batch, heads, tokens, tokens]
 
-Each recipe has a test (``tests/test_recipes.py``) that proves it still matches the installed
+Each recipe has a test (``tests/test_models.py``, ``tests/test_timm.py``) that proves it still matches the installed
 library.
 """
 
@@ -33,8 +33,9 @@ __all__ = [
 class Recipe:
     """A function to capture from, its variables, and notes for the user.
 
-    ``hint`` is shown when the block ends with nothing captured (for example because the model
-    took a fused path where the variable never exists).
+    ``hint`` is shown when the block ends with the variable never bound (for example because the
+    model took a fused path where the variable never exists); ``if_not_run`` when the function
+    never ran (the model does not call it: another architecture, or another code path).
     """
 
     name: str
@@ -42,6 +43,7 @@ class Recipe:
     varnames: tuple[str, ...]
     notes: str
     hint: str = ""
+    if_not_run: str = ""
 
 
 TIMM_VIT = Recipe(
@@ -50,12 +52,20 @@ TIMM_VIT = Recipe(
     varnames=("attn",),
     notes=(
         "Attention probabilities after softmax and attention dropout, [batch, heads, tokens, tokens], one "
-        "per block (ViT, DeiT, BEiT-style models built on timm's Attention). Exists only on the unfused path."
+        "per block of models built on timm.models.vision_transformer's Attention (ViT, DeiT, ViT with "
+        "registers...). Exists only on the unfused path. BEiT, EVA, Swin and others define attention classes of "
+        "their own."
     ),
     hint=(
         "timm's Attention uses fused scaled_dot_product_attention by default, so its `attn` is never computed: "
         "set fused_attn=False on the attention modules (or TIMM_FUSED_ATTN=0 before import), or use "
         "anycapture.capture_attention"
+    ),
+    if_not_run=(
+        "the model never called timm.models.vision_transformer's Attention.forward: models such as BEiT, EVA or "
+        "Swin define attention classes of their own (capture their forward, e.g. "
+        "capture(timm.models.beit.Attention.forward, 'attn') with fused_attn=False), or use "
+        "anycapture.capture_attention, which finds fused attention in any model"
     ),
 )
 
@@ -71,6 +81,12 @@ TRANSFORMERS_BERT = Recipe(
         "transformers runs eager_attention_forward only with attn_implementation='eager' "
         "(from_pretrained(..., attn_implementation='eager')); the default 'sdpa' never builds the weights"
     ),
+    if_not_run=(
+        "the model never called this eager_attention_forward: either it runs another attention implementation "
+        "(the default 'sdpa': load it with from_pretrained(..., attn_implementation='eager'), or use "
+        "anycapture.capture_attention), or it is another architecture with a copy of its own (RoBERTa's is "
+        "transformers.models.roberta.modeling_roberta:eager_attention_forward)"
+    ),
 )
 
 TRANSFORMERS_GPT2 = Recipe(
@@ -79,14 +95,19 @@ TRANSFORMERS_GPT2 = Recipe(
     varnames=("attn_weights",),
     notes="GPT-2 attention probabilities after the causal mask, softmax and dropout, [batch, heads, query, key].",
     hint=TRANSFORMERS_BERT.hint,
+    if_not_run=TRANSFORMERS_BERT.if_not_run,
 )
 
 TRANSFORMERS_VIT = Recipe(
     name="transformers-vit",
     target="transformers.models.vit.modeling_vit:eager_attention_forward",
     varnames=("attn_weights",),
-    notes="transformers' ViT attention probabilities, [batch, heads, tokens, tokens]; path: the ViTSelfAttention.",
+    notes=(
+        "transformers' ViT attention probabilities, [batch, heads, tokens, tokens]; the record's path is the "
+        "module that calls it (layers.N.attention in transformers 5; encoder.layer.N.attention.attention before)."
+    ),
     hint=TRANSFORMERS_BERT.hint,
+    if_not_run=TRANSFORMERS_BERT.if_not_run,
 )
 
 TRANSFORMERS_LLAMA = Recipe(
@@ -98,6 +119,7 @@ TRANSFORMERS_LLAMA = Recipe(
         "[batch, heads, query, key], with grouped key/value heads already repeated to the query heads."
     ),
     hint=TRANSFORMERS_BERT.hint,
+    if_not_run=TRANSFORMERS_BERT.if_not_run,
 )
 
 MULTIHEAD_ATTENTION = Recipe(
@@ -113,6 +135,11 @@ MULTIHEAD_ATTENTION = Recipe(
         "under torch.no_grad()/inference_mode it usually takes torch._native_multi_head_attention instead, so "
         "run with gradients enabled (or in train mode with dropout 0); it computes the weights only with "
         "need_weights=True, which TransformerEncoderLayer never passes"
+    ),
+    if_not_run=(
+        "nn.MultiheadAttention calls multi_head_attention_forward only off its fused fast path: in eval mode "
+        "under torch.no_grad()/inference_mode it usually takes torch._native_multi_head_attention instead, so "
+        "run with gradients enabled (or in train mode with dropout 0)"
     ),
 )
 

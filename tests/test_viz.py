@@ -341,6 +341,16 @@ def test_rollout_accepts_batch_of_one_and_lists_of_layers() -> None:
     np.testing.assert_allclose(viz.rollout([LAYER1[None], LAYER2[None]]), expected)
 
 
+def test_rollout_refuses_nan_rows_saying_where_and_why() -> None:
+    """A padding token's NaN row would make the whole rollout NaN: it is refused, located."""
+    maps = _maps(2, 3, 4, 4)
+    maps[1, 2, 3] = np.nan  # layer 1, head 2, query 3: all keys masked
+    with pytest.raises(
+        ValueError, match=r"\(4 value\(s\); the first at layer 1, head 2, query 3\).*maps\[\.\.\., :n, :n\]"
+    ):
+        viz.rollout(maps)
+
+
 def test_rollout_rejects_bad_arguments() -> None:
     """Unknown fusions, ratios outside [0, 1), batches, missing heads axes and mixed shapes are refused."""
     with pytest.raises(ValueError, match=r"head_fusion 'mean', 'max' or 'min'; got 'median'"):
@@ -380,17 +390,36 @@ def test_rollout_overlay_takes_a_row_or_a_patch_query() -> None:
     from_row = viz.rollout_overlay(joint[0], _image(40, 60), grid=(2, 3))
     from_map = viz.rollout_overlay(joint, _image(40, 60), grid=(2, 3))
     np.testing.assert_allclose(from_row.axes[1].images[1].get_array(), from_map.axes[1].images[1].get_array())
+    assert from_row.axes[1].get_title() == "rollout"  # a row alone: whose row is not known
+    assert from_map.axes[1].get_title() == "rollout of CLS"
     patch = viz.rollout_overlay(joint, _image(40, 60), grid=(2, 3), query=1 + 4)
     assert _outlines(patch.axes[0]) == [(20.0, 20.0, 20.0, 20.0)]
     assert patch.axes[1].get_title() == "rollout of patch 4"
+    # A row given with its token: named and outlined as the map's row would be.
+    row = viz.rollout_overlay(joint[5], _image(40, 60), grid=(2, 3), query=5)
+    assert row.axes[1].get_title() == "rollout of patch 4"
+    assert _outlines(row.axes[0]) == [(20.0, 20.0, 20.0, 20.0)]
+
+
+def test_rollout_overlay_of_a_plain_attention_map_is_labelled_as_one() -> None:
+    """label= names what is drawn, in the panel's title and on the colour bar."""
+    fig = viz.rollout_overlay(_maps(5, 5), _image(), query=3, label="attention")
+    assert fig.axes[1].get_title() == "attention of patch 2"
+    assert fig.axes[2].get_ylabel() == "attention weight"
 
 
 def test_rollout_overlay_rejects_bad_arguments() -> None:
     """A query with a single row, a query outside the map, and layered input are refused."""
-    with pytest.raises(ValueError, match=r"one row of 5 values and query=2"):
-        viz.rollout_overlay(_maps(5), _image(), query=2)
+    with pytest.raises(ValueError, match=r"query.*int from 0 to 4; got 5"):
+        viz.rollout_overlay(_maps(5), _image(), query=5)
     with pytest.raises(ValueError, match=r"query.*int from 0 to 4; got 5"):
         viz.rollout_overlay(_maps(5, 5), _image(), query=5)
+    with pytest.raises(ValueError, match=r"label, the name of what is shown, as a string; got 3"):
+        viz.rollout_overlay(_maps(5, 5), _image(), label=3)  # type: ignore[arg-type]
+    padded = _maps(5, 5)
+    padded[0, 4] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinity \(1 value\(s\); the first at token 4\): .*padding"):
+        viz.rollout_overlay(padded, _image())
     with pytest.raises(ValueError, match=r"got shape \(2, 2, 5, 5\): run rollout\(\) on the layers first"):
         viz.rollout_overlay(_maps(2, 2, 5, 5), _image())
 
@@ -426,6 +455,22 @@ def test_model_view_rejects_bad_arguments() -> None:
         viz.model_view(_maps(2, 3, 4, 4), max_heads=-1)
     with pytest.raises(ValueError, match=r"got 2 tokens"):
         viz.model_view(_maps(2, 3, 4, 4), tokens=["a", "b"])
+    with pytest.raises(ValueError, match=r"got 3 layer_labels for 2 layers"):
+        viz.model_view(_maps(2, 3, 4, 4), layer_labels=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"head_labels as a list of 3 numbers or strings; got 'abc'"):
+        viz.model_view(_maps(2, 3, 4, 4), head_labels="abc")
+
+
+def test_model_view_and_heads_label_a_selection_by_its_numbers() -> None:
+    """Layers 3-5 of a model, or heads 2 and 5, are labelled as such (not from 0); names as given."""
+    fig = viz.model_view(_maps(3, 2, 4, 4), layer_labels=[3, 4, 5], head_labels=[2, 5], title="last layers")
+    assert [ax.get_ylabel() for ax in fig.axes[::2]] == ["layer 3", "layer 4", "layer 5"]
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["head 2", "head 5"]
+    assert fig.get_suptitle() == "last layers"
+    named = viz.model_view(_maps(2, 1, 4, 4), layer_labels=["encoder.layer.4", "encoder.layer.5"])
+    assert [ax.get_ylabel() for ax in named.axes] == ["encoder.layer.4", "encoder.layer.5"]
+    some = viz.heads(_maps(2, 4, 4), head_labels=[2, 5])
+    assert [ax.get_title() for ax in some.axes if ax.get_title()] == ["head 2", "head 5", "mean"]
 
 
 # -- torch and threads ------------------------------------------------------------------------

@@ -123,6 +123,19 @@ def _map2d(value: Any, func: str) -> Any:
     )
 
 
+def _check_finite(arr: Any, func: str, axes: Sequence[str]) -> None:
+    """Refuse NaN and infinities, which would spread through a product of maps (all NaN) or a colour scale."""
+    np = _numpy()
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = ", ".join(f"{axis} {int(i)}" for axis, i in zip(axes, np.argwhere(bad)[0], strict=False))
+        raise ValueError(
+            f"{func}() got maps holding NaN or infinity ({int(bad.sum())} value(s); the first at {where}): a query "
+            "whose keys are all masked out (a padding token) has a NaN row, as in PyTorch. Keep the real tokens "
+            "(e.g. maps[..., :n, :n] for the first n), or replace the NaN with numpy.nan_to_num(maps)"
+        )
+
+
 def _layers(attentions: Any, func: str, *, square: bool) -> Any:
     """A whole model's maps as one [layers, heads, queries, keys] array."""
     np = _numpy()
@@ -446,13 +459,15 @@ def heads(
     *,
     tokens: Sequence[str] | None = None,
     cols: int | None = None,
+    head_labels: Sequence[int | str] | None = None,
     title: str | None = None,
     save: str | os.PathLike[str] | None = None,
 ) -> Figure:
     """Every head of one layer, [heads, queries, keys], in a grid, plus a panel with their mean.
 
     Panels are titled ``head 0``, ``head 1``, ... and ``mean``; all share one colour scale and
-    one colour bar, so heads can be compared. ``cols`` sets the panels per row (default: about
+    one colour bar, so heads can be compared. For some heads of a layer (``attn[[2, 5]]``), give
+    their numbers, ``head_labels=[2, 5]`` (a string is shown as it is). ``cols`` sets the panels per row (default: about
     the square root of their number). ``tokens`` label the outer panels' axes, as in :func:`head`.
 
     Example::
@@ -462,7 +477,7 @@ def heads(
         fig = viz.heads(attn[0], cols=4, title="layer 11", save="layer11.png")   # attn[batch, heads, q, k]
 
     Raises ValueError for a map that is not 3-D (saying what to select), for a ``cols`` that is
-    not a positive int, or for tokens of the wrong length.
+    not a positive int, or for tokens or head labels of the wrong length.
     """
     np = _numpy()
     arr = _array(attn, "attn")
@@ -482,7 +497,7 @@ def heads(
     count, queries, keys = arr.shape
     labels = _tokens(tokens, keys, "heads", f"{queries} queries x {keys} keys (labels go on the keys)")
     panels = [*arr, arr.mean(axis=0)]
-    names = [f"head {i}" for i in range(count)] + ["mean"]
+    names = [*_labels(head_labels, count, "head", "heads", "head_labels"), "mean"]
     ncols = _positive_int(cols, "cols", "heads") if cols is not None else math.ceil(math.sqrt(len(panels)))
     ncols = min(ncols, len(panels))
     nrows = math.ceil(len(panels) / ncols)
@@ -671,6 +686,7 @@ def rollout(
         )
     np = _numpy()
     maps = _layers(attentions, "rollout", square=True)
+    _check_finite(maps, "rollout", ("layer", "head", "query"))
     fused = {"mean": maps.mean, "max": maps.max, "min": maps.min}[head_fusion](axis=1)
     tokens = fused.shape[-1]
     identity = np.eye(tokens)
@@ -697,18 +713,21 @@ def rollout_overlay(
     *,
     prefix: int = 1,
     grid: tuple[int, int] | None = None,
-    query: int = 0,
+    query: int | None = None,
     alpha: float = 0.6,
+    label: str = "rollout",
     title: str | None = None,
     save: str | os.PathLike[str] | None = None,
 ) -> Figure:
     """One token's rollout (by default the CLS token's) over the image patches, beside the image.
 
-    ``rollout_map_or_row`` is the [T, T] result of :func:`rollout`, whose row ``query`` is shown,
-    or one row [T] already chosen; any [T, T] attention map works too. The first ``prefix``
-    tokens are dropped and the rest laid out as the patch grid (``grid=(rows, cols)`` when it is
-    not square), resized to the image and overlaid with opacity ``alpha``. A query that is a
-    patch is outlined in red.
+    ``rollout_map_or_row`` is the [T, T] result of :func:`rollout`, whose row ``query`` (default
+    0, the CLS token) is shown, or one row [T] already chosen, whose token ``query`` names (and
+    outlines, if it is a patch; unnamed when left out). Any attention map works too: give
+    ``label="attention"``, which titles the panel and its colour bar (``"rollout of CLS"``,
+    ``"rollout weight"`` by default). The first ``prefix`` tokens are dropped and the rest laid
+    out as the patch grid (``grid=(rows, cols)`` when it is not square), resized to the image and
+    overlaid with opacity ``alpha``. A query that is a patch is outlined in red.
 
     Example::
 
@@ -717,50 +736,52 @@ def rollout_overlay(
         fig = viz.rollout_overlay(viz.rollout(cap.stack("attn")), image, title="rollout", save="rollout.png")
 
     Raises ValueError for a map that is neither [T, T] nor [T], a ``query`` that is not a token,
-    or a ``prefix``/``grid`` that does not fit T.
+    a ``prefix``/``grid`` that does not fit T, or a row holding NaN (a padding token's).
     """
     arr = _array(rollout_map_or_row, "rollout_map_or_row")
-    if arr.ndim == 2:
-        if arr.shape[0] != arr.shape[1]:
-            raise ValueError(
-                f"rollout_overlay() needs a square [T, T] rollout map or one row [T]; got shape {_shape(arr)}"
-            )
-        if not _is_int(query) or not 0 <= query < arr.shape[0]:
-            raise ValueError(
-                f"rollout_overlay() needs query, the token whose row is shown, as an int from 0 to "
-                f"{arr.shape[0] - 1}; got {query!r}"
-            )
-        query = int(query)
-        row_values = arr[query]
-    elif arr.ndim == 1:
-        if query != 0:
-            raise ValueError(
-                f"rollout_overlay() got one row of {arr.shape[0]} values and query={query!r}: query selects a row "
-                "of a [T, T] map; pass the whole map, or leave query out"
-            )
-        row_values = arr
-    else:
+    if not isinstance(label, str) or not label:
+        raise ValueError(f"rollout_overlay() needs label, the name of what is shown, as a string; got {label!r}")
+    if arr.ndim not in (1, 2):
         raise ValueError(
             f"rollout_overlay() needs the [T, T] map from rollout() or one row [T]; got shape {_shape(arr)}"
             + (": run rollout() on the layers first" if arr.ndim > 2 else "")
         )
+    if arr.ndim == 2 and arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"rollout_overlay() needs a square [T, T] rollout map or one row [T]; got shape {_shape(arr)}")
+    if query is not None and (not _is_int(query) or not 0 <= query < arr.shape[-1]):
+        raise ValueError(
+            f"rollout_overlay() needs query, the token whose row is shown, as an int from 0 to "
+            f"{arr.shape[-1] - 1}; got {query!r}"
+        )
+    if arr.ndim == 2:
+        query = 0 if query is None else int(query)
+        row_values = arr[query]
+    else:
+        query = None if query is None else int(query)
+        row_values = arr
     total = row_values.shape[0]
     if total == 0:
         raise ValueError("rollout_overlay() got an empty row")
+    _check_finite(row_values, "rollout_overlay", ("token",))
     count = _prefix(prefix, total, "rollout_overlay")
     rows, cols = _grid(total - count, total, count, grid, "rollout_overlay")
     opacity = _alpha(alpha, "rollout_overlay")
     img = _image(image, "rollout_overlay")
     patch_weights = row_values[count:].reshape(rows, cols)
-    name = ("CLS" if query == 0 else f"token {query}") if query < count else f"patch {query - count}"
+    if query is None:
+        shown = label
+    else:
+        shown = f"{label} of " + (
+            ("CLS" if query == 0 else f"token {query}") if query < count else f"patch {query - count}"
+        )
     panel_w, panel_h = _panel_size(img)
     ratios = [panel_w, panel_w, 0.18]
     fig = _new_figure(figsize=(sum(ratios) + 0.9, panel_h + 0.7), layout="constrained")
     left, right, bar = fig.subplots(1, 3, gridspec_kw={"width_ratios": ratios})
     _show_image(left, img, "image")
-    layer = _overlay(right, img, patch_weights, opacity, f"rollout of {name}")
-    _colorbar(fig, layer, bar, "rollout weight")
-    if query >= count:
+    layer = _overlay(right, img, patch_weights, opacity, shown)
+    _colorbar(fig, layer, bar, f"{label} weight")
+    if query is not None and query >= count:
         row, col = divmod(query - count, cols)
         height, width = img.shape[:2]
         for ax in (left, right):
@@ -775,13 +796,19 @@ def model_view(
     *,
     tokens: Sequence[str] | None = None,
     max_heads: int | None = None,
+    layer_labels: Sequence[int | str] | None = None,
+    head_labels: Sequence[int | str] | None = None,
+    title: str | None = None,
     save: str | os.PathLike[str] | None = None,
 ) -> Figure:
     """Every layer and head of a model at a glance: a layers x heads grid of small heat maps.
 
     A static picture of bertviz's "model view". Rows are labelled ``layer i``, columns
-    ``head j``; panels have no ticks, and each has its own colour scale (0 to its largest
-    weight) so that every head's pattern shows. ``attentions`` is [layers, heads, q, k],
+    ``head j``, counting the maps given; for some layers or heads of a model, give their numbers
+    (``layer_labels=[3, 4, 5]`` for ``cap.stack("attn", "encoder.layer.[345].*")``) or names (a
+    string is shown as it is: ``layer_labels=list(cap.by_path("attn"))``). Panels have no ticks,
+    and each has its own colour scale (0 to its largest weight) so that every head's pattern
+    shows; ``title`` goes above the grid. ``attentions`` is [layers, heads, q, k],
     [layers, 1, heads, q, k] or a list of per-layer [heads, q, k] maps. ``max_heads`` keeps the
     first heads only. ``tokens`` label the bottom-left panel, a key to read the others by, when
     there are at most 24 (more would not be legible; a warning says they were left out).
@@ -793,12 +820,14 @@ def model_view(
         fig = viz.model_view(cap.stack("attn_weights"), max_heads=8, save="model.png")
 
     Raises ValueError for maps of another shape (saying what to select), a ``max_heads`` that is
-    not a positive int, or tokens of the wrong length.
+    not a positive int, or tokens or labels of the wrong length.
     """
     np = _numpy()
     maps = _layers(attentions, "model_view", square=False)
     layers, count, queries, keys = maps.shape
     shown = min(count, _positive_int(max_heads, "max_heads", "model_view")) if max_heads is not None else count
+    row_names = _labels(layer_labels, layers, "layer", "model_view", "layer_labels")
+    column_names = _labels(head_labels, count, "head", "model_view", "head_labels")
     labels = _tokens(tokens, keys, "model_view", f"{queries} queries x {keys} keys (labels go on the keys)")
     panel = max(0.6, min(1.3, 22.0 / max(layers, shown)))
     fig = _new_figure(figsize=(shown * panel + 0.8, layers * panel + 0.5))
@@ -812,9 +841,9 @@ def model_view(
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(f"head {j}", fontsize=8)
+                ax.set_title(column_names[j], fontsize=8)
             if j == 0:
-                ax.set_ylabel(f"layer {i}", fontsize=8)
+                ax.set_ylabel(row_names[i], fontsize=8)
     if labels and max(queries, keys) > _MODEL_VIEW_TOKENS:
         warnings.warn(
             f"model_view() left the {len(labels)} token labels out: more than {_MODEL_VIEW_TOKENS} do not fit a "
@@ -824,5 +853,18 @@ def model_view(
     elif labels:
         size = max(4.0, min(7.0, 100.0 / max(queries, keys)))
         _label_axes(grid[layers - 1, 0], labels, labels if queries == keys else None, fontsize=size)
-        grid[layers - 1, 0].set_ylabel(f"layer {layers - 1}", fontsize=8)
+        grid[layers - 1, 0].set_ylabel(row_names[layers - 1], fontsize=8)
+    if title:
+        fig.suptitle(title)
     return _finish(fig, save)
+
+
+def _labels(given: Sequence[int | str] | None, count: int, kind: str, func: str, name: str) -> list[str]:
+    """``["layer 0", "layer 1", ...]``, or the labels given: numbers as ``"layer 3"``, strings as they are."""
+    if given is None:
+        return [f"{kind} {i}" for i in range(count)]
+    if isinstance(given, str) or not isinstance(given, Sequence):
+        raise ValueError(f"{func}() needs {name} as a list of {count} numbers or strings; got {given!r}")
+    if len(given) != count:
+        raise ValueError(f"{func}() got {len(given)} {name} for {count} {kind}s; give one per {kind}")
+    return [item if isinstance(item, str) else f"{kind} {item}" for item in given]

@@ -83,6 +83,42 @@ def test_seed_readme_example(backend: str) -> None:
     assert len(get_local.cache) == 0
 
 
+def test_the_cache_saves_and_copies_as_the_seed_dict(backend: str) -> None:
+    """get_local.cache was a plain dict in AnyCapture 0.1.4: it pickles (torch.save), copies and
+    clears as one, as a dict of lists; it cannot be edited in place; is_activate and max_size read."""
+    import copy
+    import pickle
+
+    @get_local("y")
+    def double(x: int) -> int:
+        y = 2 * x
+        return y
+
+    key = "test_the_cache_saves_and_copies_as_the_seed_dict.<locals>.double.y"
+    assert get_local.is_activate is False
+    get_local.activate(max_size=5)
+    assert get_local.is_activate is True
+    assert get_local.max_size == 5
+    double(1)
+    double(2)
+    for saved in (pickle.loads(pickle.dumps(get_local.cache)), copy.deepcopy(get_local.cache), get_local.cache.copy()):
+        assert type(saved) is dict
+        assert saved == {key: [2, 4]}
+    snapshot = get_local.cache.copy()
+    double(3)
+    assert snapshot[key] == [2, 4]  # a copy: later captures do not reach it
+    with pytest.raises(TypeError, match=r"filled by capture only; copy it \(get_local.cache.copy\(\)"):
+        get_local.cache[key] = []  # type: ignore[index]
+    with pytest.raises(TypeError, match="filled by capture only"):
+        get_local.cache.pop(key)  # type: ignore[attr-defined]
+    get_local.cache.clear()  # the seed's way to empty it
+    assert len(get_local.cache) == 0
+    get_local.deactivate()
+    assert get_local.is_activate is False
+    with pytest.raises(AttributeError):
+        get_local.is_activate = True  # type: ignore[misc]
+
+
 def test_activate_after_import_and_any_number_of_times(backend: str) -> None:
     """No import-order rule: decorate before or after activate(), toggle freely."""
 

@@ -67,6 +67,7 @@ class _GetLocalMeta(type):
     """Makes ``get_local.cache`` a live view that cannot be replaced by accident."""
 
     _store: Store
+    _active: bool
 
     @property
     def cache(cls) -> CacheView:
@@ -79,6 +80,16 @@ class _GetLocalMeta(type):
             cls._store.clear()  # `get_local.cache = {}`, an old way to empty it
             return
         raise AttributeError("get_local.cache is a live view of captured values; use get_local.clear() to empty it")
+
+    @property
+    def is_activate(cls) -> bool:
+        """Whether capture is on (AnyCapture 0.1.4's name; read-only: use activate() / deactivate())."""
+        return cls._active
+
+    @property
+    def max_size(cls) -> int | None:
+        """The newest values kept per key, ``None`` for all (read-only: use activate(max_size=) / set_size())."""
+        return cls._store.max_size
 
 
 class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name

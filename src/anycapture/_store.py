@@ -118,3 +118,24 @@ class CacheView(Mapping[str, list[Any]]):
 
     def __repr__(self) -> str:
         return repr({key: self[key] for key in self})
+
+    # -- as the seed's dict: get_local.cache was a plain dict in AnyCapture 0.1.4 ---------------
+    def copy(self) -> dict[str, list[Any]]:
+        """A plain ``dict`` of the values so far: its lists are copies, which later captures do not change."""
+        return {key: list(self[key]) for key in self}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (torch.save, multiprocessing) and copied (copy.deepcopy) as a plain dict of lists.
+        return (dict, (self.copy(),))
+
+    def clear(self) -> None:
+        """Empty the cache, as ``get_local.clear()`` does (``get_local.cache.clear()`` in the seed)."""
+        self._store.clear()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(
+            "get_local.cache is filled by capture only; copy it (get_local.cache.copy(), a plain dict) to edit "
+            "the values, or call get_local.clear() to empty it"
+        )
+
+    __setitem__ = __delitem__ = pop = popitem = setdefault = update = _refuse

@@ -8,6 +8,7 @@ import sys
 import traceback
 import types
 import warnings
+from typing import Any
 
 import pytest
 
@@ -117,6 +118,36 @@ def test_the_cache_saves_and_copies_as_the_seed_dict(backend: str) -> None:
     assert get_local.is_activate is False
     with pytest.raises(AttributeError):
         get_local.is_activate = True  # type: ignore[misc]
+
+
+def test_a_decorated_nested_def_is_rewritten_once_while_capture_is_off(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A def inside a function makes a new function per call: while capture is off, only the first is
+    rewritten ahead (later ones cost a registration), and every one of them captures once it is on."""
+    from anycapture import _engine
+
+    prepared = []
+    real = _engine.prepare
+    monkeypatch.setattr(_engine, "prepare", lambda func, *args: (prepared.append(func), real(func, *args)))
+
+    def outer(x: int) -> Any:
+        @get_local("y")
+        def inner(v: int) -> int:
+            y = v * 2
+            return y
+
+        inner(x)
+        return inner
+
+    kept = [outer(i) for i in range(5)]
+    assert len(prepared) == 1
+    get_local.activate()
+    for i, inner in enumerate(kept):
+        inner(i)
+    assert get_local.cache[
+        "test_a_decorated_nested_def_is_rewritten_once_while_capture_is_off.<locals>.outer.<locals>.inner.y"
+    ] == [0, 2, 4, 6, 8]
 
 
 def test_activate_after_import_and_any_number_of_times(backend: str) -> None:

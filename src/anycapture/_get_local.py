@@ -124,6 +124,8 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
     # Sinks by key, reused across activate() calls while options and containers stay the same,
     # so that re-activation reuses the instrumented code already bound to them.
     _sinks: ClassVar[dict[str, Sink]] = {}
+    # Code objects whose functions were rewritten ahead when decorated (see __call__).
+    _prepared: ClassVar[weakref.WeakSet[types.CodeType]] = weakref.WeakSet()
 
     def __init__(
         self, *varnames: str, when: Literal["return", "each"] = "return", at: int | None = None, line: int | None = None
@@ -157,9 +159,12 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
             cls._registry[func] = known
             if cls._active:
                 cls._install(func, cls._converter())
-            else:
+            elif func.__code__ not in cls._prepared:
                 # Rewrite now, while the module is being imported, with the sinks activate() will
-                # use unless its options differ: then activate() only swaps code objects.
+                # use unless its options differ: then activate() only swaps code objects. Once per
+                # code object: a decorated def inside a function makes a new function at each
+                # call, which must not pay for a rewrite while capture is off.
+                cls._prepared.add(func.__code__)
                 sinks, each, _ = cls._wants(func, cls._converter())
                 _engine.prepare(func, sinks, each)
         return obj

@@ -408,6 +408,8 @@ def test_unknown_name_is_an_error_with_suggestions(backend: str) -> None:
         (len, "implemented in C"),
         (3, "got 3"),
         (functools.partial(print), "implemented in C"),
+        (property(lambda self: 0), r"got the property .*: capture from its getter, Class\.<name>\.fget"),
+        (functools.cached_property(lambda self: 0), r"got the cached_property .*getter, Class\.<name>\.func"),
     ],
 )
 def test_things_that_are_not_python_functions_are_type_errors(obj: object, message: str) -> None:

@@ -87,6 +87,12 @@ def _describe(obj: object, who: str) -> str:
         ),
     ):
         return f"{obj!r} is implemented in C: it has no Python local variables to capture"
+    if isinstance(obj, property | functools.cached_property):
+        part = "fget" if isinstance(obj, property) else "func"
+        return (
+            f"{who} captures from Python functions; got the {type(obj).__name__} {obj!r}: capture from its "
+            f"getter, Class.<name>.{part} (the property keeps calling that very function)"
+        )
     if callable(obj):
         kind = type(obj).__qualname__
         method = "forward" if hasattr(type(obj), "forward") else "__call__"  # an nn.Module runs forward

@@ -566,8 +566,17 @@ def test_same_qualname_in_two_modules(backend: str) -> None:
         exec("def forward(x):\n    attn = x\n    return attn\n", mod.__dict__)
         mods.append(mod)
         get_local("attn")(mod.forward)
-    with pytest.warns(CaptureWarning, match="fake_a:forward and fake_b:forward both record under the key"):
+    with pytest.warns(CaptureWarning, match="fake_a:forward and fake_b:forward both record under the key") as told:
         get_local.activate()
+    assert told[0].filename == __file__  # the user's activate() line
+    get_local.deactivate()
+    third = types.ModuleType("fake_c")
+    exec("def forward(x):\n    attn = x\n    return attn\n", third.__dict__)
+    with pytest.warns(CaptureWarning, match="fake_a:forward and fake_b:forward"):  # told again at each activate()
+        get_local.activate()
+    with pytest.warns(CaptureWarning, match="fake_a:forward and fake_c:forward both record") as told:
+        get_local("attn")(third.forward)  # decorated while capture is on
+    assert told[0].filename == __file__
     mods[0].forward(1)
     mods[1].forward(2)
     assert get_local.cache["forward.attn"] == [1, 2]

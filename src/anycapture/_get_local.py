@@ -214,14 +214,14 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
                     ("key", key, owner, label),
                     f"{owner} and {label} both record under the key {key!r}, so their values share one "
                     "list; use get_local.activate(key_style='module') to keep them apart",
-                    stacklevel=4,
+                    stacklevel=None,  # the user's line: a decorator, or activate()
                 )
         if each:
             try:
                 require_rewriting("get_local(..., when='each')")
             except BackendUnavailableError as exc:
                 # One function that cannot be captured this way must not stop activate() for all.
-                _engine.warn_once(cls._warned, ("each", label), f"{label}: {exc} Its values are not captured.", 4)
+                _engine.warn_once(cls._warned, ("each", label), f"{label}: {exc} Its values are not captured.", None)
                 each = {}
         _engine.attach(func, cls, sinks, each=each)
 

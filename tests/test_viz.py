@@ -526,3 +526,25 @@ def test_numpy_integers_are_accepted_as_indices() -> None:
     assert viz.rollout_overlay(attn, _image(40, 60), grid=(2, 3), query=np.int64(0)).axes[1].get_title() == (
         "rollout of CLS"
     )
+
+
+def test_a_zero_dimensional_integer_tensor_is_an_index() -> None:
+    """`.argmax()` gives a 0-d tensor (or array): accepted as a query; a float one is not."""
+    torch = pytest.importorskip("torch")
+    attn = _maps(7, 7)
+    fig = viz.grid_to_grid(attn, _image(40, 60), query=torch.tensor(5), grid=(2, 3))
+    assert _outlines(fig.axes[0]) == [(40.0, 20.0, 20.0, 20.0)]
+    assert viz.grid_to_grid(attn, _image(40, 60), query=np.array(5), grid=(2, 3)) is not None
+    assert viz.rollout_overlay(attn, _image(40, 60), grid=(2, 3), query=torch.tensor(5)).axes[1].get_title() == (
+        "rollout of patch 4"
+    )
+    with pytest.raises(TypeError, match=r"query as a patch index \(int\) or \(row, col\); got tensor\(5\.\)"):
+        viz.grid_to_grid(attn, _image(40, 60), query=torch.tensor(5.0), grid=(2, 3))
+
+
+def test_a_one_row_map_gets_whole_token_ticks() -> None:
+    """A CLS row kept with reduce= ([1, T]) is labelled at token positions, never at -0.4 ... 0.4."""
+    row = _maps(1, 9)
+    for ax in (viz.head(row).axes[0], viz.heads(row[None]).axes[0]):
+        assert all(float(t).is_integer() for t in ax.get_yticks())
+        assert all(float(t).is_integer() for t in ax.get_xticks())

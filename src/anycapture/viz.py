@@ -215,8 +215,16 @@ def _tokens(tokens: Any, count: int, func: str, what: str, name: str = "tokens")
 
 
 def _is_int(value: Any) -> TypeGuard[int]:
-    """A Python or numpy integer (which ``int()`` takes as it is), not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    """A Python or numpy integer, or a 0-d integer array or tensor (``.argmax()``'s result), not a
+    bool: what ``int()`` takes as it is."""
+    if isinstance(value, numbers.Integral):
+        return not isinstance(value, bool)
+    dtype = getattr(value, "dtype", None)
+    if getattr(value, "ndim", None) != 0 or dtype is None:
+        return False
+    if _is_tensor(value):
+        return not (value.is_floating_point() or value.is_complex() or str(dtype) == "torch.bool")
+    return getattr(dtype, "kind", "") in ("i", "u")
 
 
 def _positive_int(value: Any, name: str, func: str) -> int:
@@ -446,12 +454,24 @@ def head(
     fig.colorbar(image, ax=ax, shrink=0.85, label="attention weight")
     ax.set_xlabel("key")
     ax.set_ylabel("query")
+    _whole_ticks(ax, queries, keys)  # token positions: a one-row map (a CLS row) must not get ticks at -0.4 ... 0.4
     if labels:
         size = _label_size(max(queries, keys))
         _label_axes(ax, labels, labels if queries == keys else None, fontsize=size)
     if title:
         ax.set_title(title)
     return _finish(fig, save)
+
+
+def _whole_ticks(ax: Axes, queries: int, keys: int) -> None:
+    """Ticks at token positions only: every token of a short axis, whole numbers on a long one."""
+    from matplotlib.ticker import MaxNLocator
+
+    for axis, count in ((ax.yaxis, queries), (ax.xaxis, keys)):
+        if count <= 10:
+            axis.set_ticks(range(count))
+        else:
+            axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def heads(
@@ -467,8 +487,9 @@ def heads(
 
     Panels are titled ``head 0``, ``head 1``, ... and ``mean``; all share one colour scale and
     one colour bar, so heads can be compared. For some heads of a layer (``attn[[2, 5]]``), give
-    their numbers, ``head_labels=[2, 5]`` (a string is shown as it is). ``cols`` sets the panels per row (default: about
-    the square root of their number). ``tokens`` label the outer panels' axes, as in :func:`head`.
+    their numbers, ``head_labels=[2, 5]`` (a string is shown as it is). ``cols`` sets the panels
+    per row (default: about the square root of their number). ``tokens`` label the outer panels'
+    axes, as in :func:`head`.
 
     Example::
 
@@ -524,6 +545,7 @@ def heads(
             if col != 0 or queries != keys:
                 ax.set_yticks([])
         else:
+            _whole_ticks(ax, queries, keys)
             ax.tick_params(labelbottom=bottom, labelleft=col == 0, labelsize=7)
     if image is not None:
         fig.colorbar(image, ax=used, shrink=0.8, label="attention weight")

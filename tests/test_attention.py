@@ -195,3 +195,15 @@ def test_fused_maps_stream_to_disk(tmp_path: Any) -> None:
     assert [record.call for record in streamed.records] == [0, 1, 2]
     with pytest.raises(TypeError, match="max_size"):
         capture_attention(sink=tmp_path / "other", max_size=2)
+
+
+def test_a_variable_name_as_key_and_by_path_without_model_say_what_to_do() -> None:
+    """cap['attn'] (a name, not a key) and by_path() without model= name the right call."""
+    q = torch.randn(1, 1, 3, 4)
+    with capture_attention() as cap:
+        F.scaled_dot_product_attention(q, q, q)
+    with pytest.raises(KeyError, match=r"'attn' is a variable's name; keys are .*scaled_dot_product_attention\.attn"):
+        cap["attn"]
+    assert "attn" not in cap
+    with pytest.raises(ValueError, match=r"give capture_attention\(\.\.\., model=<the root nn\.Module>\)"):
+        cap.by_path("attn")

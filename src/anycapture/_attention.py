@@ -152,6 +152,8 @@ class AttentionCapture(Capture):
     """The result of :func:`capture_attention`: a :class:`~anycapture.Capture` with one key,
     ``'scaled_dot_product_attention.attn'``, whose records carry the calling layer's path."""
 
+    _api = "capture_attention"
+
     def __init__(self, **options: Any) -> None:
         super().__init__([], **options)
         self._calls = itertools.count()

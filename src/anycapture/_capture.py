@@ -785,6 +785,8 @@ class Capture(Mapping[str, list[Any]]):
         self._warned: set[object] = set()
         self._active = False
 
+    _api = "capture"  # the call that made the block, as error messages show it
+
     # -- context manager -------------------------------------------------------------------
     def __enter__(self) -> Capture:
         if self._active:
@@ -1217,11 +1219,21 @@ class Capture(Mapping[str, list[Any]]):
         self._settle()
         records = self._records.get(key)
         if not records:
-            raise KeyError(key)
+            raise KeyError(self._missing(key))
         taken = list(records)  # one C call: other threads may be appending to the deque
         if any_pending():  # values still being copied from a device: wait for them now
             return [resolve(record.value) for record in taken]
         return [record.value for record in taken]
+
+    def _missing(self, key: str) -> str:
+        """What a lookup of ``key`` that found nothing says: a variable's name is not a key."""
+        keys = [k for k, records in self._records.items() if records]
+        if any(k.rsplit(".", 1)[-1] == key for k in keys):
+            return (
+                f"{key!r} is a variable's name; keys are '<function>.<variable>': {keys}. "
+                f"cap.stack({key!r}), cap.select(name={key!r}) and cap.by_path({key!r}) take the name"
+            )
+        return key
 
     def __iter__(self) -> Iterator[str]:
         if self._sink is not None:
@@ -1280,7 +1292,7 @@ class Capture(Mapping[str, list[Any]]):
             if record.path is not None:
                 result.setdefault(record.path, []).append(record.value)
         if selected and not result:
-            raise ValueError(_no_paths(self.model))
+            raise ValueError(_no_paths(self.model, self._api))
         return result
 
     def stack(self, name: str | None = None, pattern: str = "*", *, grad: bool = False) -> Any:
@@ -1355,7 +1367,7 @@ def selects(record: Any, pattern: str, name: str | None) -> bool:
     )
 
 
-def _no_paths(model: Any = ...) -> str:
+def _no_paths(model: Any = ..., api: str = "capture") -> str:
     """Why ``by_path()`` found no module path among the records it selected (``model``: the
     block's ``model=``; left out for a folder, which does not say whether one was given)."""
     if model is ...:
@@ -1365,7 +1377,7 @@ def _no_paths(model: Any = ...) -> str:
         )
     if model is None:
         return (
-            "by_path(): the records selected have no module path: give capture(..., model=<the root nn.Module>) "
+            f"by_path(): the records selected have no module path: give {api}(..., model=<the root nn.Module>) "
             "so that each record knows its layer (or read them by key: cap[key], cap.records)"
         )
     return (

@@ -312,7 +312,8 @@ def text_part(out: Path, text: str, say: Callable[[str], None]) -> list[Picture]
     maps = cap.stack("attn_weights")[:, 0]  # [layers, heads, tokens, tokens]
     say(f"text: captured {maps.shape[0]} layers x {maps.shape[1]} heads over {len(tokens)} tokens")
     pictures = []
-    figure = viz.model_view(maps, tokens=tokens)
+    # Token labels fit a small panel up to viz's limit; a longer --text is drawn without them.
+    figure = viz.model_view(maps, tokens=tokens if len(tokens) <= viz._MODEL_VIEW_TOKENS else None)
     figure.savefig(out / "text_model_view.png", dpi=120, bbox_inches="tight")
     pictures.append(
         Picture(

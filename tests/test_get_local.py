@@ -125,8 +125,11 @@ def test_a_decorated_nested_def_is_rewritten_once_while_capture_is_off(
 ) -> None:
     """A def inside a function makes a new function per call: while capture is off, only the first is
     rewritten ahead (later ones cost a registration), and every one of them captures once it is on."""
+    import weakref
+
     from anycapture import _engine
 
+    monkeypatch.setattr(get_local, "_prepared", weakref.WeakSet())  # the def's code is shared by parametrized runs
     prepared = []
     real = _engine.prepare
     monkeypatch.setattr(_engine, "prepare", lambda func, *args: (prepared.append(func), real(func, *args)))

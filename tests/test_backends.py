@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -70,3 +71,31 @@ def test_import_works_without_the_bytecode_package() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "the 'bytecode' package cannot be imported" in out.stdout
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
+def test_taken_tool_ids_are_told_once_not_as_a_function_that_never_ran() -> None:
+    """With every tool id anycapture may use taken by other tools, the block says it could not capture
+    (naming the tools), and its end-of-block report does not claim the function never ran."""
+    code = (
+        "import sys, warnings\n"
+        "from anycapture import capture\n"
+        "for i in range(6):\n"
+        "    if sys.monitoring.get_tool(i) is None: sys.monitoring.use_tool_id(i, f'other{i}')\n"
+        "def f(x):\n"
+        "    attn = x\n"
+        "    return attn\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    with capture(f, 'attn') as cap:\n"
+        "        assert f(1) == 1\n"
+        "print(len(cap.records))\n"
+        "for x in w: print(x.message)\n"
+    )
+    env = {**os.environ, "ANYCAPTURE_BACKEND": "monitoring"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    lines = out.splitlines()
+    assert lines[0] == "0"
+    assert "every sys.monitoring tool id anycapture may use is taken" in lines[1]
+    assert lines[2] == "nothing captured for: __main__:f could not be captured (the CaptureWarning above says why)"
+    assert "never ran" not in out

@@ -93,6 +93,7 @@ class _Recorder:
         self.func = func
         self.dispatcher = dispatcher = _dispatcher(func)
         self.names = names
+        self.uncapturable = False  # set when the block begins (see Capture._start)
         # A recipe's hints: when a variable is never bound, and when the function never runs.
         self.hint, self.unrun_hint = hints
         # With when="each": name -> the positions of the assignment sites kept (None: all).
@@ -862,6 +863,10 @@ class Capture(Mapping[str, list[Any]]):
                 recorder.owner = self
                 recorder.dispatcher.add(recorder)
                 attached.append(recorder)
+                target = _engine.target_of(recorder.func)
+                # No backend could capture it (a CaptureWarning said why): the report says so,
+                # not that it never ran.
+                recorder.uncapturable = target is None or target.backend is None
         except BaseException:
             for recorder in attached:
                 recorder.dispatcher.remove(recorder)
@@ -946,6 +951,9 @@ class Capture(Mapping[str, list[Any]]):
         problems = []
         for recorder in self._recorders:
             hint = f" Hint: {recorder.hint}" if recorder.hint else ""
+            if recorder.calls == 0 and recorder.uncapturable:
+                problems.append(f"{recorder.label} could not be captured (the CaptureWarning above says why)")
+                continue
             if recorder.calls == 0:
                 unrun = f" Hint: {recorder.unrun_hint}" if recorder.unrun_hint else ""
                 if recorder.sites is not None:  # when="each": calls are counted at the assignments kept

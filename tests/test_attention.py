@@ -85,6 +85,16 @@ def test_autocast_does_not_bring_half_precision_back(dtype: Any) -> None:
     torch.testing.assert_close(probs, _reference(q.float(), q.float()).float(), rtol=1e-5, atol=1e-6)
 
 
+def test_meta_tensors_have_probabilities_of_their_shape() -> None:
+    """On the meta device (shape-only tracing), where autocast does not exist, the maps still come."""
+    q = torch.randn(1, 2, 3, 4, device="meta")
+    with capture_attention(values="tensor") as cap:
+        F.scaled_dot_product_attention(q, q, q)
+    (probs,) = cap["scaled_dot_product_attention.attn"]
+    assert probs.shape == (1, 2, 3, 3)
+    assert probs.device.type == "meta"
+
+
 def test_recomputation_in_backward_is_not_captured_again() -> None:
     """Activation checkpointing runs the forward again in backward: each call is captured once, from the forward."""
     from torch.utils.checkpoint import checkpoint

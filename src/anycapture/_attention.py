@@ -72,7 +72,7 @@ def attention_probabilities(
     """
     import torch
 
-    with torch.no_grad(), torch.autocast(query.device.type, enabled=False):
+    with torch.no_grad(), _without_autocast(torch, query.device.type):
         if query.dtype in (torch.float16, torch.bfloat16):
             query, key = query.float(), key.float()
             if attn_mask is not None and attn_mask.dtype != torch.bool:
@@ -91,6 +91,15 @@ def attention_probabilities(
             else:
                 scores = scores + attn_mask
         return torch.softmax(scores, dim=-1)
+
+
+def _without_autocast(torch: Any, device_type: str) -> Any:
+    """A context that turns autocast off for ``device_type``; none for a device autocast does not know
+    (a ``meta`` tensor), where it cannot be on."""
+    try:
+        return torch.autocast(device_type, enabled=False)
+    except RuntimeError:
+        return contextlib.nullcontext()
 
 
 def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -1075,6 +1075,19 @@ def test_reading_inside_a_block_reads_only_the_new_shards(tmp_path: Path, monkey
     assert [float(v[0]) for v in cap["_Block.forward.attn"]] == [0.0, 2.0, 4.0, 6.0, 8.0]
 
 
+def test_a_read_inside_the_block_does_not_hide_what_its_end_wrote(tmp_path: Path) -> None:
+    """Read inside the block, then after it: the records written since and the closed state are there."""
+    import anycapture
+
+    with anycapture.capture(_Block.forward, "attn", values="raw", sink=tmp_path / "run") as cap:
+        _Block().forward(np.full(2, 0.0))
+        assert len(cap.records) == 1
+        assert not cap.stored().complete
+        _Block().forward(np.full(2, 1.0))  # still in the writer's shard when the block ends
+    assert cap.stored().complete
+    assert [float(v[0]) for v in cap["_Block.forward.attn"]] == [0.0, 2.0]
+
+
 def test_sink_must_be_a_folder_or_an_open_writer(tmp_path: Path) -> None:
     """A sink= of another type is refused by capture(); a closed Writer when the block begins."""
     import anycapture

@@ -1178,16 +1178,18 @@ class Capture(Mapping[str, list[Any]]):
         """
         if self._sink is None:
             raise TypeError("this capture block keeps its records in memory (no sink= was given)")
-        from ._disk import CaptureFolder, open_captures
+        from ._disk import CaptureFolder
 
         writer = self._writer
         if writer is None:
             raise RuntimeError("this capture block has not run yet: its records are read after `with` begins")
-        if self._active or writer is self._sink:
-            writer.flush()  # the folder may have grown: read the new shards (those read before are kept)
+        growing = self._active or writer is self._sink
+        if growing:
+            writer.flush()
+        # Read again while the folder may grow, and once after the block's end closed it (a read
+        # inside the block saw it unfinished); the shards read before are kept, not parsed again.
+        if growing or self._on_disk is None or not self._on_disk.complete:
             self._on_disk = CaptureFolder(writer.folder, self._read_as, earlier=self._on_disk)
-        elif self._on_disk is None:
-            self._on_disk = open_captures(writer.folder, values=self._read_as)
         folder = self._on_disk
         if self._block is not None:  # a Writer shared between blocks: this block's records
             block = self._block

@@ -1133,8 +1133,9 @@ class Capture(Mapping[str, list[Any]]):
                 meta["block"] = self._block
             self._writer._put(meta, value)
             return
-        if self._track_grads and self._gradients.get(order) is not None:
-            self._gradients[order][1] = id(value)  # the value the record keeps (reduce= may derive it)
+        slot = self._gradients.get(order) if self._track_grads else None
+        if slot is not None:
+            slot[1] = id(value)  # the value the record keeps (reduce= may derive it)
         if records.maxlen is not None and len(records) == records.maxlen and self._gradients:
             self._gradients.pop(records[0].order, None)  # the record max_size drops, and its gradient
         records.append(Record(key, name, value, label, path, call, get_ident(), order, line, site, assignment))
@@ -1204,23 +1205,24 @@ class Capture(Mapping[str, list[Any]]):
         without autograd (under ``torch.no_grad()``, or a tensor that does not require grad).
         Gradients pair with their record (layer and call), whatever order backward ran in.
         """
-        if not self._track_grads:
-            raise TypeError("this capture block does not follow gradients; use capture(..., grads=True)")
-        slot = self._gradients.get(record.order)
-        if slot is not None and slot[1] == id(record.value):
-            return slot[0]
-        if not any(kept is record for kept in self._records.get(record.key, ())):
+        self._require_grads()
+        found = self._grad_of(record)
+        if found is None and not any(kept is record for kept in self._records.get(record.key, ())):
             raise ValueError(f"{_describe(record)} is not a record of this capture block (or was cleared)")
-        return None
+        return found
 
     def _grad_of(self, record: Record) -> Any:
+        """The gradient kept for one of this block's records (None if none)."""
         slot = self._gradients.get(record.order)
         return slot[0] if slot is not None and slot[1] == id(record.value) else None
 
-    def grads(self, name: str | None = None, pattern: str = "*") -> list[Any]:
-        """The gradients of :meth:`select`'s records (``None`` where there is none), in their order."""
+    def _require_grads(self) -> None:
         if not self._track_grads:
             raise TypeError("this capture block does not follow gradients; use capture(..., grads=True)")
+
+    def grads(self, name: str | None = None, pattern: str = "*") -> list[Any]:
+        """The gradients of :meth:`select`'s records (``None`` where there is none), in their order."""
+        self._require_grads()
         return [self._grad_of(record) for record in self.select(pattern, name)]
 
     def __getitem__(self, key: str) -> list[Any]:
@@ -1317,8 +1319,7 @@ class Capture(Mapping[str, list[Any]]):
             return self.stored().stack(name, pattern)
         records = self.select(pattern, name)
         if grad and records:
-            if not self._track_grads:
-                raise TypeError("this capture block does not follow gradients; use capture(..., grads=True)")
+            self._require_grads()
             gradients = [self._grad_of(record) for record in records]
             missing = [_describe(r) for r, g in zip(records, gradients, strict=True) if g is None]
             if missing:

@@ -151,6 +151,7 @@ def gather(capture: Capture | Iterable[Record], *, dst: int | None = 0, group: A
         return _ranked(rank() or 0, _records_of(capture))
     me = int(dist.get_rank())
     failure: Exception | None = None
+    why = ""
     try:
         records = _records_of(capture)
         payload: tuple[int, bytes | str] = (
@@ -158,8 +159,8 @@ def gather(capture: Capture | Iterable[Record], *, dst: int | None = 0, group: A
             pickle.dumps([record._replace(value=_portable(record.value)) for record in records]),
         )
     except Exception as exc:  # reported after the collective, so that no rank waits forever
-        failure = exc
-        payload = (me, f"{type(exc).__name__}: {exc}")
+        failure, why = exc, f"{type(exc).__name__}: {exc}"
+        payload = (me, why)
     if dst is None:
         received: list[Any] | None = [None] * int(dist.get_world_size(group))
         dist.all_gather_object(received, payload, group=group)
@@ -169,7 +170,6 @@ def gather(capture: Capture | Iterable[Record], *, dst: int | None = 0, group: A
     if isinstance(failure, TypeError):  # a block with sink=, or not records: the caller's mistake
         raise failure
     if failure is not None:
-        why = f"{type(failure).__name__}: {failure}"
         raise CaptureError(f"the records of rank {me} could not be sent: {why}") from failure
     if received is None:
         return None

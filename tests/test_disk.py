@@ -598,6 +598,9 @@ def test_missing_index_or_folder(tmp_path: Path) -> None:
         open_captures(tmp_path)
     with pytest.raises(CaptureFileError, match="nowhere' does not exist"):
         open_captures(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CaptureFileError, match=r"empty' is empty: nothing was captured there yet"):
+        open_captures(tmp_path / "empty")
     with pytest.raises(CaptureFileError, match=r"x\.npy' is not a folder"):
         open_captures(tmp_path / "x.npy")
     with pytest.raises(ValueError, match="values='raw' is not a value mode for reading"):

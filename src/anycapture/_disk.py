@@ -1129,6 +1129,11 @@ def _read_index(folder: Path, path: Path) -> dict[str, Any]:
         raise CaptureFileError(f"{str(folder)!r} is not a folder; open_captures() takes a folder a Writer wrote")
     if not path.is_file():
         names = sorted(entry.name for entry in folder.iterdir())[:5]
+        if not names:  # also a Writer's folder in the instant between its mkdir and its first index
+            raise CaptureFileError(
+                f"{str(folder)!r} is empty: nothing was captured there yet (a Writer just starting there "
+                f"writes {INDEX} at once: open it again)"
+            )
         raise CaptureFileError(
             f"{str(path)!r} does not exist: {str(folder)!r} is not a capture folder, nor a folder of rank-<r> "
             f"capture folders (it holds {names or 'nothing'})"

@@ -1136,7 +1136,7 @@ def _read_index(folder: Path, path: Path) -> dict[str, Any]:
             )
         raise CaptureFileError(
             f"{str(path)!r} does not exist: {str(folder)!r} is not a capture folder, nor a folder of rank-<r> "
-            f"capture folders (it holds {names or 'nothing'})"
+            f"capture folders (it holds {names})"
         )
     try:
         index = json.loads(path.read_text(encoding="utf-8"))

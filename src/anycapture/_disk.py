@@ -25,10 +25,13 @@ import contextlib
 import copy
 import itertools
 import json
+import math
 import operator
 import os
 import queue
 import re
+import reprlib
+import stat
 import struct
 import sys
 import threading
@@ -128,6 +131,9 @@ class _Shard:
         self.nbytes = 0
         self.torch = False  # whether any tensor is a torch tensor (then the shard is written by torch)
         self.storages: set[int] = set()  # memory of its torch tensors (see _to_storable)
+        # Per tensor name: its record's position in entries, metadata and value's description, to
+        # drop that record alone should the writing library refuse its tensor (see _write_current).
+        self.sources: dict[str, tuple[int, dict[str, Any], str]] = {}
 
 
 def _write_shard(path: Path, tensors: dict[str, Any], metadata: dict[str, str], use_torch: bool) -> None:
@@ -214,8 +220,26 @@ def _conflict(one: Mapping[str, Any], other: Mapping[str, Any]) -> str | None:
     for field, what in (("world_size", "world size"), ("run", "torchrun run id")):
         mine, theirs = one.get(field), other.get(field)
         if mine is not None and theirs is not None and mine != theirs:
-            return f"{what} {theirs!r}, not {mine!r}"
+            return f"{what} {reprlib.repr(theirs)}, not {reprlib.repr(mine)}"
     return None
+
+
+def _not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it exists and is not a regular file (``'a FIFO (named pipe)'``), else ``None``."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    for test, what in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return what
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 def _check_rank_parent(parent: Path, own: Mapping[str, Any]) -> None:
@@ -239,9 +263,13 @@ def _check_rank_parent(parent: Path, own: Mapping[str, Any]) -> None:
             "folder, or one that holds the rank folders of the same job"
         )
     for sibling in sorted(parent.iterdir()):
+        path = sibling / INDEX
+        kind = _not_a_file(path)
+        if kind is not None:  # opening a FIFO would wait forever for a writer
+            raise CaptureFileError(f"{str(path)!r} is {kind}, not an index file; give a new folder")
         try:
-            index = json.loads((sibling / INDEX).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            index = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
             continue  # another rank of this job, just starting: its index is not there yet
         why = _conflict(own, index) if isinstance(index, dict) else None
         if why is not None:
@@ -541,23 +569,21 @@ class Writer:
             shard.tensors[name] = tensor
             shard.nbytes += nbytes
             shard.torch = shard.torch or is_torch
-        text = json.dumps(entry, default=repr)
+        text = _record_json(entry)
+        if stored is not None:
+            shard.sources[name] = (len(shard.entries), meta, _described(value))
         shard.entries.append(text)
         shard.json += len(text)
         if shard.nbytes >= self.shard_bytes or len(shard.entries) >= _SHARD_RECORDS or shard.json >= _SHARD_JSON:
             self._write_current()
 
-    def _skip(self, meta: dict[str, Any], value: Any, why: str) -> None:
+    def _skip(self, meta: dict[str, Any], value: Any, why: str, described: str | None = None) -> None:
         self._skipped += 1
-        self._warn_skipped(meta, value, why)
+        self._warn_skipped(meta, value, why, described)
 
-    def _warn_skipped(self, meta: dict[str, Any], value: Any, why: str) -> None:
+    def _warn_skipped(self, meta: dict[str, Any], value: Any, why: str, described: str | None = None) -> None:
         key = meta.get("key")
-        kind = type(value)
-        described = f"{kind.__module__}.{kind.__qualname__}"
-        dtype = getattr(value, "dtype", None)
-        if dtype is not None:
-            described += f" of dtype {dtype}"
+        described = _described(value) if described is None else described
         warn_once(
             self._warned,
             ("skipped", key, described),
@@ -571,15 +597,19 @@ class Writer:
         name = f"shard-{len(self._shards):05d}.safetensors"
         path = self.folder / name
         temporary = self.folder / f".{name}.tmp"
-        records = f'{{"format": {json.dumps(FORMAT)}, "version": {VERSION}, "records": [{", ".join(shard.entries)}]}}'
         try:
-            _write_shard(temporary, shard.tensors, {_METADATA_KEY: records}, shard.torch)
+            try:
+                self._write_file(temporary, shard)
+            except Exception as exc:
+                if _io_error(exc) is not None or not self._drop_unwritable(shard):
+                    raise
+                self._write_file(temporary, shard)  # without the tensors the library refused
             _sync(temporary)  # on disk before the index lists it, so a listed shard survives a crash of the machine
             os.replace(temporary, path)
         except Exception as exc:
             with contextlib.suppress(OSError):
                 temporary.unlink()
-            self._fail(exc, f"while writing {name}")
+            self._fail(_io_error(exc) or exc, f"while writing {name}")
             return
         self._shards.append({"file": name, "records": len(shard.entries), "bytes": path.stat().st_size})
         try:
@@ -587,6 +617,38 @@ class Writer:
         except Exception as exc:
             self._shards.pop()
             self._fail(exc, f"while writing {INDEX}")
+
+    @staticmethod
+    def _write_file(path: Path, shard: _Shard) -> None:
+        records = f'{{"format": {json.dumps(FORMAT)}, "version": {VERSION}, "records": [{", ".join(shard.entries)}]}}'
+        _write_shard(path, shard.tensors, {_METADATA_KEY: records}, shard.torch)
+
+    def _drop_unwritable(self, shard: _Shard) -> bool:
+        """Take out of ``shard`` the records whose tensor the writing library refuses (one warning
+        per key and type), so that they alone are lost; whether any was found.
+
+        The checks in ``write()`` refuse what is known to fail (nested, sparse, quantized, meta
+        tensors); this finds the rest (a tensor subclass without memory of its own, say), by
+        writing each tensor alone to memory, only after a shard failed.
+        """
+        refused = {}
+        for name, tensor in shard.tensors.items():
+            try:
+                _serialise(tensor)
+            except Exception as exc:
+                if _io_error(exc) is None:
+                    refused[name] = f"could not be written ({type(exc).__name__}: {exc})"
+        if not refused:
+            return False
+        dropped = set()
+        for name, why in refused.items():
+            position, meta, described = shard.sources[name]
+            dropped.add(position)
+            del shard.tensors[name]
+            self._skip(meta, None, why, described)
+        shard.entries = [entry for position, entry in enumerate(shard.entries) if position not in dropped]
+        self._received -= len(dropped)
+        return True
 
     def _write_index(self, complete: bool, pending: int = 0) -> None:
         indexed = self._indexed + pending
@@ -630,6 +692,74 @@ def _advice(exc: BaseException) -> str:
     return "This is a bug in anycapture: please report it, with the error above"
 
 
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+def _io_error(exc: BaseException) -> OSError | None:
+    """``exc`` as the ``OSError`` it is, or ``None`` if it is no I/O error.
+
+    safetensors reports a failed write as ``SafetensorError("... I/O error: No space left on
+    device (os error 28)")``, not as an ``OSError``: the errno is read back from its message, and
+    the original error is kept as the ``__cause__``.
+    """
+    if isinstance(exc, OSError):
+        return exc
+    text = str(exc)
+    found = _OS_ERROR.search(text)
+    if found is None and "I/O error" not in text:
+        return None
+    error = OSError(int(found.group(1)), os.strerror(int(found.group(1)))) if found else OSError(text)
+    error.__cause__ = exc
+    return error
+
+
+def _described(value: Any) -> str:
+    """A value's type (and dtype) for a warning: ``'torch.Tensor of dtype torch.complex64'``."""
+    kind = type(value)
+    described = f"{kind.__module__}.{kind.__qualname__}"
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None:
+        described += f" of dtype {dtype}"
+    if getattr(value, "is_nested", False) is True:
+        described = "nested " + described
+    return described
+
+
+def _serialise(tensor: Any) -> None:
+    """Write one tensor to memory as a shard would (raises what the library raises)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(tensor, numpy.ndarray):
+        from safetensors.numpy import save as save_numpy
+
+        save_numpy({"0": tensor})
+    else:
+        from safetensors.torch import save
+
+        save({"0": tensor})
+
+
+def _non_finite(item: Any) -> Any:
+    """``item`` with each NaN or infinite float replaced by ``{"float": "nan" | "inf" | "-inf"}``."""
+    if isinstance(item, float) and not math.isfinite(item):
+        return {"float": "nan" if item != item else ("inf" if item > 0 else "-inf")}
+    if isinstance(item, dict):
+        return {key: _non_finite(value) for key, value in item.items()}
+    if isinstance(item, list | tuple):
+        return [_non_finite(value) for value in item]
+    return item
+
+
+_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _record_json(entry: dict[str, Any]) -> str:
+    """A record's JSON, strict (no bare ``NaN``/``Infinity``, which Rust and JavaScript reject)."""
+    try:
+        return json.dumps(entry, default=repr, allow_nan=False)
+    except ValueError:  # a NaN or infinite float somewhere (rare): encoded as an object
+        return json.dumps(_non_finite(entry), default=repr, allow_nan=False)
+
+
 # The fields of a record's metadata a reader understands, and the types each may have (or None).
 _META_TEXT = ("name", "function", "path")
 _META_INT = ("call", "thread", "order", "line", "site", "assignment", "block")
@@ -662,8 +792,8 @@ def _checked_meta(meta: Any) -> dict[str, Any]:
 # A value write() refused; the writer thread counts it as skipped.
 _UNSTORABLE = object()
 _UNSTORABLE_WHY = (
-    "cannot be held by a capture folder (arrays and tensors of common dtypes and small scalars only; nothing is "
-    "pickled)"
+    "cannot be held by a capture folder (dense arrays and tensors of common dtypes and small scalars only; "
+    "nothing is pickled)"
 )
 
 
@@ -682,8 +812,15 @@ def _may_store(value: Any, torch: Any) -> bool:
 
 
 def _storable_tensor(tensor: Any, torch: Any) -> bool:
-    """Whether a capture folder can hold ``tensor``'s dtype and layout (dense)."""
-    return str(tensor.dtype).removeprefix("torch.") in _TORCH_DTYPES and tensor.layout == torch.strided
+    """Whether a capture folder can hold ``tensor``: a dtype safetensors has, dense (not sparse,
+    nested or quantized) and with data (not on the ``meta`` device). A tensor subclass passes
+    here; the writer thread finds out whether it has memory of its own (see _to_storable)."""
+    return (
+        str(tensor.dtype).removeprefix("torch.") in _TORCH_DTYPES
+        and tensor.layout == torch.strided
+        and not tensor.is_nested
+        and tensor.device.type != "meta"
+    )
 
 
 def _to_storable(value: Any, storages: set[int]) -> tuple[Any, int, bool] | None:
@@ -700,6 +837,11 @@ def _to_storable(value: Any, storages: set[int]) -> tuple[Any, int, bool] | None
         if not _storable_tensor(value, torch):
             return None
         tensor = value.detach()
+        if type(tensor) is not torch.Tensor:
+            # A subclass: its data as a plain tensor. One without memory of its own (a wrapper
+            # such as a DTensor) raises here, and that record alone is skipped.
+            tensor = tensor.as_subclass(torch.Tensor)
+            tensor.untyped_storage().data_ptr()
         if tensor.is_neg():  # a lazily negated view (torch._neg_view): its memory holds the opposite values
             tensor = tensor.resolve_neg()
         nbytes = tensor.numel() * tensor.element_size()
@@ -777,35 +919,43 @@ class CaptureFolder(Mapping[str, list[Any]]):
     """
 
     def __init__(
-        self, folder: Path, values: Literal["numpy", "tensor"], *, earlier: CaptureFolder | None = None
+        self,
+        folder: Path,
+        values: Literal["numpy", "tensor"],
+        *,
+        earlier: CaptureFolder | None = None,
+        follow_links: bool = False,
     ) -> None:
         self.folder = folder
         self.value_mode = values
+        self.follow_links = follow_links
         self._scalars: dict[tuple[str, int], Any] = {}
         # Each shard's records, by (prefix, name, bytes): a folder opened again while its writer
         # goes on (earlier=, see Capture.stored) reads only the shards written since.
         self._shards: dict[tuple[str, str, Any], tuple[list[StoredRecord], dict[tuple[str, int], Any]]] = {}
         reuse = earlier._shards if earlier is not None and earlier.folder == folder else {}
-        parts = _parts(folder)
+        parts = _parts(folder, self._check_inside)
         records: list[StoredRecord] = []
         for prefix, rank, index in parts:
             index_path = folder / prefix / INDEX
             found = []
             listed: set[Any] = set()
             for shard in index["shards"]:
-                name = shard.get("file") if isinstance(shard, dict) else None
+                _check_listed(index_path, shard)
+                name = shard["file"]
                 if name in listed:
                     raise CaptureFileError(f"{str(index_path)!r} lists the shard {name!r} twice")
                 listed.add(name)
-                known = (prefix, name, shard.get("bytes")) if isinstance(shard, dict) else None
+                known = (prefix, name, shard.get("bytes"))
                 if known in reuse:
                     shard_records, scalars = reuse[known]
                 else:
                     scalars = {}
                     shard_records = self._read_shard(index_path, prefix, rank, shard, scalars)
-                self._shards[known] = (shard_records, scalars)  # type: ignore[index]
+                self._shards[known] = (shard_records, scalars)
                 self._scalars.update(scalars)
                 found += shard_records
+            _check_numbers(index_path, found)
             if len(found) != index["records"]:
                 raise CaptureFileError(
                     f"{str(index_path)!r} says {index['records']} record(s) but its shards hold {len(found)}"
@@ -822,6 +972,18 @@ class CaptureFolder(Mapping[str, list[Any]]):
         # Capture.stored): one unbound in every call then selects nothing instead of raising.
         self._known: set[str] | None = None
 
+    def _check_inside(self, path: Path) -> None:
+        """Refuse a file or rank folder that is a link leading out of the folder, unless ``follow_links``."""
+        if self.follow_links:
+            return
+        target, root = path.resolve(), self.folder.resolve()
+        if target != root and not target.is_relative_to(root):
+            raise CaptureFileError(
+                f"{str(path)!r} is a link to {str(target)!r}, outside {str(self.folder)!r}: a capture folder's files "
+                "are read only inside it (a crafted folder could point anywhere); if you linked it there yourself, "
+                "open_captures(..., follow_links=True) reads it"
+            )
+
     def _only(self, keep: Callable[[StoredRecord], bool]) -> CaptureFolder:
         """This folder with the records ``keep`` accepts (those of one capture block: see Capture.stored)."""
         view = copy.copy(self)
@@ -835,16 +997,14 @@ class CaptureFolder(Mapping[str, list[Any]]):
         self, index_path: Path, prefix: str, rank: int | None, shard: Any, scalars: dict[tuple[str, int], Any]
     ) -> list[StoredRecord]:
         """The records of one shard the index lists; the values of its scalars go into ``scalars``."""
-        if not isinstance(shard, dict) or not isinstance(shard.get("file"), str):
-            raise CaptureFileError(f"{str(index_path)!r} lists a shard as {shard!r}; expected {{'file': ..., ...}}")
         name = shard["file"]
-        if not _SHARD_NAME.fullmatch(name):
-            raise CaptureFileError(
-                f"{str(index_path)!r} lists a shard named {name!r}; expected 'shard-NNNNN.safetensors'"
-            )
         path = self.folder / prefix / name
         if not path.is_file():
+            kind = _not_a_file(path)
+            if kind is not None:
+                raise CaptureFileError(f"{str(path)!r}, listed in {str(index_path)!r}, is {kind}, not a shard file")
             raise CaptureFileError(f"{str(path)!r} is listed in {str(index_path)!r} but does not exist")
+        self._check_inside(path)
         size = path.stat().st_size
         if isinstance(shard.get("bytes"), int) and size != shard["bytes"]:
             raise CaptureFileError(
@@ -866,7 +1026,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
             )
         try:
             content = json.loads(metadata[_METADATA_KEY])
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise CaptureFileError(f"{str(path)!r} has malformed record metadata: {exc}") from exc
         if (
             not isinstance(content, dict)
@@ -903,25 +1063,36 @@ class CaptureFolder(Mapping[str, list[Any]]):
             number = entry["n"]
             tensor = entry.get("tensor")
             key = meta["key"]
-            if not isinstance(number, int) or not isinstance(key, str):
+            if type(number) is not int or not isinstance(key, str):
                 raise TypeError("record number and key must be an int and a string")
+            if tensor is not None and not isinstance(tensor, str):
+                raise TypeError("a record's tensor must be a string (its name in the file)")
         except (KeyError, TypeError) as exc:
-            raise CaptureFileError(f"{str(path)!r} has a malformed record {entry!r}: {exc!r}") from exc
+            raise CaptureFileError(f"{str(path)!r} has a malformed record {_shown(entry)}: {exc!r}") from exc
         shape: tuple[int, ...] | None = None
         dtype: str | None = None
         if tensor is not None:
             if tensor not in tensors:
-                raise CaptureFileError(f"{str(path)!r}: record {number} names tensor {tensor!r}, which the file lacks")
+                raise CaptureFileError(
+                    f"{str(path)!r}: record {number} names tensor {_shown(tensor)}, which the file lacks"
+                )
+            if tensor != str(number):
+                # The writer names each tensor by its record's number; a record that names
+                # another's tensor would read that record's value.
+                raise CaptureFileError(
+                    f"{str(path)!r}: record {number} names tensor {_shown(tensor)}; its tensor is named {str(number)!r}"
+                )
             dims, code = tensors[tensor]
             shape, dtype = tuple(dims), _DTYPE_NAMES.get(code, code)
         else:
-            scalars[shard, number] = entry.get("value")
+            scalars[shard, number] = _decoded(entry.get("value"))
         fields = {field: meta.get(field) for field in _KNOWN_META}
         for field, kind in _FIELD_TYPES:
             value = fields[field]
             if value is not None and type(value) is not kind:
                 raise CaptureFileError(
-                    f"{str(path)!r} has a malformed record {number}: its {field!r} is {value!r}, not a {kind.__name__}"
+                    f"{str(path)!r} has a malformed record {number}: its {field!r} is {_shown(value)}, "
+                    f"not a {kind.__name__}"
                 )
         if fields["name"] is None:
             fields["name"] = key
@@ -1087,13 +1258,56 @@ def _read_bfloat16(path: Path, record: StoredRecord) -> Any:
 _FIELD_TYPES = tuple((field, str) for field in _META_TEXT) + tuple((field, int) for field in _META_INT)
 
 
+def _check_listed(index_path: Path, shard: Any) -> None:
+    """A shard entry of an index: ``{"file": "shard-NNNNN.safetensors", "records": int, "bytes": int}``."""
+    if not isinstance(shard, dict) or not isinstance(shard.get("file"), str):
+        raise CaptureFileError(
+            f"{str(index_path)!r} lists a shard as {_shown(shard)}; expected {{'file': ..., 'records': ..., ...}}"
+        )
+    if not _SHARD_NAME.fullmatch(shard["file"]):
+        raise CaptureFileError(
+            f"{str(index_path)!r} lists a shard named {_shown(shard['file'])}; expected 'shard-NNNNN.safetensors'"
+        )
+    for field in ("records", "bytes"):
+        if field in shard and type(shard[field]) is not int:
+            raise CaptureFileError(
+                f"{str(index_path)!r} says shard {shard['file']!r} has {field!r} {_shown(shard[field])}, not an int"
+            )
+
+
+def _check_numbers(index_path: Path, records: list[StoredRecord]) -> None:
+    """The records of one writer (one rank) have distinct numbers: each names one value."""
+    seen: dict[int, str] = {}
+    for record in records:
+        if record.number in seen:
+            raise CaptureFileError(
+                f"{str(index_path)!r}: record number {record.number} is used twice (in {seen[record.number]} and "
+                f"{record.shard}); each record of a capture folder has a number of its own"
+            )
+        seen[record.number] = record.shard
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, shortened (a crafted file may hold anything, nested however deep)."""
+    return reprlib.repr(value)
+
+
+def _decoded(value: Any) -> Any:
+    """A scalar as stored: ``{"float": "nan"}`` (and ``"inf"``, ``"-inf"``) is that float."""
+    if type(value) is dict and len(value) == 1 and value.get("float") in _FLOATS:
+        return _FLOATS[value["float"]]
+    return value
+
+
 def _describe(record: StoredRecord) -> str:
     rank = "" if record.rank is None else f"rank {record.rank} "
     return f"{rank}{record.path or record.function} call {record.call}"
 
 
-def _parts(folder: Path) -> list[tuple[str, int | None, dict[str, Any]]]:
-    """``[(path prefix, rank, index)]``: the folder itself, or its ``rank-<r>/`` folders in rank order."""
+def _parts(folder: Path, check: Callable[[Path], None]) -> list[tuple[str, int | None, dict[str, Any]]]:
+    """``[(path prefix, rank, index)]``: the folder itself, or its ``rank-<r>/`` folders in rank order.
+
+    ``check`` refuses a path (a rank folder, an index) that is a link out of the folder."""
     if folder.is_dir() and not (folder / INDEX).exists():
         ranks = sorted(
             (int(match.group(1)), entry.name)
@@ -1103,10 +1317,13 @@ def _parts(folder: Path) -> list[tuple[str, int | None, dict[str, Any]]]:
         if ranks:
             parts: list[tuple[str, int | None, dict[str, Any]]] = []
             for rank, name in ranks:
+                check(folder / name)
+                check(folder / name / INDEX)
                 index = _read_index(folder / name, folder / name / INDEX)
                 if index.get("rank", rank) != rank:
                     raise CaptureFileError(
-                        f"{str(folder / name / INDEX)!r} says rank {index.get('rank')!r}, not the {rank} of its folder"
+                        f"{str(folder / name / INDEX)!r} says rank {_shown(index.get('rank'))}, "
+                        f"not the {rank} of its folder"
                     )
                 for _, other_rank, other in parts:
                     why = _conflict(other, index)
@@ -1117,6 +1334,8 @@ def _parts(folder: Path) -> list[tuple[str, int | None, dict[str, Any]]]:
                         )
                 parts.append((f"{name}/", rank, index))
             return parts
+    if (folder / INDEX).exists():
+        check(folder / INDEX)
     index = _read_index(folder, folder / INDEX)
     own = index.get("rank")
     return [("", own if isinstance(own, int) else None, index)]
@@ -1128,6 +1347,9 @@ def _read_index(folder: Path, path: Path) -> dict[str, Any]:
     if not folder.is_dir():
         raise CaptureFileError(f"{str(folder)!r} is not a folder; open_captures() takes a folder a Writer wrote")
     if not path.is_file():
+        what = _not_a_file(path)
+        if what is not None:
+            raise CaptureFileError(f"{str(path)!r} is {what}, not an index file: not a capture folder's index")
         names = sorted(entry.name for entry in folder.iterdir())[:5]
         if not names:  # also a Writer's folder in the instant between its mkdir and its first index
             raise CaptureFileError(
@@ -1140,26 +1362,30 @@ def _read_index(folder: Path, path: Path) -> dict[str, Any]:
         )
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise CaptureFileError(f"{str(path)!r} is not valid JSON: {exc}") from exc
     if not isinstance(index, dict) or index.get("format") != FORMAT:
         found = index.get("format") if isinstance(index, dict) else type(index).__name__
-        raise CaptureFileError(f"{str(path)!r} is not an anycapture index (format {found!r}, expected {FORMAT!r})")
+        raise CaptureFileError(
+            f"{str(path)!r} is not an anycapture index (format {_shown(found)}, expected {FORMAT!r})"
+        )
     version = index.get("version")
     if not isinstance(version, int) or version > VERSION or version < 1:
         raise CaptureFileError(
-            f"{str(path)!r} has format version {version!r}; this anycapture reads version {VERSION} "
+            f"{str(path)!r} has format version {_shown(version)}; this anycapture reads version {VERSION} "
             "(a newer anycapture wrote it? upgrade to read it)"
         )
     if not isinstance(index.get("shards"), list) or not isinstance(index.get("records"), int):
         raise CaptureFileError(f"{str(path)!r} lacks its shard list or record count")
     for field, kind in (("skipped", int), ("complete", bool)):
         if field in index and type(index[field]) is not kind:
-            raise CaptureFileError(f"{str(path)!r} says {field!r} is {index[field]!r}, not a {kind.__name__}")
+            raise CaptureFileError(f"{str(path)!r} says {field!r} is {_shown(index[field])}, not a {kind.__name__}")
     return index
 
 
-def open_captures(folder: str | os.PathLike[str], *, values: Literal["numpy", "tensor"] = "numpy") -> CaptureFolder:
+def open_captures(
+    folder: str | os.PathLike[str], *, values: Literal["numpy", "tensor"] = "numpy", follow_links: bool = False
+) -> CaptureFolder:
     """Open a capture folder a :class:`Writer` wrote; values are read only when asked for.
 
     ``values="numpy"`` gives numpy arrays (bfloat16 and float8 upcast to float32, as
@@ -1167,7 +1393,9 @@ def open_captures(folder: str | os.PathLike[str], *, values: Literal["numpy", "t
     Raises :class:`CaptureFileError`, naming the file, for a missing, malformed, truncated or foreign
     file. A folder whose writer did not close (``.complete`` is ``False``) is read up to its last
     complete shard. A folder of ranks (``rank-0/``, ``rank-1/``, ... as torchrun jobs write them)
-    is read as one capture whose records carry their ``rank``.
+    is read as one capture whose records carry their ``rank``. A shard, index or rank folder that
+    is a symbolic link leading out of ``folder`` is refused (:class:`CaptureFileError`) unless
+    ``follow_links=True`` (rank folders of one job linked together by hand, say).
 
     Example::
 
@@ -1177,4 +1405,6 @@ def open_captures(folder: str | os.PathLike[str], *, values: Literal["numpy", "t
     """
     if values not in ("numpy", "tensor"):
         raise ValueError(f"values={values!r} is not a value mode for reading; use 'numpy' or 'tensor'")
-    return CaptureFolder(Path(folder), values)
+    if not isinstance(follow_links, bool):
+        raise TypeError(f"follow_links must be True or False; got {follow_links!r}")
+    return CaptureFolder(Path(folder), values, follow_links=follow_links)

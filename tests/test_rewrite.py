@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from anycapture import CaptureWarning
+from anycapture._backends._base import MISSING
 from anycapture._backends._bytecode import _Template, _Unbound
 from anycapture._engine import Target, attach, detach
 
@@ -38,7 +39,9 @@ def functions(module_name: str) -> Iterator[types.FunctionType]:
 def _is_guard(code: types.CodeType, target: int) -> bool:
     """Whether the handler at ``target`` is one anycapture added around a guarded load."""
     following = [i for i in dis.get_instructions(code) if i.offset >= target][:3]
-    return following[0].opname == "POP_TOP" and any(isinstance(i.argval, _Unbound) for i in following[1:])
+    return following[0].opname == "POP_TOP" and any(
+        isinstance(i.argval, _Unbound) or i.argval is MISSING for i in following[1:]
+    )
 
 
 @pytest.mark.parametrize("module_name", MODULES)
@@ -53,12 +56,20 @@ def test_rewritten_code_keeps_cpythons_exception_table(module_name: str) -> None
         target.varnames, target.sinks = names, tuple(print for _ in names)
         code = _Template(target).code
         original = [(e.depth, e.lasti) for e in dis._parse_exception_table(func.__code__)]  # type: ignore[attr-defined]
-        rewritten = [
-            (e.depth, e.lasti)
-            for e in dis._parse_exception_table(code)  # type: ignore[attr-defined]
-            if not _is_guard(code, e.target)
-        ]
-        assert rewritten == original, func.__qualname__
+        rewritten: list[Any] = []  # (target, depth, lasti, end)
+        guard_start = None  # where the guard right after the last entry kept begins
+        for e in dis._parse_exception_table(code):  # type: ignore[attr-defined]
+            if _is_guard(code, e.target):
+                guard_start = e.start if guard_start is None else guard_start
+                continue
+            # A guard inside a try region splits its entry in two around it: one handler, one entry.
+            split = rewritten and rewritten[-1][3] == guard_start and rewritten[-1][:3] == (e.target, e.depth, e.lasti)
+            if split:
+                rewritten[-1] = (e.target, e.depth, e.lasti, e.end)
+            else:
+                rewritten.append((e.target, e.depth, e.lasti, e.end))
+            guard_start = None
+        assert [entry[1:3] for entry in rewritten] == original, func.__qualname__
         checked += 1
     assert checked > 5
 

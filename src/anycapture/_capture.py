@@ -206,7 +206,7 @@ class _Call:
         self.counts: dict[str, int] = {}  # assignments so far, by variable name
         self.thread = get_ident()
         self.generator = bool(frame.f_code.co_flags & _GENERATOR_FLAGS)
-        self.context = frame.f_locals.get(first, _MISSING) if first is not None else _MISSING
+        self.context = _engine.read_local(frame, first) if first is not None else _MISSING
 
 
 _GENERATOR_FLAGS = 0x20 | 0x80 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GENERATOR
@@ -1083,7 +1083,8 @@ class Capture(Mapping[str, list[Any]]):
                 return None
             code = frame.f_code
             if code.co_argcount:
-                path = self._lookup(frame.f_locals.get(code.co_varnames[0]))
+                first = _engine.read_local(frame, code.co_varnames[0])
+                path = self._lookup(None if first is _MISSING else first)
                 if path is not None:
                     return path
             frame = frame.f_back

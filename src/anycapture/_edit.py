@@ -110,7 +110,8 @@ class Edit:
         """Whether the call running in ``frame`` is one to edit: of the object a bound method was
         given for, and in a layer matching ``path=`` (its first argument read once: on 3.11 and
         3.12 each ``f_locals`` read copies the frame's locals)."""
-        first = frame.f_locals.get(self._first) if self._first is not None else None
+        first = _engine.read_local(frame, self._first) if self._first is not None else None
+        first = None if first is _engine.MISSING else first
         if self._bound is not None and (first is None or first is not self._bound()):
             return False
         if self.path is None:

@@ -38,6 +38,7 @@ __all__ = [
     "label_of",
     "original_code",
     "prepare",
+    "read_local",
     "warn_once",
 ]
 
@@ -585,6 +586,24 @@ def original_code(func: FunctionType) -> CodeType:
     if target is not None and target.backend is not None:
         return target.original_code
     return func.__code__
+
+
+# Names through which a function can get hold of the dict locals() returns (or have eval/exec use it).
+_LOCALS_NAMES = frozenset({"locals", "vars", "eval", "exec", "dir", "f_locals"})
+
+
+def read_local(frame: FrameType, name: str) -> Any:
+    """The value of ``name`` in the running ``frame``, or ``MISSING``, read without changing the function.
+
+    On 3.11 and 3.12 a read of ``frame.f_locals`` writes every variable of the frame into the dict
+    that ``locals()`` returns in that call: a function that may hold that dict (it calls
+    ``locals()``, ``vars()``, ``eval()``, ``exec()``, ``dir()`` or reads ``f_locals`` itself) would
+    see it change, so its frame is not read (``MISSING``). 3.13 reads through a proxy, which writes
+    nothing.
+    """
+    if sys.version_info < (3, 13) and not _LOCALS_NAMES.isdisjoint(frame.f_code.co_names):
+        return MISSING
+    return frame.f_locals.get(name, MISSING)
 
 
 def caller_frame(depth: int = 1) -> FrameType:

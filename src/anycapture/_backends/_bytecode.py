@@ -16,7 +16,7 @@ from types import CodeType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bytecode import Bytecode
-from bytecode.instr import CellVar, Instr, Label, TryBegin, TryEnd
+from bytecode.instr import CellVar, FreeVar, Instr, Label, TryBegin, TryEnd
 
 from .. import _compile
 from .._analysis import (
@@ -26,7 +26,7 @@ from .._analysis import (
     site_positions,
     split_superinstructions,
 )
-from ._base import InstallError
+from ._base import MISSING, InstallError
 
 if TYPE_CHECKING:
     from .._engine import Target
@@ -48,21 +48,22 @@ class _SinkSlot:
         self.index = index
 
 
-def _call(func: object, args: list[Instr], location: Any) -> list[Instr]:
-    """``func(*args)`` with the result dropped, in this interpreter's calling sequence."""
+def _call(func: object, args: list[Any], location: Any, count: int | None = None) -> list[Any]:
+    """``func(*args)`` with the result dropped, in this interpreter's calling sequence. ``count``:
+    how many values ``args`` pushes, when it is not one instruction each."""
     if sys.version_info >= (3, 13):
         seq = [Instr("LOAD_CONST", func, location=location), Instr("PUSH_NULL", location=location)]
     else:
         seq = [Instr("PUSH_NULL", location=location), Instr("LOAD_CONST", func, location=location)]
-    return [*seq, *args, *_called(len(args), location)]
+    return [*seq, *args, *_called(len(args) if count is None else count, location)]
 
 
-def _packed_call(sink: object, args: list[Instr], location: Any) -> list[Instr]:
+def _packed_call(sink: object, args: list[Any], location: Any, count: int | None = None) -> list[Any]:
     """``sink.append((*args, get_ident()))`` with the result dropped: the tuple is built here, so
     a C ``append`` (a list's) files a call with no Python frame at all. ``append`` is looked up at
     each call: its owner may point it elsewhere while code using it still runs."""
     thread_id = _call(get_ident, [], location)[:-1]  # its result is the tuple's last item
-    packed = [*args, *thread_id, Instr("BUILD_TUPLE", len(args) + 1, location=location)]
+    packed = [*args, *thread_id, Instr("BUILD_TUPLE", (len(args) if count is None else count) + 1, location=location)]
     if sys.version_info >= (3, 12):
         method = Instr("LOAD_ATTR", (True, "append"), location=location)
     else:
@@ -79,7 +80,45 @@ def _called(count: int, location: Any) -> list[Instr]:
 def _load(name: str, code: Bytecode, location: Any) -> Instr:
     if name in code.cellvars:
         return Instr("LOAD_DEREF", CellVar(name), location=location)
+    if name in code.freevars:
+        return Instr("LOAD_DEREF", FreeVar(name), location=location)
     return _load_fast(name, location)
+
+
+class _Region:
+    """The function's own ``try`` region around a return (or none): a guard's exception-table
+    entry is carved out of it, since entries cannot nest, and the region goes on after the guard.
+
+    ``leave()`` ends the region before a guard, ``resume()`` opens a copy of it after; the
+    region's own ``TryEnd`` later closes the copy (``end()``). A region left before it holds an
+    instruction is dropped instead: an empty exception-table entry would be malformed.
+    """
+
+    def __init__(self) -> None:
+        self.entry: TryBegin | None = None  # as the original code has it
+        self.current: TryBegin | None = None  # the copy open now
+
+    def begin(self, entry: TryBegin) -> None:
+        self.entry = self.current = entry
+
+    def end(self, item: TryEnd) -> TryEnd:
+        current, self.entry, self.current = self.current, None, None
+        return item if current is None or current is item.entry else TryEnd(current)
+
+    def leave(self, out: list[Any]) -> list[Any]:
+        """What ends the region, given ``out``, the code up to here."""
+        if self.current is None:
+            return []
+        if out and out[-1] is self.current:  # nothing in it yet
+            out.pop()
+            return []
+        return [TryEnd(self.current)]
+
+    def resume(self) -> list[Any]:
+        if self.current is None:
+            return []
+        self.current = self.current.copy()
+        return [self.current]
 
 
 class _Unbound:
@@ -97,7 +136,9 @@ class _Unbound:
         self.target.missing(self.name)
 
 
-def _guarded(sink: object, name: str, hook: _Unbound, depth: int, location: Any) -> list[Any]:
+def _guarded(
+    sink: object, name: str, code: Bytecode, hook: _Unbound, depth: int, region: _Region, out: list[Any], location: Any
+) -> list[Any]:
     """``sink(name)`` if ``name`` is bound, else ``hook()``: a load of ``name`` in an
     exception-table entry of its own checks first; if it raises UnboundLocalError, the handler
     drops it, calls ``hook()`` and carries on to the return.
@@ -108,30 +149,48 @@ def _guarded(sink: object, name: str, hook: _Unbound, depth: int, location: Any)
     the load that feeds the call: on 3.13 an exception raised inside a call is looked up in the
     exception table at the instruction before the CALL, which must not be guarded. ``depth`` is
     the stack depth at the return (1 under RETURN_VALUE, 0 under RETURN_CONST: CPython returns
-    with nothing else on the stack).
+    with nothing else on the stack). A cell or free variable is checked the same way, by its
+    ``LOAD_DEREF``: never through ``frame.f_locals``, whose read on 3.11 and 3.12 refreshes the
+    dict ``locals()`` returned, which the function may hold (or return).
     """
-    call = _call(sink, [_load_fast(name, location)], location)
-    return _checked([name], call, _call(hook, [], location), depth, location)
-
-
-def _checked(names: list[str], call: list[Any], fallback: list[Any], depth: int, location: Any) -> list[Any]:
-    """``call`` if every one of ``names`` is bound, else ``fallback``: the names are checked first,
-    each by a load and a POP_TOP in one exception-table entry (as in :func:`_guarded`), so that
-    nothing ``call`` raises is taken for an unbound variable."""
-    if not names:
-        return call
     handler, done = Label(), Label()
     entry = TryBegin(handler, False, depth)
-    checks = [item for name in names for item in (_load_fast(name, location), Instr("POP_TOP", location=location))]
     return [
+        *region.leave(out),
         entry,
-        *checks,
+        _load(name, code, location),
+        Instr("POP_TOP", location=location),
         TryEnd(entry),
-        *call,
+        *region.resume(),
+        *_call(sink, [_load(name, code, location)], location),
         Instr("JUMP_FORWARD", done, location=location),
         handler,
         Instr("POP_TOP", location=location),
-        *fallback,
+        *_call(hook, [], location),
+        done,
+    ]
+
+
+def _value_or_missing(name: str, code: Bytecode, depth: int, region: _Region, location: Any) -> list[Any]:
+    """Push ``name``'s value, or ``MISSING`` if it is unbound; ``depth`` is the stack depth here.
+
+    Checked as in :func:`_guarded`, by a load and a POP_TOP in an exception-table entry of their
+    own; the value is loaded again after it, outside the entry, so that the instruction before a
+    call is never guarded. The call's first instructions precede it: the region left is never empty."""
+    handler, done = Label(), Label()
+    entry = TryBegin(handler, False, depth)
+    return [
+        *region.leave([None]),
+        entry,
+        _load(name, code, location),
+        Instr("POP_TOP", location=location),
+        TryEnd(entry),
+        *region.resume(),
+        _load(name, code, location),
+        Instr("JUMP_FORWARD", done, location=location),
+        handler,
+        Instr("POP_TOP", location=location),
+        Instr("LOAD_CONST", MISSING, location=location),
         done,
     ]
 
@@ -206,24 +265,26 @@ class _Template:
             items = list(code)
             stores = assignment_stores(items, {*each_slot, *(name for name, _ in edit_plan)})
             positions = site_positions(items, stores)
-            # Plain fast locals may be loaded under a guard where they might be unbound; cell and
-            # free variables, and names 3.12+ comprehensions clear, are read from the frame.
+            # A variable that may be unbound at a return is loaded under a guard (plain locals,
+            # cells and free variables alike). Two kinds are not: a name that is no variable of
+            # the function (never bound: MISSING at once), and a cell of a comprehension 3.12
+            # inlines, whose slot holds no cell outside it (LOAD_DEREF would crash): read from the
+            # frame, the one read of frame.f_locals left at a return.
             cleared = {i.arg for i in code if isinstance(i, Instr) and i.name == "LOAD_FAST_AND_CLEAR"}
-            guardable = {
-                name
-                for name in tracked
-                if name in original.co_varnames and name not in code.cellvars and name not in cleared
-            }
+            variables = {*original.co_varnames, *code.cellvars, *code.freevars}
+            from_frame = {name for name in tracked if name in code.cellvars and name in cleared}
+            # A cell is never taken for bound: an inner function may delete it (nonlocal; del).
+            cells = {*code.cellvars, *code.freevars}
             out: list[Any] = []
-            active: TryBegin | None = None
+            region = _Region()
             for index, item in enumerate(items):
                 if isinstance(item, TryBegin):
-                    active = item
+                    region.begin(item)
                 elif isinstance(item, TryEnd):
-                    active = None
+                    item = region.end(item)
                 if is_return(item):
                     location = item.location
-                    ready = bound.get(index, frozenset())
+                    ready = bound.get(index, frozenset()) - cells
                     depth = 1 if item.name == "RETURN_VALUE" else 0
                     if compile_hook is not None:
                         out += _guarded_hook(compile_hook[0], slots[n_slots], location)
@@ -231,20 +292,26 @@ class _Template:
                         name = tracked[i]
                         if name in ready:
                             out += _call(slot, [_load(name, code, location)], location)
-                        elif name in guardable and active is None:
-                            out += _guarded(slot, name, _Unbound(target, name), depth, location)
+                        elif name not in variables:
+                            out += _call(_Unbound(target, name), [], location)
+                        elif name not in from_frame:
+                            out += _guarded(slot, name, code, _Unbound(target, name), depth, region, out, location)
                         else:
                             out += _call(target.frame_reader(i), [], location)
                     for position, ((indices, packed), slot) in enumerate(zip(collectors, collector_slots, strict=True)):
                         names = [tracked[i] for i in indices]
-                        unready = [name for name in names if name not in ready]
-                        if all(name in guardable for name in unready) and (active is None or not unready):
-                            loads = [_load(name, code, location) for name in names]
-                            fallback = _call(target.frame_collector(position), [], location)
-                            collect = (_packed_call if packed else _call)(slot, loads, location)
-                            out += _checked(unready, collect, fallback, depth, location)
-                        else:
+                        if from_frame.intersection(names):
                             out += _call(target.frame_collector(position), [], location)
+                            continue
+                        loads: list[Any] = []
+                        for k, name in enumerate(names):
+                            if name in ready:
+                                loads.append(_load(name, code, location))
+                            elif name not in variables:
+                                loads.append(Instr("LOAD_CONST", MISSING, location=location))
+                            else:  # the sink (and NULL or self) and the values before it are on the stack
+                                loads += _value_or_missing(name, code, depth + 2 + k, region, location)
+                        out += (_packed_call if packed else _call)(slot, loads, location, len(names))
                 out.append(item)
                 if index in stores and isinstance(item, Instr):
                     name, position, location = stores[index], positions[index], item.location

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import warnings
 
 import pytest
 
+import anycapture
 from anycapture import CaptureWarning, EmptyCaptureError, UnknownVariableError, capture, get_local, recipes
 
 
@@ -108,6 +110,25 @@ def test_bad_string_target_is_clear() -> None:
         capture(f"{__name__}:Layer.forwad", "attn")
     with pytest.raises(ImportError, match="cannot import a module"):
         capture("no_such_package_xyz.f", "x")
+    for spec in ("", ":", "os:", ":f", "os", "os:path.", "os..path"):
+        with pytest.raises(ValueError, match=rf"^{re.escape(repr(spec))} does not name a function: give a module"):
+            capture(spec, "x")
+
+
+def test_bad_mappings_and_flags_are_named() -> None:
+    """capture({}), a mapping to a non-name, and non-bool clone/strict/grads raise naming the value."""
+    with pytest.raises(ValueError, match=r"capture\(\{\}\) names no function to capture"):
+        capture({})
+    for names in (3, None):
+        with pytest.raises(TypeError, match=rf"capture\(\) maps <function helper .*> to {names!r}; map each"):
+            capture({helper: names})  # type: ignore[dict-item]
+    for option in ("clone", "strict", "grads"):
+        with pytest.raises(TypeError, match=rf"^{option} must be True or False; got 'yes'$"):
+            capture(helper, "scores", **{option: "yes"})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^strict must be True or False; got 'x'$"):
+        anycapture.capture_attention(strict="x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^strict must be True or False; got 'x'$"):
+        anycapture.edit(helper, "scores", abs, strict="x")  # type: ignore[arg-type]
 
 
 def test_mapping_of_targets_and_nesting(backend: str) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from . import _engine
-from ._capture import Capture, value_options
+from ._capture import Capture, check_flag, value_options
 
 __all__ = ["AttentionCapture", "attention_probabilities", "capture_attention"]
 
@@ -241,5 +241,6 @@ def capture_attention(
     >>> cap.stack("attn").shape
     torch.Size([1, 1, 2, 3, 3])
     """
+    check_flag("strict", strict)
     options = value_options(values, device, clone, collate_fn, reduce, max_size, sink)
     return AttentionCapture(model=model, key_style="qualname", strict=strict, **options)

@@ -1457,7 +1457,12 @@ def _normalise_targets(
     if isinstance(target, Mapping):
         if varnames:
             raise TypeError("give variable names either in the mapping or as arguments, not both")
-        pairs = [(spec, (names,) if isinstance(names, str) else tuple(names)) for spec, names in target.items()]
+        if not target:
+            raise ValueError(
+                "capture({}) names no function to capture; map each function to its variable names, "
+                "e.g. capture({Attention.forward: 'attn', Block.forward: ['x', 'y']})"
+            )
+        pairs = [(spec, _mapped_names(spec, names)) for spec, names in target.items()]
     else:
         pairs = [(target, varnames)]
     merged: dict[types.FunctionType, tuple[tuple[str, ...], tuple[str, str], tuple[Any, ...] | None]] = {}
@@ -1501,6 +1506,18 @@ def _normalise_targets(
             _located.clear()
         _located[key] = (target, *location, result[0], result[0][0].__code__)
     return result
+
+
+def _mapped_names(spec: object, names: object) -> tuple[object, ...]:
+    """The variable names a mapping given to capture() has for ``spec``: a str or an iterable of them."""
+    if isinstance(names, str):
+        return (names,)
+    if not isinstance(names, Iterable):
+        raise TypeError(
+            f"capture() maps {spec!r} to {names!r}; map each function to a variable name or a list of them, "
+            "e.g. {Attention.forward: 'attn'}"
+        )
+    return tuple(names)
 
 
 # Recipes and "module:Qual.name" strings given to capture() before, with what they resolved to and
@@ -1571,6 +1588,8 @@ def capture(
     """
     if key_style not in ("qualname", "module"):
         raise ValueError(f"key_style={key_style!r} is not a key style; use 'qualname' or 'module'")
+    check_flag("strict", strict)
+    check_flag("grads", grads)
     if when != "return" or at is not None or line is not None:
         check_when(when, at, line, "capture")
     if grads:
@@ -1610,6 +1629,7 @@ def value_options(
         found = _plain_options.get(key)
         if found is not None:
             return found
+    check_flag("clone", clone)
     if sink is not None:
         _check_sink(sink)
         if max_size is not None:
@@ -1634,6 +1654,12 @@ def value_options(
 
 
 _plain_options: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def check_flag(name: str, value: object) -> None:
+    """``value`` of the option ``name`` is a bool (``strict='no'`` would read as true)."""
+    if type(value) is not bool:
+        raise TypeError(f"{name} must be True or False; got {value!r}")
 
 
 def _check_sink(sink: Any) -> None:

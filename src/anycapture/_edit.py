@@ -10,7 +10,7 @@ from typing import Any
 
 from . import _engine
 from ._backends import require_rewriting
-from ._capture import Capture, TargetSpec, _reference
+from ._capture import Capture, TargetSpec, _reference, check_flag
 from ._errors import CaptureError, CaptureWarning
 from ._functions import (
     Site,
@@ -205,6 +205,7 @@ def edit(
             )
         chosen = frozenset({sites[0].position})
     require_rewriting("edit()")
+    check_flag("strict", strict)
     return Edit(func, checked, fn, chosen, model=model, path=path, strict=strict, bound_to=bound_to)
 
 

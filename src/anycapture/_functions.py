@@ -228,10 +228,15 @@ def locate_target(spec: str) -> tuple[str, tuple[str, ...], object]:
 
     if ":" in spec:
         module_name, _, qualname = spec.partition(":")
-        candidates = [(module_name, qualname)]
+        candidates = [(module_name, qualname)] if module_name and qualname else []
     else:
         dotted = spec.split(".")
         candidates = [(".".join(dotted[:i]), ".".join(dotted[i:])) for i in range(len(dotted) - 1, 0, -1)]
+    if not candidates or any(not part for module_name, qualname in candidates for part in qualname.split(".")):
+        raise ValueError(
+            f"{spec!r} does not name a function: give a module and the function's qualified name, "
+            "'package.module:Qualified.name' (e.g. 'timm.models.vision_transformer:Attention.forward')"
+        )
     errors = []
     for module_name, qualname in candidates:
         try:

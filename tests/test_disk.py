@@ -1065,9 +1065,9 @@ def test_reading_inside_a_block_reads_only_the_new_shards(tmp_path: Path, monkey
     parsed: list[str] = []
     real = disk.CaptureFolder._read_shard
 
-    def counting(self: Any, index_path: Path, prefix: str, rank: Any, shard: Any, scalars: Any) -> Any:
+    def counting(self: Any, index_path: Path, prefix: str, rank: Any, shard: Any, *found: Any) -> Any:
         parsed.append(shard["file"])
-        return real(self, index_path, prefix, rank, shard, scalars)
+        return real(self, index_path, prefix, rank, shard, *found)
 
     monkeypatch.setattr(disk.CaptureFolder, "_read_shard", counting)
     with anycapture.capture(_Block.forward, "attn", values="raw", sink=tmp_path / "run") as cap:

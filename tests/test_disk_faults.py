@@ -526,3 +526,50 @@ def test_an_index_or_rank_folder_linked_from_outside_is_refused(tmp_path: Path) 
     inside.mkdir()
     (inside / "run").symlink_to(elsewhere, target_is_directory=True)  # the folder opened may itself be a link
     assert len(open_captures(inside / "run").records) == 1
+
+
+# -- values="raw" reads each value back as the type it was ----------------------------------------
+
+
+def make_values(kind: str) -> Any:
+    value: Any
+    if kind == "array":
+        value = np.arange(6, dtype=np.float32).reshape(2, 3)
+    elif kind == "numpy scalar":
+        value = np.float64(2.5)
+    elif kind == "bfloat16 tensor":
+        import torch
+
+        value = torch.arange(4.0, dtype=torch.bfloat16)
+    else:
+        import torch
+
+        value = torch.arange(4.0)
+    return value
+
+
+@pytest.mark.parametrize("with_torch", [False, True])
+def test_raw_values_from_a_sink_keep_their_types(tmp_path: Path, backend: str, with_torch: bool) -> None:
+    """With values="raw" a sink gives numpy arrays, numpy scalars and tensors back as those types, as in memory."""
+    kinds = ["array", "numpy scalar"]
+    if with_torch:
+        torch = pytest.importorskip("torch")
+        kinds += ["tensor", "bfloat16 tensor"]
+
+    for sink in (None, tmp_path / "run"):
+        with anycapture.capture(make_values, "value", values="raw", sink=sink) as cap:
+            for kind in kinds:
+                make_values(kind)
+        got = cap["make_values.value"]
+        assert [type(value) for value in got] == [type(make_values(kind)) for kind in kinds], sink
+        for value, kind in zip(got, kinds, strict=True):
+            expected = make_values(kind)
+            if with_torch and isinstance(expected, torch.Tensor):
+                assert value.dtype == expected.dtype
+                torch.testing.assert_close(value, expected)
+            else:
+                np.testing.assert_array_equal(value, expected)
+    with anycapture.capture(make_values, "value", values="raw", sink=tmp_path / "stack") as cap:
+        make_values("array")
+        make_values("array")
+    assert type(cap.stack("value")) is np.ndarray

@@ -737,7 +737,7 @@ class Capture(Mapping[str, list[Any]]):
         strict: bool,
         sites: Sequence[Mapping[str, frozenset[int] | None] | None] | None = None,
         sink: Any = None,
-        read_as: Literal["numpy", "tensor"] = "numpy",
+        read_as: Literal["numpy", "tensor", "raw"] = "numpy",
         grads: bool = False,
     ) -> None:
         self.model = model
@@ -1645,8 +1645,9 @@ def value_options(
         "reduce": reduce,
         "max_size": check_max_size(max_size),
         "sink": sink,
-        # How a sink's records are read back: as the values were kept (values="raw" keeps tensors).
-        "read_as": "tensor" if values == "tensor" or (values == "raw" and "torch" in sys.modules) else "numpy",
+        # How a sink's records are read back: as the values were kept (values="raw": each as the
+        # type it had, a torch tensor or a numpy array).
+        "read_as": values if values in ("tensor", "raw") else "numpy",
     }
     if key is not None and len(_plain_options) < _MAX_LAYOUTS:
         _plain_options[key] = options

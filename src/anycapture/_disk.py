@@ -566,6 +566,9 @@ class Writer:
             tensor, nbytes, is_torch = stored
             name = str(number)
             entry["tensor"] = name
+            kind = _kind_of(value, is_torch)
+            if kind is not None:
+                entry["type"] = kind
             shard.tensors[name] = tensor
             shard.nbytes += nbytes
             shard.torch = shard.torch or is_torch
@@ -736,6 +739,18 @@ def _serialise(tensor: Any) -> None:
         from safetensors.torch import save
 
         save({"0": tensor})
+
+
+def _kind_of(value: Any, is_torch: bool) -> str | None:
+    """What a tensor record was written from, when not a numpy array: ``"torch"`` (a tensor) or
+    ``"numpy.generic"`` (a numpy scalar, stored as a 0-d array). A block with ``values="raw"``
+    reads each back as the type it was."""
+    if is_torch:
+        return "torch"
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(value, numpy.generic):
+        return "numpy.generic"
+    return None
 
 
 def _non_finite(item: Any) -> Any:
@@ -921,7 +936,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
     def __init__(
         self,
         folder: Path,
-        values: Literal["numpy", "tensor"],
+        values: Literal["numpy", "tensor", "raw"],
         *,
         earlier: CaptureFolder | None = None,
         follow_links: bool = False,
@@ -930,9 +945,10 @@ class CaptureFolder(Mapping[str, list[Any]]):
         self.value_mode = values
         self.follow_links = follow_links
         self._scalars: dict[tuple[str, int], Any] = {}
+        self._kinds: dict[tuple[str, int], str] = {}  # what tensor records were written from (see _kind_of)
         # Each shard's records, by (prefix, name, bytes): a folder opened again while its writer
         # goes on (earlier=, see Capture.stored) reads only the shards written since.
-        self._shards: dict[tuple[str, str, Any], tuple[list[StoredRecord], dict[tuple[str, int], Any]]] = {}
+        self._shards: dict[tuple[str, str, Any], tuple[list[StoredRecord], dict[tuple[str, int], Any], Any]] = {}
         reuse = earlier._shards if earlier is not None and earlier.folder == folder else {}
         parts = _parts(folder, self._check_inside)
         records: list[StoredRecord] = []
@@ -948,12 +964,13 @@ class CaptureFolder(Mapping[str, list[Any]]):
                 listed.add(name)
                 known = (prefix, name, shard.get("bytes"))
                 if known in reuse:
-                    shard_records, scalars = reuse[known]
+                    shard_records, scalars, kinds = reuse[known]
                 else:
-                    scalars = {}
-                    shard_records = self._read_shard(index_path, prefix, rank, shard, scalars)
-                self._shards[known] = (shard_records, scalars)
+                    scalars, kinds = {}, {}
+                    shard_records = self._read_shard(index_path, prefix, rank, shard, scalars, kinds)
+                self._shards[known] = (shard_records, scalars, kinds)
                 self._scalars.update(scalars)
+                self._kinds.update(kinds)
                 found += shard_records
             _check_numbers(index_path, found)
             if len(found) != index["records"]:
@@ -994,9 +1011,16 @@ class CaptureFolder(Mapping[str, list[Any]]):
         return view
 
     def _read_shard(
-        self, index_path: Path, prefix: str, rank: int | None, shard: Any, scalars: dict[tuple[str, int], Any]
+        self,
+        index_path: Path,
+        prefix: str,
+        rank: int | None,
+        shard: Any,
+        scalars: dict[tuple[str, int], Any],
+        kinds: dict[tuple[str, int], str],
     ) -> list[StoredRecord]:
-        """The records of one shard the index lists; the values of its scalars go into ``scalars``."""
+        """The records of one shard the index lists; the values of its scalars go into ``scalars``,
+        what its tensors were written from into ``kinds``."""
         name = shard["file"]
         path = self.folder / prefix / name
         if not path.is_file():
@@ -1041,7 +1065,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
         records = []
         used: set[str] = set()
         for entry in content["records"]:
-            records.append(self._record(path, prefix + name, rank, entry, tensors, scalars))
+            records.append(self._record(path, prefix + name, rank, entry, tensors, scalars, kinds))
             if records[-1].tensor is not None:
                 used.add(records[-1].tensor)
         extra = sorted(set(tensors) - used)
@@ -1057,6 +1081,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
         entry: Any,
         tensors: dict[str, tuple[list[int], str]],
         scalars: dict[tuple[str, int], Any],
+        kinds: dict[tuple[str, int], str],
     ) -> StoredRecord:
         try:
             meta = entry["meta"]
@@ -1084,6 +1109,9 @@ class CaptureFolder(Mapping[str, list[Any]]):
                 )
             dims, code = tensors[tensor]
             shape, dtype = tuple(dims), _DTYPE_NAMES.get(code, code)
+            kind = entry.get("type")
+            if kind in ("torch", "numpy.generic"):
+                kinds[shard, number] = kind
         else:
             scalars[shard, number] = _decoded(entry.get("value"))
         fields = {field: meta.get(field) for field in _KNOWN_META}
@@ -1170,7 +1198,8 @@ class CaptureFolder(Mapping[str, list[Any]]):
             listing = "; ".join(f"{_describe(record)}: {record.shape}" for record in records)
             raise ValueError(f"cannot stack values of different shapes: {listing}")
         values = self._load_many(records)
-        if self.value_mode == "tensor":
+        loaded = sys.modules.get("torch")
+        if self.value_mode == "tensor" or (loaded is not None and isinstance(values[0], loaded.Tensor)):
             import torch
 
             return torch.stack(values)
@@ -1189,15 +1218,20 @@ class CaptureFolder(Mapping[str, list[Any]]):
             else:
                 by_shard.setdefault(record.shard, []).append(record)
         for shard, wanted in by_shard.items():
-            values.update(
-                ((shard, number), value) for number, value in self._load_shard(self.folder / shard, wanted).items()
-            )
+            if self.value_mode == "raw":  # each as the type it was written from
+                as_tensors = [r for r in wanted if self._kinds.get((shard, r.number)) == "torch"]
+                as_arrays = [r for r in wanted if self._kinds.get((shard, r.number)) != "torch"]
+                loaded = {**self._load_shard(self.folder / shard, as_tensors, True)}
+                for number, value in self._load_shard(self.folder / shard, as_arrays, False).items():
+                    loaded[number] = value[()] if self._kinds.get((shard, number)) == "numpy.generic" else value
+            else:
+                loaded = self._load_shard(self.folder / shard, wanted, self.value_mode == "tensor")
+            values.update(((shard, number), value) for number, value in loaded.items())
         return [values[record.shard, record.number] for record in records]
 
-    def _load_shard(self, path: Path, records: list[StoredRecord]) -> dict[int, Any]:
+    def _load_shard(self, path: Path, records: list[StoredRecord], tensor_mode: bool) -> dict[int, Any]:
         from safetensors import safe_open
 
-        tensor_mode = self.value_mode == "tensor"
         native = [r for r in records if tensor_mode or r.dtype in _NUMPY_DTYPES]
         other = [r for r in records if not (tensor_mode or r.dtype in _NUMPY_DTYPES)]
         values: dict[int, Any] = {}

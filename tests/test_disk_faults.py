@@ -121,6 +121,7 @@ def test_a_full_disk_in_a_real_process_gives_the_right_advice(tmp_path: Path) ->
     assert "Free space or choose another folder" in lines["RAISED"]
     assert "bug in anycapture" not in lines["RAISED"]
     assert lines["OUTPUTS"] == "True"
+    assert int(lines["WARNINGS"]) <= 1  # told once, unless flush() at the block's end raised first
     assert int(lines["RECORDS"]) >= 30  # every shard before the large record was written
     assert lines["READABLE"] == "True"
 
@@ -353,6 +354,11 @@ def test_records_sharing_a_number_are_refused(tmp_path: Path) -> None:
     with pytest.raises(CaptureFileError, match=r"index.json': record number 0 is used twice"):
         open_captures(tmp_path / "scalars")
     odd = [{"n": 0, "tensor": ["0"], "meta": {"key": KEY}}, {"n": True, "meta": {"key": KEY}}]
+    write_shard(tmp_path / "bool", [])
+    index = json.loads((tmp_path / "bool" / "index.json").read_text())
+    (tmp_path / "bool" / "index.json").write_text(json.dumps({**index, "records": False}))
+    with pytest.raises(CaptureFileError, match=r"index.json' lacks its shard list or record count"):
+        open_captures(tmp_path / "bool")
     for i, entry in enumerate(odd):
         write_shard(tmp_path / f"odd{i}", [entry], {"0": np.zeros(1)} if i == 0 else {})
         with pytest.raises(CaptureFileError, match=r"shard-00000.safetensors' has a malformed record"):

@@ -1354,7 +1354,7 @@ def _parts(folder: Path, check: Callable[[Path], None]) -> list[tuple[str, int |
                 check(folder / name)
                 check(folder / name / INDEX)
                 index = _read_index(folder / name, folder / name / INDEX)
-                if index.get("rank", rank) != rank:
+                if type(index.get("rank", rank)) is not int or index.get("rank", rank) != rank:
                     raise CaptureFileError(
                         f"{str(folder / name / INDEX)!r} says rank {_shown(index.get('rank'))}, "
                         f"not the {rank} of its folder"
@@ -1372,7 +1372,7 @@ def _parts(folder: Path, check: Callable[[Path], None]) -> list[tuple[str, int |
         check(folder / INDEX)
     index = _read_index(folder, folder / INDEX)
     own = index.get("rank")
-    return [("", own if isinstance(own, int) else None, index)]
+    return [("", own if type(own) is int else None, index)]
 
 
 def _read_index(folder: Path, path: Path) -> dict[str, Any]:
@@ -1409,7 +1409,7 @@ def _read_index(folder: Path, path: Path) -> dict[str, Any]:
             f"{str(path)!r} has format version {_shown(version)}; this anycapture reads version {VERSION} "
             "(a newer anycapture wrote it? upgrade to read it)"
         )
-    if not isinstance(index.get("shards"), list) or not isinstance(index.get("records"), int):
+    if not isinstance(index.get("shards"), list) or type(index.get("records")) is not int:
         raise CaptureFileError(f"{str(path)!r} lacks its shard list or record count")
     for field, kind in (("skipped", int), ("complete", bool)):
         if field in index and type(index[field]) is not kind:

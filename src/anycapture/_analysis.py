@@ -72,7 +72,7 @@ def bound_at_returns(code: Bytecode, tracked: Sequence[str], arguments: Iterable
     """Map the index in ``code`` of each reachable return to the tracked names bound there.
 
     ``arguments`` are bound on entry. A tracked name that any ``LOAD_FAST_AND_CLEAR`` touches, or
-    that is a free variable, is never reported bound: its value is read from the frame instead.
+    that is a free variable, is never reported bound: its value is read under a guard instead.
     """
     items = list(code)
     bit = {name: 1 << i for i, name in enumerate(tracked)}

@@ -470,3 +470,22 @@ def test_notebook_output_renders_in_chromium(browser: Any, tmp_path: Path) -> No
     assert opened.js("anycapture.get(anycapture.ids()[0]).value(1, 2, 3, 0)") == pytest.approx(0.25, abs=0.01)
     assert opened.errors == []
     assert opened.outside() == []
+
+
+def test_demo_index_is_an_explorer(browser: Any, tmp_path: Path) -> None:
+    """`anycapture demo` writes index.html as a working patch explorer that links the pictures' page."""
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    from anycapture._cli import main
+
+    assert main(["demo", "--only", "vision", "--seconds", "2", "--out", str(tmp_path)]) == 0
+    opened = Opened(browser, (tmp_path / "index.html").as_uri())
+    info = opened.js("anycapture.info()")
+    assert (info["grid"], info["prefix"], info["rollout"]) == ([8, 8], 1, True)
+    box = opened.page.locator("[data-image] canvas").bounding_box()
+    opened.page.mouse.click(box["x"] + box["width"] * 0.99, box["y"] + box["height"] * 0.99)
+    assert opened.js("anycapture.state().query") == 64
+    opened.page.click("a[href='pictures.html']")
+    assert opened.page.url.endswith("pictures.html")
+    assert opened.errors == []
+    assert opened.outside() == []

@@ -290,9 +290,15 @@
         return { low: low, high: top, note: head === "rollout" ? "shared across all rollout maps" : "shared across all layers and heads" };
       }
       if (state.scale === "row" && state.view !== "model") {
+        // In the patch view the row's patches set the scale: the prefix tokens' weights are printed beside.
+        var first = state.view === "patches" ? cfg.prefix : 0;
         var values = row(layer, head, query), max = -Infinity;
-        for (var k = 0; k < K; k++) if (values[k] > max) max = values[k];
-        return { low: low, high: max, note: "per query row: query " + query + " “" + cfg.query_tokens[query] + "” only" };
+        for (var k = first; k < K; k++) if (values[k] > max) max = values[k];
+        return {
+          low: low,
+          high: max,
+          note: "per query row: query " + query + " “" + cfg.query_tokens[query] + "” only" + (first ? ", its patches" : ""),
+        };
       }
       if (state.view === "model") return { low: low, high: null, note: "per map: each thumbnail to its own maximum" };
       return { low: low, high: map(layer, head).max, note: "per map: layer " + layer + ", " + headName(head) + " only" };
@@ -309,6 +315,7 @@
       for (var x = 0; x < 220; x++) {
         var t = x / 219, i = Math.round(t * 255);
         if (state.view === "tokens") ctx.fillStyle = "rgba(" + LINE.join(",") + "," + t + ")";
+        else if (state.view === "patches") ctx.fillStyle = "rgba(0,0,0," + 0.85 * (1 - t) + ")";
         else ctx.fillStyle = "rgb(" + LUT[i * 3] + "," + LUT[i * 3 + 1] + "," + LUT[i * 3 + 2] + ")";
         ctx.clearRect(x, 0, 1, 12);
         ctx.fillRect(x, 0, 1, 12);
@@ -469,20 +476,14 @@
       ctx.imageSmoothingEnabled = canvas.width < 2 * cfg.image_size[1]; // a small image stays in sharp pixels
       if (data.image) ctx.drawImage(data.image, 0, 0, canvas.width, canvas.height);
       var pw = canvas.width / cols, ph = canvas.height / rows;
-      var patchScale = s;
-      if (state.scale !== "shared" && prefix > 0) {
-        // The prefix tokens often take most of the weight; "per map/row" spreads the colours over the patches.
-        var top = 0;
-        for (var k = prefix; k < K; k++) if (values[k] > top) top = values[k];
-        if (state.scale === "row") patchScale = { low: s.low, high: top, note: s.note };
-      }
       var total = 0;
       for (var r = 0; r < rows; r++) {
         for (var c = 0; c < cols; c++) {
           var v = values[prefix + r * cols + c];
           total += v;
-          var a = norm(v, patchScale), i = Math.round(a * 255) * 3;
-          ctx.fillStyle = "rgba(" + LUT[i] + "," + LUT[i + 1] + "," + LUT[i + 2] + "," + (0.15 + 0.6 * a).toFixed(3) + ")";
+          // A spotlight: the image shows through where the query looks and is dimmed elsewhere.
+          var a = norm(v, s);
+          ctx.fillStyle = "rgba(0,0,0," + (0.85 * (1 - a)).toFixed(3) + ")";
           ctx.fillRect(c * pw, r * ph, pw, ph);
         }
       }

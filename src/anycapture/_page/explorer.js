@@ -515,7 +515,8 @@
       else if (state.view === "model") drawModel(s);
       else drawPatches(s);
       drawScale(s);
-      ui.status.textContent = "layer " + state.layer + " (" + cfg.layer_names[state.layer] + ") · " + headName(state.head) +
+      var named = cfg.layer_names[state.layer] === "layer " + state.layer ? "" : " (" + cfg.layer_names[state.layer] + ")";
+      ui.status.textContent = "layer " + state.layer + named + " · " + headName(state.head) +
         " · query " + state.query + " “" + cfg.query_tokens[state.query] + "”";
     }
 

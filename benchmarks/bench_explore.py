@@ -1,8 +1,9 @@
 """How large the explorer's page is and how fast it answers, in headless Chromium.
 
 For each case: the file's size, the time until the page answers ``anycapture.info()`` after
-navigation starts (parse, decode, first draw), and the median time of a layer/head switch in the
-token view and the matrix view (``select()`` draws synchronously). Run::
+navigation starts (parse, decode, first draw), the median time of a layer/head switch in the
+token view and the matrix view (``select()`` draws synchronously), and the first opening of the
+model view (every thumbnail computed). Run::
 
     PYTHONPATH=src HF_HUB_OFFLINE=1 python benchmarks/bench_explore.py [--quick]
 
@@ -54,7 +55,7 @@ def minilm_maps() -> tuple[Any, list[str]]:
     return cap, tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
 
 
-def measure(browser: Any, page_path: Path, layers: int, heads: int) -> tuple[float, float, float]:
+def measure(browser: Any, page_path: Path, layers: int, heads: int) -> tuple[float, float, float, float]:
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     start = time.perf_counter()
     page.goto(page_path.as_uri(), wait_until="commit", timeout=120_000)
@@ -72,12 +73,15 @@ def measure(browser: Any, page_path: Path, layers: int, heads: int) -> tuple[flo
                     out[view].push(performance.now() - t0);
                 }
             }
+            const t0 = performance.now();
+            anycapture.select({view: "model"});
+            out.model = performance.now() - t0;
             return out;
         }""",
         [layers, heads],
     )
     page.close()
-    return answered, statistics.median(switches["tokens"]), statistics.median(switches["matrix"])
+    return answered, statistics.median(switches["tokens"]), statistics.median(switches["matrix"]), switches["model"]
 
 
 def main() -> None:
@@ -109,16 +113,26 @@ def main() -> None:
             error = explorer.max_abs_error
             del explorer, source
             gc.collect()
-            answered, tokens_ms, matrix_ms = measure(browser, path, layers, heads)
-            rows.append((label, path.stat().st_size / 2**20, built, answered, tokens_ms, matrix_ms, error))
+            answered, tokens_ms, matrix_ms, model_ms = measure(browser, path, layers, heads)
+            rows.append((label, path.stat().st_size / 2**20, built, answered, tokens_ms, matrix_ms, model_ms, error))
         browser.close()
     print(f"chromium {chromium}; times are wall-clock on this machine")
-    header = ("case", "file MB", "build s", "answers s", "switch tokens ms", "switch matrix ms", "max error")
+    header = (
+        "case",
+        "file MB",
+        "build s",
+        "answers s",
+        "switch tokens ms",
+        "switch matrix ms",
+        "model view opens ms",
+        "max error",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    for label, size, built, answered, tokens_ms, matrix_ms, error in rows:
+    for label, size, built, answered, tokens_ms, matrix_ms, model_ms, error in rows:
         print(
-            f"| {label} | {size:.1f} | {built:.1f} | {answered:.2f} | {tokens_ms:.1f} | {matrix_ms:.1f} | {error:.4f} |"
+            f"| {label} | {size:.1f} | {built:.1f} | {answered:.2f} | {tokens_ms:.1f} | {matrix_ms:.1f} "
+            f"| {model_ms:.0f} | {error:.4f} |"
         )
 
 

@@ -124,7 +124,7 @@ def test_patch_view_errors_are_clear() -> None:
 
 
 def test_get_local_cache_with_a_key(backend: str) -> None:
-    """get_local.cache with name= the key gives one layer per call."""
+    """get_local.cache with name= the key (or the variable's name) gives one layer per call."""
 
     def attend(x: Any) -> Any:
         attn = x
@@ -138,6 +138,7 @@ def test_get_local_cache_with_a_key(backend: str) -> None:
     page = anycapture.explore(get_local.cache, name=f"{attend.__qualname__}.attn")
     np.testing.assert_array_equal(page.maps, maps)
     assert page.layer_names[2].endswith("call 2")
+    np.testing.assert_array_equal(anycapture.explore(get_local.cache, name="attn").maps, maps)  # the variable
     with pytest.raises(KeyError, match="pass one of them as name="):
         anycapture.explore(get_local.cache, name="nope")
 
@@ -161,7 +162,7 @@ def test_capture_block_labels_layers_by_path() -> None:
 
 
 def test_sink_folder_and_capture_folder(tmp_path: Path, backend: str) -> None:
-    """A folder a sink wrote, by path or opened, gives the same maps as were captured."""
+    """A folder a sink wrote, by path, opened, or through its capture block, gives the maps captured."""
     pytest.importorskip("safetensors")
 
     class Block:
@@ -170,9 +171,10 @@ def test_sink_folder_and_capture_folder(tmp_path: Path, backend: str) -> None:
             return attn
 
     maps = softmax_maps(2, 2, 3)
-    with anycapture.capture(Block.forward, "attn", values="raw", sink=tmp_path / "run"):
+    with anycapture.capture(Block.forward, "attn", values="raw", sink=tmp_path / "run") as cap:
         for layer in maps:
             Block().forward(layer[None])
+    np.testing.assert_array_equal(anycapture.explore(cap).maps, maps)  # the block itself reads its folder
     by_path = anycapture.explore(tmp_path / "run", name="attn")
     opened = anycapture.explore(anycapture.open_captures(tmp_path / "run"))
     np.testing.assert_array_equal(by_path.maps, maps)

@@ -76,9 +76,12 @@ def _from_records(records: Sequence[Any], values: Sequence[Any]) -> tuple[list[A
 
 def _pick_name(keys: list[str], name: str | None, where: str) -> str:
     if name is not None:
-        if name not in keys:
-            raise KeyError(f"explore() got name={name!r}, but {where} holds {keys!r}: pass one of them as name=")
-        return name
+        if name in keys:
+            return name
+        ending = [key for key in keys if key.endswith("." + name)]  # a variable's name: "attn" for "f.attn"
+        if len(ending) == 1:
+            return ending[0]
+        raise KeyError(f"explore() got name={name!r}, but {where} holds {keys!r}: pass one of them as name=")
     if len(keys) == 1:
         return keys[0]
     if not keys:
@@ -99,6 +102,8 @@ def _source_maps(source: Any, name: str | None) -> tuple[Any, list[str] | None]:
                 "(capture(..., sink='folder/')), or an array, a capture block or get_local.cache"
             )
         source = open_captures(folder)
+    if isinstance(source, Capture) and source.sink is not None:
+        source = source.stored()  # a block that streamed to a sink: its records are on disk
     if isinstance(source, Capture | CaptureFolder):
         where = "this capture block" if isinstance(source, Capture) else f"the folder {str(source.folder)!r}"
         # name= may be a key or a variable's name, as in select(); an unknown one raises there.

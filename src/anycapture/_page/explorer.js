@@ -28,6 +28,13 @@
     return lut;
   }
   var LUT = buildLut(VIRIDIS);
+  // The same colours as one 32-bit RGBA word each (canvas pixels are bytes R, G, B, A in memory).
+  var LUT32 = new Uint32Array(256);
+  var littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+  for (var n = 0; n < 256; n++) {
+    var r = LUT[n * 3], g = LUT[n * 3 + 1], b = LUT[n * 3 + 2];
+    LUT32[n] = littleEndian ? ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0 : ((r << 24) | (g << 16) | (b << 8) | 255) >>> 0;
+  }
 
   function decode(text, kind) {
     var s = atob(text.trim());
@@ -103,11 +110,12 @@
       var m = data.means[layer];
       if (m) return m;
       m = new Float64Array(Q * K);
+      var ints = data.ints;
       for (var h = 0; h < H; h++) {
         for (var q = 0; q < Q; q++) {
           var row = (layer * H + h) * Q + q;
           var lo = data.low[row], st = data.step[row], base = row * K, out = q * K;
-          for (var k = 0; k < K; k++) m[out + k] += lo + data.ints[base + k] * st;
+          for (var k = 0; k < K; k++) m[out + k] += lo + ints[base + k] * st;
         }
       }
       for (var i = 0; i < m.length; i++) m[i] /= H;
@@ -133,17 +141,29 @@
       return out;
     }
     var mapCache = { key: null, values: null, max: 0 };
+    var mapBuffer = null; // one map's values for a single head or rollout, reused: only the shown map is kept
     function map(layer, head) {
       var key = layer + "/" + head;
       if (mapCache.key === key) return mapCache;
-      var values;
-      if (head === "mean") values = meanMap(layer);
-      else {
-        values = new Float64Array(Q * K);
-        for (var q = 0; q < Q; q++) values.set(row(layer, head, q), q * K);
+      var values, max = -Infinity, i;
+      if (head === "mean") {
+        values = meanMap(layer);
+        for (i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
+      } else {
+        values = mapBuffer || (mapBuffer = new Float64Array(Q * K));
+        var ints = head === "rollout" ? data.rollout : data.ints;
+        var lows = head === "rollout" ? data.rlow : data.low;
+        var steps = head === "rollout" ? data.rstep : data.step;
+        var first = head === "rollout" ? layer * Q : (layer * H + head) * Q;
+        for (var q = 0; q < Q; q++) {
+          var r = first + q, lo = lows[r], st = steps[r], base = r * K, out = q * K;
+          for (var k = 0; k < K; k++) {
+            var v = lo + ints[base + k] * st;
+            values[out + k] = v;
+            if (v > max) max = v;
+          }
+        }
       }
-      var max = -Infinity;
-      for (var i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
       mapCache = { key: key, values: values, max: max };
       return mapCache;
     }
@@ -327,6 +347,8 @@
     }
 
     // -- views -----------------------------------------------------------------------------------
+    var shades = new Int8Array(K); // each key's shading step now shown
+    var shownQuery = null;
     function drawTokens(s) {
       var values = row(state.layer, state.head, state.query);
       var canvas = ui.lines;
@@ -339,31 +361,40 @@
       ctx.clearRect(0, 0, width, height);
       var top = ui.scroll.scrollTop;
       var y0 = state.query * ROW + ROW / 2 - top;
+      // Weights fall into 32 steps of opacity: one path per step (not one per key) and a key's
+      // shading written only when its step changed, so that thousands of keys redraw quickly.
+      var paths = [];
       for (var k = 0; k < K; k++) {
-        var a = norm(values[k], s);
-        ui.ktok[k].style.backgroundColor = a > 0.01 ? "rgba(" + LINE.join(",") + "," + (0.85 * a).toFixed(3) + ")" : "";
-        if (a < 0.02) continue;
-        ctx.strokeStyle = "rgba(" + LINE.join(",") + "," + a.toFixed(3) + ")";
-        ctx.lineWidth = 0.5 + 2.5 * a;
+        var level = Math.round(norm(values[k], s) * 32);
+        if (shades[k] !== level) {
+          ui.ktok[k].style.backgroundColor = level ? "rgba(" + LINE.join(",") + "," + ((0.85 * level) / 32).toFixed(3) + ")" : "";
+          shades[k] = level;
+        }
+        if (level) (paths[level] || (paths[level] = [])).push(k * ROW + ROW / 2 - top);
+      }
+      for (var step = 1; step <= 32; step++) {
+        if (!paths[step]) continue;
+        ctx.strokeStyle = "rgba(" + LINE.join(",") + "," + (step / 32).toFixed(3) + ")";
+        ctx.lineWidth = 0.5 + (2.5 * step) / 32;
         ctx.beginPath();
-        ctx.moveTo(2, y0);
-        ctx.lineTo(width - 2, k * ROW + ROW / 2 - top);
+        paths[step].forEach(function (y) {
+          ctx.moveTo(2, y0);
+          ctx.lineTo(width - 2, y);
+        });
         ctx.stroke();
       }
-      ui.qtok.forEach(function (node, i) {
-        node.classList.toggle("acx-on", i === state.query);
-      });
+      if (shownQuery !== null && ui.qtok[shownQuery]) ui.qtok[shownQuery].classList.remove("acx-on");
+      ui.qtok[state.query].classList.add("acx-on");
+      shownQuery = state.query;
     }
 
     function drawMatrix(s) {
       var m = map(state.layer, state.head);
-      var px = pixels.data;
+      var px = new Uint32Array(pixels.data.buffer);
+      var span = s.high - s.low, scale = span > 0 ? 255 / span : 0, low = s.low, values = m.values;
       for (var i = 0, n = Q * K; i < n; i++) {
-        var c = Math.round(norm(m.values[i], s) * 255) * 3;
-        px[i * 4] = LUT[c];
-        px[i * 4 + 1] = LUT[c + 1];
-        px[i * 4 + 2] = LUT[c + 2];
-        px[i * 4 + 3] = 255;
+        var c = (values[i] - low) * scale;
+        px[i] = LUT32[c <= 0 ? 0 : c >= 255 ? 255 : Math.round(c)];
       }
       offscreen.getContext("2d").putImageData(pixels, 0, 0);
       var canvas = ui.matrix;
@@ -409,22 +440,33 @@
     function pooled(layer, head) {
       var key = layer + "/" + head;
       if (thumbs[key]) return thumbs[key];
-      var out = new Float64Array(pw * ph), count = new Float64Array(pw * ph);
-      var cols = new Int32Array(K);
-      for (var k = 0; k < K; k++) cols[k] = Math.floor((k * pw) / K);
-      for (var q = 0; q < Q; q++) {
-        var values = head === "mean" ? meanMap(layer).subarray(q * K, q * K + K) : row(layer, head, q);
-        var base = Math.floor((q * ph) / Q) * pw;
-        for (k = 0; k < K; k++) {
-          out[base + cols[k]] += values[k];
-          count[base + cols[k]] += 1;
+      var out = new Float64Array(pw * ph), i, max = 0;
+      if (head === "mean") {
+        // Block averages are linear: the mean's thumbnail is the mean of the heads' thumbnails.
+        for (var h = 0; h < H; h++) {
+          var one = pooled(layer, h).values;
+          for (i = 0; i < out.length; i++) out[i] += one[i] / H;
         }
+      } else {
+        // Per row, the stored integers are summed per block of columns (integer adds only); the
+        // row's offset and step turn each sum into a sum of values: n * low + step * sum.
+        var cols = new Int32Array(K), colCount = new Float64Array(pw), rowCount = new Float64Array(ph);
+        var sums = new Float64Array(pw), ints = data.ints, k, c;
+        for (k = 0; k < K; k++) {
+          cols[k] = Math.floor((k * pw) / K);
+          colCount[cols[k]] += 1;
+        }
+        for (var q = 0; q < Q; q++) {
+          var r = (layer * H + head) * Q + q, lo = data.low[r], st = data.step[r], base = r * K;
+          var py = Math.floor((q * ph) / Q), at = py * pw;
+          rowCount[py] += 1;
+          sums.fill(0);
+          for (k = 0; k < K; k++) sums[cols[k]] += ints[base + k];
+          for (c = 0; c < pw; c++) out[at + c] += colCount[c] * lo + st * sums[c];
+        }
+        for (i = 0; i < out.length; i++) out[i] /= rowCount[Math.floor(i / pw)] * colCount[i % pw];
       }
-      var max = 0;
-      for (var i = 0; i < out.length; i++) {
-        out[i] = count[i] ? out[i] / count[i] : 0;
-        if (out[i] > max) max = out[i];
-      }
+      for (i = 0; i < out.length; i++) if (out[i] > max) max = out[i];
       thumbs[key] = { values: out, max: max };
       return thumbs[key];
     }

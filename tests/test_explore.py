@@ -326,9 +326,11 @@ def test_values_agree_with_the_maps(browser: Any, tmp_path: Path) -> None:
 
 
 def test_tokens_hover_click_and_keys(browser: Any, tmp_path: Path) -> None:
-    """Clicking a token selects it as query; the arrows move query, head and layer; key tokens carry data-key."""
+    """Hovering or clicking a token selects it as query; arrows move query, head and layer; keys carry data-key."""
     opened = open_page(browser, anycapture.explore(softmax_maps(3, 2, 8), tokens=list("abcdefgh")), tmp_path)
     page = opened.page
+    page.hover('[data-query="2"]')
+    assert opened.js("anycapture.state().query") == 2
     page.click('[data-query="5"]')
     state = opened.js("anycapture.state()")
     assert (state["view"], state["query"]) == ("tokens", 5)
@@ -491,3 +493,21 @@ def test_demo_index_is_an_explorer(browser: Any, tmp_path: Path) -> None:
     assert opened.page.url.endswith("pictures.html")
     assert opened.errors == []
     assert opened.outside() == []
+
+
+def test_keys_keep_the_query_in_sight(browser: Any, tmp_path: Path) -> None:
+    """With more tokens than fit, a query moved by the arrow keys is scrolled into the token view."""
+    opened = open_page(browser, anycapture.explore(softmax_maps(1, 1, 100)), tmp_path)
+    page = opened.page
+    page.click('[data-query="0"]')
+    page.keyboard.press("ArrowUp")  # wraps to the last token
+    assert opened.js("anycapture.state().query") == 99
+    inside = page.evaluate(
+        """() => {
+            const view = document.querySelector('.acx-scroll').getBoundingClientRect();
+            const token = document.querySelector('[data-query="99"]').getBoundingClientRect();
+            return token.top >= view.top && token.bottom <= view.bottom;
+        }"""
+    )
+    assert inside
+    assert opened.errors == []

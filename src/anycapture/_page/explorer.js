@@ -100,7 +100,7 @@
       view: cfg.grid ? "patches" : "tokens",
       layer: L - 1,
       head: "mean",
-      query: cfg.grid ? 0 : 0,
+      query: 0,
       scale: "map",
       hover: null,
     };
@@ -351,6 +351,10 @@
     var shownQuery = null;
     function drawTokens(s) {
       var values = row(state.layer, state.head, state.query);
+      var view = ui.scroll, y = state.query * ROW;
+      if (view.clientHeight && (y < view.scrollTop || y + ROW > view.scrollTop + view.clientHeight)) {
+        view.scrollTop = Math.max(0, y - view.clientHeight / 2); // a query moved by the keys stays in sight
+      }
       var canvas = ui.lines;
       var height = ui.scroll.clientHeight || 400;
       var width = 160;
@@ -577,7 +581,12 @@
       var node = event.target.closest("[" + attr + "]");
       return node && root.contains(node) ? parseInt(node.getAttribute(attr), 10) : null;
     }
-    ui.qcol.addEventListener("mouseover", function (event) {
+    // Hover selects only when the pointer itself moved: tokens scrolled under a still pointer
+    // (after the arrow keys moved the query) do not take the selection back.
+    var pointer = { x: null, y: null };
+    ui.qcol.addEventListener("mousemove", function (event) {
+      if (event.clientX === pointer.x && event.clientY === pointer.y) return;
+      pointer = { x: event.clientX, y: event.clientY };
       var q = tokenIndex(event, "data-query");
       if (q !== null && q !== state.query) select({ query: q });
     });

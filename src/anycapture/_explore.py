@@ -361,11 +361,23 @@ def _little(array: Any) -> bytes:
 
 
 def _rollouts(maps: Any) -> Any:
-    """The rollout through layers 0..L for every L, with the library's :func:`anycapture.viz.rollout`."""
+    """The rollout through layers 0..L for every L, with the library's :func:`anycapture.viz.rollout`.
+
+    ``rollout(maps[:L + 1])`` is ``rollout(maps[L:L + 1]) @ rollout(maps[:L])``: each layer's own
+    step (heads fused, identity mixed in, rows renormalised) by the library, one product per
+    layer, so that every prefix costs one matrix product instead of L.
+    """
     np = _numpy()
     from .viz import rollout
 
-    return np.stack([rollout(maps[: layer + 1]) for layer in range(len(maps))]).astype(np.float32)
+    fused = maps.mean(axis=1, keepdims=True)  # heads fused first: float64 copies of one head per layer, not all
+    result = np.empty((len(maps), maps.shape[-2], maps.shape[-1]), dtype=np.float32)
+    joint = None
+    for layer in range(len(maps)):
+        step = rollout(fused[layer : layer + 1])
+        joint = step if joint is None else step @ joint
+        result[layer] = joint
+    return result
 
 
 def _json_for_script(value: Any) -> str:

@@ -250,6 +250,23 @@ def test_cli_view_writes_a_page(tmp_path: Path, backend: str, capsys: pytest.Cap
     assert "bad.json" in capsys.readouterr().err
 
 
+def test_page_script_is_linted_and_formatted() -> None:
+    """explorer.js passes eslint and prettier (skipped until `npm install` in tests/js brings them)."""
+    import subprocess
+
+    tools = Path(__file__).parent / "js"
+    bin_dir = tools / "node_modules" / ".bin"
+    if not (bin_dir / "eslint").exists() or not (bin_dir / "prettier").exists():
+        pytest.skip("eslint and prettier are not installed: cd tests/js && npm install")
+    root = tools.parents[1]
+    page = ["src/anycapture/_page/explorer.js", "src/anycapture/_page/explorer.css"]
+    lint = [str(bin_dir / "eslint"), "-c", str(tools / "eslint.config.mjs"), page[0]]
+    fmt = [str(bin_dir / "prettier"), "--config", str(tools / ".prettierrc.json"), "--check", *page]
+    for command in (lint, fmt):
+        result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 # -- in Chromium --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:

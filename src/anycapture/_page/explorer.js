@@ -12,8 +12,17 @@
   if (window.anycapture && window.anycapture.version === VERSION) return;
 
   var VIRIDIS = [
-    [68, 1, 84], [72, 35, 116], [64, 67, 135], [52, 94, 141], [41, 120, 142],
-    [32, 144, 140], [34, 167, 132], [68, 190, 112], [121, 209, 81], [189, 222, 38], [253, 231, 37],
+    [68, 1, 84],
+    [72, 35, 116],
+    [64, 67, 135],
+    [52, 94, 141],
+    [41, 120, 142],
+    [32, 144, 140],
+    [34, 167, 132],
+    [68, 190, 112],
+    [121, 209, 81],
+    [189, 222, 38],
+    [253, 231, 37],
   ];
   var LINE = [31, 119, 180]; // token view: lines and key shading in one hue, weight as opacity
 
@@ -32,8 +41,12 @@
   var LUT32 = new Uint32Array(256);
   var littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
   for (var n = 0; n < 256; n++) {
-    var r = LUT[n * 3], g = LUT[n * 3 + 1], b = LUT[n * 3 + 2];
-    LUT32[n] = littleEndian ? ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0 : ((r << 24) | (g << 16) | (b << 8) | 255) >>> 0;
+    var r = LUT[n * 3],
+      g = LUT[n * 3 + 1],
+      b = LUT[n * 3 + 2];
+    LUT32[n] = littleEndian
+      ? ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0
+      : ((r << 24) | (g << 16) | (b << 8) | 255) >>> 0;
   }
 
   function decode(text, kind) {
@@ -75,7 +88,10 @@
       node.textContent = ""; // the decoded copy is all the page keeps
       return data;
     }
-    var L = cfg.layers, H = cfg.heads, Q = cfg.queries, K = cfg.keys;
+    var L = cfg.layers,
+      H = cfg.heads,
+      Q = cfg.queries,
+      K = cfg.keys;
     var data = {
       ints: take("maps", cfg.encoding),
       low: take("low", "f32"),
@@ -114,7 +130,10 @@
       for (var h = 0; h < H; h++) {
         for (var q = 0; q < Q; q++) {
           var row = (layer * H + h) * Q + q;
-          var lo = data.low[row], st = data.step[row], base = row * K, out = q * K;
+          var lo = data.low[row],
+            st = data.step[row],
+            base = row * K,
+            out = q * K;
           for (var k = 0; k < K; k++) m[out + k] += lo + ints[base + k] * st;
         }
       }
@@ -123,7 +142,12 @@
       return m;
     }
     function row(layer, head, query) {
-      var out = new Float64Array(K), k, r, lo, st, base;
+      var out = new Float64Array(K),
+        k,
+        r,
+        lo,
+        st,
+        base;
       if (head === "mean") {
         var m = meanMap(layer);
         for (k = 0; k < K; k++) out[k] = m[query * K + k];
@@ -131,12 +155,16 @@
       }
       if (head === "rollout") {
         r = layer * Q + query;
-        lo = data.rlow[r]; st = data.rstep[r]; base = r * K;
+        lo = data.rlow[r];
+        st = data.rstep[r];
+        base = r * K;
         for (k = 0; k < K; k++) out[k] = lo + data.rollout[base + k] * st;
         return out;
       }
       r = (layer * H + head) * Q + query;
-      lo = data.low[r]; st = data.step[r]; base = r * K;
+      lo = data.low[r];
+      st = data.step[r];
+      base = r * K;
       for (k = 0; k < K; k++) out[k] = lo + data.ints[base + k] * st;
       return out;
     }
@@ -145,7 +173,9 @@
     function map(layer, head) {
       var key = layer + "/" + head;
       if (mapCache.key === key) return mapCache;
-      var values, max = -Infinity, i;
+      var values,
+        max = -Infinity,
+        i;
       if (head === "mean") {
         values = meanMap(layer);
         for (i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
@@ -156,7 +186,11 @@
         var steps = head === "rollout" ? data.rstep : data.step;
         var first = head === "rollout" ? layer * Q : (layer * H + head) * Q;
         for (var q = 0; q < Q; q++) {
-          var r = first + q, lo = lows[r], st = steps[r], base = r * K, out = q * K;
+          var r = first + q,
+            lo = lows[r],
+            st = steps[r],
+            base = r * K,
+            out = q * K;
           for (var k = 0; k < K; k++) {
             var v = lo + ints[base + k] * st;
             values[out + k] = v;
@@ -181,16 +215,22 @@
         throw new Error("anycapture: layer=" + JSON.stringify(s.layer) + " is not a layer; expected 0 to " + (L - 1));
       }
       if ("head" in s && heads.indexOf(s.head) < 0) {
-        throw new Error("anycapture: head=" + JSON.stringify(s.head) + " is not a head; expected one of " + JSON.stringify(heads));
+        throw new Error(
+          "anycapture: head=" + JSON.stringify(s.head) + " is not a head; expected one of " + JSON.stringify(heads),
+        );
       }
       if ("query" in s && !(Number.isInteger(s.query) && s.query >= 0 && s.query < Q)) {
         throw new Error("anycapture: query=" + JSON.stringify(s.query) + " is not a query; expected 0 to " + (Q - 1));
       }
       if ("view" in s && views.indexOf(s.view) < 0) {
-        throw new Error("anycapture: view=" + JSON.stringify(s.view) + " is not a view; expected one of " + JSON.stringify(views));
+        throw new Error(
+          "anycapture: view=" + JSON.stringify(s.view) + " is not a view; expected one of " + JSON.stringify(views),
+        );
       }
       if ("scale" in s && ["shared", "map", "row"].indexOf(s.scale) < 0) {
-        throw new Error("anycapture: scale=" + JSON.stringify(s.scale) + ' is not a scale; expected "shared", "map" or "row"');
+        throw new Error(
+          "anycapture: scale=" + JSON.stringify(s.scale) + ' is not a scale; expected "shared", "map" or "row"',
+        );
       }
     }
 
@@ -216,7 +256,14 @@
     ui.head = labelled("head", bar);
     ui.head.setAttribute("data-control", "head");
     heads.forEach(function (h) {
-      el("option", { value: String(h), text: h === "mean" ? "mean of heads" : h === "rollout" ? "rollout (layers 0..L)" : "head " + h }, ui.head);
+      el(
+        "option",
+        {
+          value: String(h),
+          text: h === "mean" ? "mean of heads" : h === "rollout" ? "rollout (layers 0..L)" : "head " + h,
+        },
+        ui.head,
+      );
     });
     ui.scale = labelled("colour scale", bar);
     ui.scale.setAttribute("data-control", "scale");
@@ -262,7 +309,9 @@
     ui.model = el("canvas", { className: "acx-model" }, el("div", { className: "acx-stage" }, ui.panels.model));
     ui.modelTip = el("div", { className: "acx-tip" }, ui.model.parentNode);
     var thumb = Math.max(20, Math.min(72, Math.floor(760 / (H + 1))));
-    var modelLeft = 110, modelTop = 20, gap = 4;
+    var modelLeft = 110,
+      modelTop = 20,
+      gap = 4;
     var thumbs = {}; // "layer/head" -> pooled Float64Array, made once
 
     // patch view
@@ -297,43 +346,69 @@
     scaleBox.insertBefore(ui.scaleLow, ui.bar);
     ui.scaleNote = el("span", { className: "acx-scale-note" }, scaleBox);
     ui.status = el("div", { className: "acx-status" }, root);
-    el("div", {
-      className: "acx-help",
-      text: "Up/Down: query · Left/Right: head · Shift+Up/Down: layer · hover or click a token or patch to select it · stored to within " + fmt(cfg.max_abs_error),
-    }, root);
+    el(
+      "div",
+      {
+        className: "acx-help",
+        text:
+          "Up/Down: query · Left/Right: head · Shift+Up/Down: layer · hover or click a token or patch to select it · stored to within " +
+          fmt(cfg.max_abs_error),
+      },
+      root,
+    );
 
     // -- colour scale ----------------------------------------------------------------------------
     function scaleFor(layer, head, query) {
       var low = Math.min(0, cfg.shared_min === undefined ? 0 : cfg.shared_min);
       if (state.scale === "shared") {
         var top = head === "rollout" ? cfg.rollout_max : cfg.shared_max;
-        return { low: low, high: top, note: head === "rollout" ? "shared across all rollout maps" : "shared across all layers and heads" };
+        return {
+          low: low,
+          high: top,
+          note: head === "rollout" ? "shared across all rollout maps" : "shared across all layers and heads",
+        };
       }
       if (state.scale === "row" && state.view !== "model") {
         // In the patch view the row's patches set the scale: the prefix tokens' weights are printed beside.
         var first = state.view === "patches" ? cfg.prefix : 0;
-        var values = row(layer, head, query), max = -Infinity;
+        var values = row(layer, head, query),
+          max = -Infinity;
         for (var k = first; k < K; k++) if (values[k] > max) max = values[k];
         return {
           low: low,
           high: max,
-          note: "per query row: query " + query + " “" + cfg.query_tokens[query] + "” only" + (first ? ", its patches" : ""),
+          note:
+            "per query row: query " +
+            query +
+            " “" +
+            cfg.query_tokens[query] +
+            "” only" +
+            (first ? ", its patches" : ""),
         };
       }
       if (state.view === "model") return { low: low, high: null, note: "per map: each thumbnail to its own maximum" };
-      return { low: low, high: map(layer, head).max, note: "per map: layer " + layer + ", " + headName(head) + " only" };
+      return {
+        low: low,
+        high: map(layer, head).max,
+        note: "per map: layer " + layer + ", " + headName(head) + " only",
+      };
     }
     function norm(v, s) {
       var span = s.high - s.low;
       return span > 0 ? Math.max(0, Math.min(1, (v - s.low) / span)) : 0;
     }
     function headName(head) {
-      return head === "mean" ? "mean of heads" : head === "rollout" ? "rollout through layer " + state.layer : "head " + head;
+      return head === "mean"
+        ? "mean of heads"
+        : head === "rollout"
+          ? "rollout through layer " + state.layer
+          : "head " + head;
     }
     function drawScale(s) {
       var ctx = ui.bar.getContext("2d");
       for (var x = 0; x < 220; x++) {
-        var t = x / 219, i = Math.round(t * 255);
+        var t = x / 219,
+          i = Math.round(t * 255);
         if (state.view === "tokens") ctx.fillStyle = "rgba(" + LINE.join(",") + "," + t + ")";
         else if (state.view === "patches") ctx.fillStyle = "rgba(0,0,0," + 0.85 * (1 - t) + ")";
         else ctx.fillStyle = "rgb(" + LUT[i * 3] + "," + LUT[i * 3 + 1] + "," + LUT[i * 3 + 2] + ")";
@@ -351,7 +426,8 @@
     var shownQuery = null;
     function drawTokens(s) {
       var values = row(state.layer, state.head, state.query);
-      var view = ui.scroll, y = state.query * ROW;
+      var view = ui.scroll,
+        y = state.query * ROW;
       if (view.clientHeight && (y < view.scrollTop || y + ROW > view.scrollTop + view.clientHeight)) {
         view.scrollTop = Math.max(0, y - view.clientHeight / 2); // a query moved by the keys stays in sight
       }
@@ -371,7 +447,9 @@
       for (var k = 0; k < K; k++) {
         var level = Math.round(norm(values[k], s) * 32);
         if (shades[k] !== level) {
-          ui.ktok[k].style.backgroundColor = level ? "rgba(" + LINE.join(",") + "," + ((0.85 * level) / 32).toFixed(3) + ")" : "";
+          ui.ktok[k].style.backgroundColor = level
+            ? "rgba(" + LINE.join(",") + "," + ((0.85 * level) / 32).toFixed(3) + ")"
+            : "";
           shades[k] = level;
         }
         if (level) (paths[level] || (paths[level] = [])).push(k * ROW + ROW / 2 - top);
@@ -395,7 +473,10 @@
     function drawMatrix(s) {
       var m = map(state.layer, state.head);
       var px = new Uint32Array(pixels.data.buffer);
-      var span = s.high - s.low, scale = span > 0 ? 255 / span : 0, low = s.low, values = m.values;
+      var span = s.high - s.low,
+        scale = span > 0 ? 255 / span : 0,
+        low = s.low,
+        values = m.values;
       for (var i = 0, n = Q * K; i < n; i++) {
         var c = (values[i] - low) * scale;
         px[i] = LUT32[c <= 0 ? 0 : c >= 255 ? 255 : Math.round(c)];
@@ -412,7 +493,8 @@
       if (labelsOn) {
         ctx.textAlign = "right";
         ctx.textBaseline = "middle";
-        for (var q = 0; q < Q; q++) ctx.fillText(cfg.query_tokens[q].slice(0, 12), margin - 4, margin + q * cell + cell / 2);
+        for (var q = 0; q < Q; q++)
+          ctx.fillText(cfg.query_tokens[q].slice(0, 12), margin - 4, margin + q * cell + cell / 2);
         for (var k = 0; k < K; k++) {
           ctx.save();
           ctx.translate(margin + k * cell + cell / 2, margin - 4);
@@ -437,14 +519,17 @@
 
     // Thumbnails average blocks of cells when a map is larger than its thumbnail, and show every
     // cell (scaled up, not smoothed) when it is smaller.
-    var pw = Math.min(thumb, K), ph = Math.min(thumb, Q);
+    var pw = Math.min(thumb, K),
+      ph = Math.min(thumb, Q);
     var small = document.createElement("canvas");
     small.width = pw;
     small.height = ph;
     function pooled(layer, head) {
       var key = layer + "/" + head;
       if (thumbs[key]) return thumbs[key];
-      var out = new Float64Array(pw * ph), i, max = 0;
+      var out = new Float64Array(pw * ph),
+        i,
+        max = 0;
       if (head === "mean") {
         // Block averages are linear: the mean's thumbnail is the mean of the heads' thumbnails.
         for (var h = 0; h < H; h++) {
@@ -454,15 +539,24 @@
       } else {
         // Per row, the stored integers are summed per block of columns (integer adds only); the
         // row's offset and step turn each sum into a sum of values: n * low + step * sum.
-        var cols = new Int32Array(K), colCount = new Float64Array(pw), rowCount = new Float64Array(ph);
-        var sums = new Float64Array(pw), ints = data.ints, k, c;
+        var cols = new Int32Array(K),
+          colCount = new Float64Array(pw),
+          rowCount = new Float64Array(ph);
+        var sums = new Float64Array(pw),
+          ints = data.ints,
+          k,
+          c;
         for (k = 0; k < K; k++) {
           cols[k] = Math.floor((k * pw) / K);
           colCount[cols[k]] += 1;
         }
         for (var q = 0; q < Q; q++) {
-          var r = (layer * H + head) * Q + q, lo = data.low[r], st = data.step[r], base = r * K;
-          var py = Math.floor((q * ph) / Q), at = py * pw;
+          var r = (layer * H + head) * Q + q,
+            lo = data.low[r],
+            st = data.step[r],
+            base = r * K;
+          var py = Math.floor((q * ph) / Q),
+            at = py * pw;
           rowCount[py] += 1;
           sums.fill(0);
           for (k = 0; k < K; k++) sums[cols[k]] += ints[base + k];
@@ -485,7 +579,8 @@
       ctx.fillStyle = "#333";
       ctx.textBaseline = "middle";
       ctx.textAlign = "center";
-      for (var h = 0; h <= H; h++) ctx.fillText(h === H ? "mean" : "head " + h, modelLeft + h * (thumb + gap) + thumb / 2, 10);
+      for (var h = 0; h <= H; h++)
+        ctx.fillText(h === H ? "mean" : "head " + h, modelLeft + h * (thumb + gap) + thumb / 2, 10);
       var sctx = small.getContext("2d");
       var image = sctx.createImageData(pw, ph);
       for (var layer = 0; layer < L; layer++) {
@@ -503,7 +598,8 @@
             image.data[i * 4 + 3] = 255;
           }
           sctx.putImageData(image, 0, 0);
-          var x = modelLeft + h * (thumb + gap), y = modelTop + layer * (thumb + gap);
+          var x = modelLeft + h * (thumb + gap),
+            y = modelTop + layer * (thumb + gap);
           ctx.drawImage(small, x, y, thumb, thumb);
           if (layer === state.layer && (h === H ? "mean" : h) === state.head) {
             ctx.strokeStyle = "#e3342f";
@@ -515,13 +611,17 @@
     }
 
     function drawPatches(s) {
-      var canvas = ui.patch, ctx = canvas.getContext("2d");
-      var rows = cfg.grid[0], cols = cfg.grid[1], prefix = cfg.prefix;
+      var canvas = ui.patch,
+        ctx = canvas.getContext("2d");
+      var rows = cfg.grid[0],
+        cols = cfg.grid[1],
+        prefix = cfg.prefix;
       var values = row(state.layer, state.head, state.query);
       ctx.clearRect(0, 0, canvas.width, canvas.height);
       ctx.imageSmoothingEnabled = canvas.width < 2 * cfg.image_size[1]; // a small image stays in sharp pixels
       if (data.image) ctx.drawImage(data.image, 0, 0, canvas.width, canvas.height);
-      var pw = canvas.width / cols, ph = canvas.height / rows;
+      var pw = canvas.width / cols,
+        ph = canvas.height / rows;
       var total = 0;
       for (var r = 0; r < rows; r++) {
         for (var c = 0; c < cols; c++) {
@@ -534,7 +634,8 @@
         }
       }
       if (state.query >= prefix) {
-        var qr = Math.floor((state.query - prefix) / cols), qc = (state.query - prefix) % cols;
+        var qr = Math.floor((state.query - prefix) / cols),
+          qc = (state.query - prefix) % cols;
         ctx.strokeStyle = "#ff2d55";
         ctx.lineWidth = 2;
         ctx.strokeRect(qc * pw + 1, qr * ph + 1, pw - 2, ph - 2);
@@ -561,9 +662,19 @@
       else if (state.view === "model") drawModel(s);
       else drawPatches(s);
       drawScale(s);
-      var named = cfg.layer_names[state.layer] === "layer " + state.layer ? "" : " (" + cfg.layer_names[state.layer] + ")";
-      ui.status.textContent = "layer " + state.layer + named + " · " + headName(state.head) +
-        " · query " + state.query + " “" + cfg.query_tokens[state.query] + "”";
+      var named =
+        cfg.layer_names[state.layer] === "layer " + state.layer ? "" : " (" + cfg.layer_names[state.layer] + ")";
+      ui.status.textContent =
+        "layer " +
+        state.layer +
+        named +
+        " · " +
+        headName(state.head) +
+        " · query " +
+        state.query +
+        " “" +
+        cfg.query_tokens[state.query] +
+        "”";
     }
 
     function select(s) {
@@ -597,8 +708,17 @@
     ui.kcol.addEventListener("mouseover", function (event) {
       var k = tokenIndex(event, "data-key");
       if (k === null) return;
-      ui.status.textContent = "query " + state.query + " “" + cfg.query_tokens[state.query] + "” → key " + k + " “" +
-        cfg.key_tokens[k] + "”: " + fmt(row(state.layer, state.head, state.query)[k]);
+      ui.status.textContent =
+        "query " +
+        state.query +
+        " “" +
+        cfg.query_tokens[state.query] +
+        "” → key " +
+        k +
+        " “" +
+        cfg.key_tokens[k] +
+        "”: " +
+        fmt(row(state.layer, state.head, state.query)[k]);
     });
     ui.scroll.addEventListener("scroll", function () {
       if (state.view === "tokens") drawTokens(scaleFor(state.layer, state.head, state.query));
@@ -607,8 +727,11 @@
       var box = ui.matrix.getBoundingClientRect();
       var x = (event.clientX - box.left) * (ui.matrix.width / box.width) - margin;
       var y = (event.clientY - box.top) * (ui.matrix.height / box.height) - margin;
-      var k = Math.floor(x / cell), q = Math.floor(y / cell);
-      return k >= 0 && k < K && q >= 0 && q < Q ? { query: q, key: k, x: event.clientX - box.left, y: event.clientY - box.top } : null;
+      var k = Math.floor(x / cell),
+        q = Math.floor(y / cell);
+      return k >= 0 && k < K && q >= 0 && q < Q
+        ? { query: q, key: k, x: event.clientX - box.left, y: event.clientY - box.top }
+        : null;
     }
     ui.matrix.addEventListener("mousemove", function (event) {
       var at = cellAt(event);
@@ -618,8 +741,17 @@
         return;
       }
       var v = map(state.layer, state.head).values[at.query * K + at.key];
-      ui.tip.textContent = "query " + at.query + " “" + cfg.query_tokens[at.query] + "” → key " + at.key + " “" +
-        cfg.key_tokens[at.key] + "”: " + fmt(v);
+      ui.tip.textContent =
+        "query " +
+        at.query +
+        " “" +
+        cfg.query_tokens[at.query] +
+        "” → key " +
+        at.key +
+        " “" +
+        cfg.key_tokens[at.key] +
+        "”: " +
+        fmt(v);
       ui.tip.style.display = "block";
       ui.tip.style.left = at.x + 14 + "px";
       ui.tip.style.top = at.y + 10 + "px";
@@ -636,7 +768,8 @@
       var box = ui.model.getBoundingClientRect();
       var x = (event.clientX - box.left) * (ui.model.width / box.width) - modelLeft;
       var y = (event.clientY - box.top) * (ui.model.height / box.height) - modelTop;
-      var h = Math.floor(x / (thumb + gap)), layer = Math.floor(y / (thumb + gap));
+      var h = Math.floor(x / (thumb + gap)),
+        layer = Math.floor(y / (thumb + gap));
       if (h < 0 || h > H || layer < 0 || layer >= L) return null;
       return { layer: layer, head: h === H ? "mean" : h, x: event.clientX - box.left, y: event.clientY - box.top };
     }
@@ -648,7 +781,8 @@
       var at = thumbAt(event);
       ui.modelTip.style.display = at ? "block" : "none";
       if (!at) return;
-      ui.modelTip.textContent = "layer " + at.layer + " (" + cfg.layer_names[at.layer] + "), " + headName(at.head) + ": click to open";
+      ui.modelTip.textContent =
+        "layer " + at.layer + " (" + cfg.layer_names[at.layer] + "), " + headName(at.head) + ": click to open";
       ui.modelTip.style.left = at.x + 14 + "px";
       ui.modelTip.style.top = at.y + 10 + "px";
     });
@@ -758,7 +892,8 @@
       return explorer;
     },
     get: function (id) {
-      if (!registry[id]) throw new Error("anycapture: no explorer with id " + JSON.stringify(id) + "; ids: " + JSON.stringify(order));
+      if (!registry[id])
+        throw new Error("anycapture: no explorer with id " + JSON.stringify(id) + "; ids: " + JSON.stringify(order));
       return registry[id];
     },
     ids: function () {

@@ -194,6 +194,8 @@ def test_save_writes_one_self_contained_file(tmp_path: Path) -> None:
     assert "url(" not in text
     with pytest.raises(FileNotFoundError, match="does not exist"):
         page.save(tmp_path / "nodir" / "page.html")
+    with pytest.raises(FileNotFoundError, match="is a file, not a folder"):
+        page.save(path / "page.html")
     html = page._repr_html_()
     assert html.count('<div class="acx"') == 1
     assert "<html" not in html

@@ -506,10 +506,12 @@ class Explorer:
         if target.is_dir():
             raise IsADirectoryError(f"save() got the folder {str(target)!r}: pass a file name, e.g. attention.html")
         if not target.parent.is_dir():
-            raise FileNotFoundError(
-                f"save() cannot write {str(target)!r}: the folder {str(target.parent)!r} does not exist"
-            )
-        target.write_text(self.html(), encoding="utf-8")
+            what = "is a file, not a folder" if target.parent.exists() else "does not exist"
+            raise FileNotFoundError(f"save() cannot write {str(target)!r}: the folder {str(target.parent)!r} {what}")
+        try:
+            target.write_text(self.html(), encoding="utf-8")
+        except OSError as exc:
+            raise OSError(f"save() cannot write {str(target)!r}: {exc.strerror or exc}") from exc
         return target
 
     def _repr_html_(self) -> str:

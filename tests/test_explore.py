@@ -69,6 +69,21 @@ def test_wrong_shapes_say_what_to_do() -> None:
         anycapture.explore(np.full((1, 1, 2, 2), np.nan))
 
 
+def test_layers_keeps_some_layers() -> None:
+    """layers= keeps the layers named, with their labels; their rollout still runs through every layer."""
+    from anycapture import viz
+
+    maps = softmax_maps(4, 2, 5)
+    page = anycapture.explore(maps, layers=[0, 2, -1])
+    np.testing.assert_array_equal(page.maps, maps[[0, 2, 3]])
+    assert page.layer_names == ["layer 0", "layer 2", "layer 3"]
+    np.testing.assert_allclose(page.rollout[1], viz.rollout(maps[:3]), atol=1e-6)
+    with pytest.raises(ValueError, match=r"layers=\[0, 4\], but 4 is not a layer of these 4"):
+        anycapture.explore(maps, layers=[0, 4])
+    with pytest.raises(TypeError, match="non-empty list"):
+        anycapture.explore(maps, layers=[])
+
+
 def test_tokens_are_checked() -> None:
     """Token labels must match the positions; cross-attention takes a (query, key) pair."""
     maps = softmax_maps(1, 2, 3, 5)
@@ -247,6 +262,10 @@ def test_cli_view_writes_a_page(tmp_path: Path, backend: str, capsys: pytest.Cap
     assert err.count("\n") == 1
     assert "anycapture view:" in err
     assert "nothing" in err
+    assert main(["view", str(tmp_path / "run"), "--layers", "1", "--out", str(out)]) == 0
+    assert '"layers":1,' in out.read_text()
+    assert main(["view", str(tmp_path / "run"), "--layers", "one"]) == 2
+    assert "--layers 'one'" in capsys.readouterr().err
     (tmp_path / "bad.json").write_text("{")
     assert main(["view", str(tmp_path / "run"), "--tokens", str(tmp_path / "bad.json")]) == 2
     assert "bad.json" in capsys.readouterr().err

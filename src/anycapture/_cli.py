@@ -102,7 +102,14 @@ def view(args: argparse.Namespace) -> int:
                 raise ValueError(f"cannot read --tokens {args.tokens!r} as a JSON list of labels: {exc}") from exc
             if isinstance(tokens, list) and len(tokens) == 2 and all(isinstance(t, list) for t in tokens):
                 tokens = (tokens[0], tokens[1])  # [query_tokens, key_tokens]: cross-attention
-        page = explore(folder, name=args.name, tokens=tokens, title=args.title or f"attention in {folder.name}")
+        layers = None
+        if args.layers is not None:
+            try:
+                layers = [int(part) for part in args.layers.split(",")]
+            except ValueError as exc:
+                raise ValueError(f"--layers {args.layers!r} is not a comma-separated list of layer numbers") from exc
+        title = args.title or f"attention in {folder.name}"
+        page = explore(folder, name=args.name, tokens=tokens, title=title, layers=layers)
         page.save(out)
     except (CaptureFileError, OSError, ValueError, KeyError, TypeError) as exc:
         message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
@@ -144,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--tokens", help="a JSON file with a list of token labels (or [query_tokens, key_tokens] for cross-attention)"
     )
     view_parser.add_argument("--title", help="the page's title")
+    view_parser.add_argument("--layers", help="keep these layers only, e.g. 0,5,11 (for long sequences)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "demo":
         return demo(args)

@@ -169,6 +169,18 @@ def _as_layers(source: Any, labels: list[str] | None, batch: int) -> tuple[Any, 
     return maps, labels
 
 
+def _layer_choice(layers: Any, count: int) -> list[int]:
+    if isinstance(layers, str) or not isinstance(layers, Sequence) or not layers:
+        raise TypeError(f"explore() needs layers as a non-empty list of layer numbers; got {layers!r}")
+    bad = [layer for layer in layers if not _is_int(layer) or not -count <= layer < count]
+    if bad:
+        raise ValueError(
+            f"explore() got layers={list(layers)!r}, but {bad[0]!r} is not a layer of these {count}: "
+            f"pass numbers from 0 to {count - 1}"
+        )
+    return [int(layer) % count for layer in layers]
+
+
 def _labels(tokens: Any, count: int, what: str) -> list[str]:
     if isinstance(tokens, str) or (not isinstance(tokens, Sequence) and not hasattr(tokens, "tolist")):
         raise TypeError(f"explore() needs {what} as a list of labels; got {type(tokens).__name__}: {tokens!r:.80}")
@@ -413,7 +425,7 @@ class Explorer:
         image: Any = None,
         grid: tuple[int, int] | None = None,
         prefix: int = 0,
-        rollout: bool = False,
+        rollout: Any = None,
     ) -> None:
         np = _numpy()
         self.maps = maps
@@ -432,17 +444,16 @@ class Explorer:
         self._blobs = {"maps": _b64(_little(ints)), "low": _b64(_little(low)), "step": _b64(_little(step))}
         self.encoding = kind
         shared_max = float(maps.max())
-        self.rollout = None
+        self.rollout = rollout
         rollout_max = 0.0
-        if rollout:
-            self.rollout = _rollouts(maps)
+        r_kind = None
+        if rollout is not None:
             r_kind, r_ints, r_low, r_step, r_error = quantise(self.rollout)
             error = max(error, r_error)
             rollout_max = float(self.rollout.max())
             self._blobs.update(
                 rollout=_b64(_little(r_ints)), rollout_low=_b64(_little(r_low)), rollout_step=_b64(_little(r_step))
             )
-            self._rollout_encoding = r_kind
         self.max_abs_error = error
         self._image = None if image is None else "data:image/png;base64," + _b64(_png(np.ascontiguousarray(image)))
         self._config: dict[str, Any] = {
@@ -456,7 +467,7 @@ class Explorer:
             "query_tokens": self.query_tokens,
             "key_tokens": self.key_tokens,
             "encoding": kind,
-            "rollout_encoding": getattr(self, "_rollout_encoding", None),
+            "rollout_encoding": r_kind,
             "max_abs_error": error,
             "shared_max": shared_max,
             "shared_min": float(maps.min()),
@@ -531,6 +542,7 @@ def explore(
     grid: tuple[int, int] | None = None,
     prefix: int | None = None,
     rollout: bool | None = None,
+    layers: Sequence[int] | None = None,
 ) -> Explorer:
     """An interactive explorer of attention maps: token, matrix and model views, and a patch view with ``image``.
 
@@ -544,7 +556,8 @@ def explore(
     ``image`` (H x W x 3, uint8 or floats in 0..1) adds the patch view; its patch grid and prefix
     tokens (CLS, registers) are inferred from the token count and the image's aspect ratio unless
     ``grid=(rows, cols)`` and ``prefix=`` are given. ``rollout`` adds attention rollout over the
-    layers (default: for self-attention up to 1,024 tokens).
+    layers (default: for self-attention up to 1,024 tokens). ``layers`` keeps some layers only
+    (``layers=[0, 5, 11]``), for long sequences; rollout still runs through every layer.
 
     Example::
 
@@ -570,6 +583,11 @@ def explore(
         title = "anycapture attention explorer"
     if not isinstance(title, str):
         raise TypeError(f"explore() needs title as a str; got {title!r}")
+    rollouts = _rollouts(maps) if rollout else None
+    if layers is not None:
+        keep = _layer_choice(layers, len(maps))
+        maps, layer_names = maps[keep], [layer_names[i] for i in keep]
+        rollouts = rollouts[keep] if rollouts is not None else None
     return Explorer(
         maps,
         layer_names=layer_names,
@@ -579,5 +597,5 @@ def explore(
         image=picture,
         grid=patch_grid,
         prefix=prefix_count,
-        rollout=bool(rollout),
+        rollout=rollouts,
     )

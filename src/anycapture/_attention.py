@@ -218,6 +218,8 @@ def attention_chunks(call: _Call, queries: Any = None, chunk: int | None = None)
                     scores = _into(scores, m, lambda s, mm: s.add_(mm))
             _softmax_(scores)
             yield scores
+            # Dropped before the next chunk is made: two chunks would be in flight otherwise.
+            del scores, q
 
 
 def _into(scores: Any, other: Any, apply: Callable[[Any, Any], Any]) -> Any:
@@ -289,6 +291,7 @@ def _assemble(call: _Call, queries: Any, chunk: int | None) -> Any:
         count = part.size(-2)
         out[..., done : done + count, :] = part
         done += count
+        del part  # before the next chunk is made
     if out is None:  # no rows: an empty query axis
         query = call.query
         return torch.zeros((*query.shape[:-2], 0, call.key.size(-2)), dtype=torch.float32, device=query.device)
@@ -464,7 +467,8 @@ class AttentionCapture(Capture):
         """The row-wise reduce applied chunk by chunk, its results joined along its row axis."""
         import torch
 
-        parts = []
+        out = None
+        done = total = 0
         for chunk in attention_chunks(call, self._queries, self._chunk):
             part = reduce.fn(chunk)
             rows = chunk.size(-2)
@@ -477,8 +481,16 @@ class AttentionCapture(Capture):
                     f"does not keep the chunk's {rows} query row(s) along dim={reduce.dim}; give "
                     "rowwise(fn, dim=<the axis of the rows in fn's result>)"
                 )
-            parts.append(compact(part))  # a view of the chunk would keep the chunk alive
-        return parts[0] if len(parts) == 1 else torch.cat(parts, reduce.dim)
+            if out is None:
+                total = len(_rows(self._queries, call.query.size(-2)))
+                if rows == total:
+                    return compact(part)  # a view of the chunk would keep the chunk alive
+                # Each part is written into its place: joining them at the end would hold them twice.
+                out = part.new_empty((*part.shape[:axis], total, *part.shape[axis + 1 :]))
+            out.narrow(axis, done, rows).copy_(part)
+            done += rows
+            del chunk, part  # before the next chunk is made
+        return reduce.fn(_assemble(call, self._queries, self._chunk)) if out is None else out
 
     def _failed(self, exc: BaseException) -> None:
         _engine.warn_once(

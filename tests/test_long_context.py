@@ -308,3 +308,17 @@ def test_query_rows_stream_to_a_sink(tmp_path: Any) -> None:
         F.scaled_dot_product_attention(q, q, q, is_causal=True)
     assert streamed.stack("attn").shape == (1, 2, 3, 2, 7)
     np.testing.assert_array_equal(streamed.stack("attn"), memory.stack("attn").numpy())
+
+
+def test_attention_sink_weights_by_rows_equal_eager() -> None:
+    """docs/capture.md's attention sinks: a rowwise head mean of the weight on token 0, in small chunks,
+    equals eager's, layer by layer."""
+    eager, sdpa = _llama()
+    batch = _batch(None)
+    with torch.no_grad():
+        reference = eager(**batch, output_attentions=True).attentions
+        sink = rowwise(lambda p: p[..., 0].mean(1), dim=-1)
+        with capture_attention(model=sdpa, values="tensor", reduce=sink, chunk=2) as cap:
+            sdpa(**batch)
+    expected = torch.stack([layer[..., 0].mean(1) for layer in reference])
+    torch.testing.assert_close(cap.stack("attn"), expected, rtol=1e-5, atol=2e-6)

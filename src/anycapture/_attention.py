@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import operator
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -117,6 +118,9 @@ def _check_queries(queries: Any) -> Any:
     """``queries=`` as given, checked: None, an int, a slice of ints, or a sequence of ints."""
     if queries is None or (type(queries) is int):
         return queries
+    if type(queries) is not bool and not isinstance(queries, slice):
+        with contextlib.suppress(TypeError):
+            return operator.index(queries)  # a numpy or torch integer scalar
     if isinstance(queries, slice):
         for part in (queries.start, queries.stop, queries.step):
             if part is not None and type(part) is not int:
@@ -214,7 +218,7 @@ def attention_chunks(call: _Call, queries: Any = None, chunk: int | None = None)
                     m = ~m
                     scores = _into(scores, m, lambda s, mm: s.masked_fill_(mm, float("-inf")))
                 else:
-                    m = m.float() if m.dtype != scores.dtype else m
+                    m = m.to(scores.dtype)  # a half-precision mask on float32 scores
                     scores = _into(scores, m, lambda s, mm: s.add_(mm))
             _softmax_(scores)
             yield scores

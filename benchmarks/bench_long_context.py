@@ -9,7 +9,9 @@ four ways, each in a process of its own so that its peak RSS is its own:
 - ``head mean``: ``capture_attention(reduce=rowwise(lambda p: p.mean(1)))``, every row's head mean,
   computed in query chunks (64 MiB of scores each), never holding a layer's full map;
 - ``full map``: ``capture_attention()``, every layer's whole ``[1, 8, n, n]`` map; skipped where it
-  would need more than ``--limit-gb`` (the kept maps alone: 2 GiB a layer at 8k).
+  would need more than ``--limit-gb`` (the kept maps alone: 2 GiB a layer at 8k);
+- ``reduce last row`` (``--cases``, not run by default): ``capture_attention(reduce=lambda p: p[..., -1:, :])``,
+  the way to get the last row before ``queries=``: a plain reduce is given the whole map.
 
 Each process builds the model, warms up on 128 tokens, resets its peak RSS
 (``/proc/self/clear_refs``) and runs one forward of its case: peak RSS growth is the peak minus the
@@ -34,7 +36,7 @@ import sys
 import time
 from typing import Any
 
-CASES = ("plain", "queries=-1", "head mean", "full map")
+CASES = ("plain", "queries=-1", "head mean", "full map", "reduce last row")
 LAYERS, HEADS, KEY_HEADS, HIDDEN = 2, 8, 2, 128
 CHUNK_BYTES = 64 << 20
 
@@ -58,7 +60,10 @@ def child(case: str, tokens: int, repeat: int) -> dict[str, Any]:
     import torch
     import transformers
 
-    from anycapture import capture_attention, rowwise
+    import anycapture
+    from anycapture import capture_attention
+
+    rowwise = getattr(anycapture, "rowwise", None)  # absent in older versions: give them --cases
 
     torch.manual_seed(0)
     config = transformers.LlamaConfig(
@@ -72,10 +77,12 @@ def child(case: str, tokens: int, repeat: int) -> dict[str, Any]:
     def block(which: str) -> Any:
         if which == "queries=-1":
             return capture_attention(queries=-1)
-        if which == "head mean":
+        if which == "head mean" and rowwise is not None:
             return capture_attention(reduce=rowwise(lambda p: p.mean(1)))
         if which == "full map":
             return capture_attention()
+        if which == "reduce last row":
+            return capture_attention(reduce=lambda p: p[..., -1:, :])
         return None
 
     def forward(which: str, inputs: Any) -> tuple[float, int]:
@@ -115,6 +122,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="forwards per process (1 at 16k tokens and more)")
     parser.add_argument("--limit-gb", type=float, default=3.5, help="skip a case that would need more memory")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES[:4]), help="plain always runs")
     parser.add_argument("--child", nargs=3, metavar=("CASE", "TOKENS", "REPEAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -139,8 +147,14 @@ def main() -> int:
         repeat = 1 if tokens >= 16384 else args.repeat
         plain: dict[str, Any] | None = None
         for case in CASES:
+            if case != "plain" and case not in args.cases:
+                continue
             full = map_bytes(tokens)
-            need = {"full map": LAYERS * full + full, "head mean": LAYERS * full // HEADS + 2 * CHUNK_BYTES}
+            need = {
+                "full map": LAYERS * full + full,
+                "head mean": LAYERS * full // HEADS + 2 * CHUNK_BYTES,
+                "reduce last row": full + 2 * CHUNK_BYTES,  # two whole maps in versions without chunks
+            }
             if need.get(case, 0) > limit:
                 print(f"| {tokens} | {case} | skipped: needs {need[case] / 2**30:.1f} GiB (> --limit-gb) | | | |")
                 continue

@@ -8,6 +8,11 @@ additive masks with broadcasting, ``is_causal``, ``scale``, ``enable_gqa``. Drop
 the probabilities are those before dropout. The original function is back when the last block ends,
 even on error.
 
+The probabilities are computed a chunk of query rows at a time (``attention_chunks``), and only for
+the rows a block asks for (``queries=``): at long context, one layer's full map can be larger than
+memory, while the rows studied (the last token's) are a sliver of it. A ``rowwise`` reduce runs on
+each chunk, so the full map is never held.
+
 Code that imported the function by name before the block (``from torch.nn.functional import
 scaled_dot_product_attention``) keeps the original and is not seen; timm, transformers,
 torchvision and ``nn.MultiheadAttention`` all look it up on ``torch.nn.functional`` at call time.

@@ -322,3 +322,36 @@ def test_attention_sink_weights_by_rows_equal_eager() -> None:
             sdpa(**batch)
     expected = torch.stack([layer[..., 0].mean(1) for layer in reference])
     torch.testing.assert_close(cap.stack("attn"), expected, rtol=1e-5, atol=2e-6)
+
+
+def test_any_rows_any_chunk_equal_the_whole_map_rows() -> None:
+    """For random shapes, masks, causality, grouped heads, rows and chunk sizes, the rows computed
+    directly equal those rows of a plain softmax over the whole map (fully masked rows: zeros)."""
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+
+    @hypothesis.settings(max_examples=40, deadline=None, derandomize=True)
+    @hypothesis.given(
+        st.integers(1, 2), st.sampled_from([(1, 1), (2, 1), (4, 2), (6, 3)]), st.integers(1, 7), st.integers(1, 7),
+        st.sampled_from(["none", "bool", "float"]), st.booleans(), st.integers(1, 8), st.data(),
+    )  # fmt: skip
+    def check(batch: int, heads: Any, length: int, keys: int, kind: str, causal: bool, chunk: int, data: Any) -> None:
+        torch.manual_seed(length * 7 + keys)
+        q = torch.randn(batch, heads[0], length, 4)
+        k = torch.randn(batch, heads[1], keys, 4)
+        mask = None
+        if kind == "bool":
+            mask = torch.rand(batch, 1, length, keys) > 0.3
+        elif kind == "float":
+            mask = torch.where(torch.rand(1, heads[0], length, keys) > 0.3, 0.0, -torch.inf)
+        rows = data.draw(st.lists(st.integers(-length, length - 1), min_size=1, max_size=5))
+        got = attention_probabilities(q, k, mask, causal, None, True, queries=rows, chunk=chunk)
+        scores = q.double() @ k.double().repeat_interleave(heads[0] // heads[1], 1).transpose(-2, -1) / 2
+        if causal:
+            scores = scores.masked_fill(torch.ones(length, keys, dtype=torch.bool).tril().logical_not(), -torch.inf)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, -torch.inf) if mask.dtype == torch.bool else scores + mask.double()
+        whole = torch.softmax(scores, -1).nan_to_num(0.0)  # a fully masked row: zeros, as the kernel gives
+        torch.testing.assert_close(got.double(), whole[..., rows, :], rtol=1e-5, atol=1e-6)
+
+    check()

@@ -204,8 +204,18 @@ def test_generation_map_of_tensors_and_bad_steps() -> None:
         generation_map([prompt, torch.zeros(1, 2, 1, 2)])
 
 
+@pytest.fixture(params=["fused softmax", "in place"])
+def softmax_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a chunk becomes probabilities: torch.softmax (small chunks) and in place (large ones)."""
+    from anycapture import _attention
+
+    if request.param == "in place":
+        monkeypatch.setattr(_attention, "_IN_PLACE_BYTES", 0)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("mask_kind", ["bool", "-inf"])
-def test_fully_masked_rows_are_the_kernels_zeros(mask_kind: str) -> None:
+def test_fully_masked_rows_are_the_kernels_zeros(mask_kind: str, softmax_path: str) -> None:
     """A row whose every key is masked is zeros, as the CPU kernel outputs: probs @ v equals its output."""
     torch.manual_seed(2)
     q, k, v = torch.randn(2, 3, 5, 8), torch.randn(2, 3, 6, 8), torch.randn(2, 3, 6, 8)
@@ -223,7 +233,7 @@ def test_fully_masked_rows_are_the_kernels_zeros(mask_kind: str) -> None:
     np.testing.assert_allclose(probs.sum(-1)[:, :, [0, 2, 3, 4]].numpy(), 1.0, rtol=1e-6)
 
 
-def test_chunked_maps_equal_unchunked() -> None:
+def test_chunked_maps_equal_unchunked(softmax_path: str) -> None:
     """chunk= changes how the map is computed, never the numbers: causal, masked, grouped, any rows."""
     torch.manual_seed(3)
     q, k = torch.randn(2, 8, 11, 16), torch.randn(2, 2, 11, 16)
@@ -324,7 +334,7 @@ def test_attention_sink_weights_by_rows_equal_eager() -> None:
     torch.testing.assert_close(cap.stack("attn"), expected, rtol=1e-5, atol=2e-6)
 
 
-def test_any_rows_any_chunk_equal_the_whole_map_rows() -> None:
+def test_any_rows_any_chunk_equal_the_whole_map_rows(softmax_path: str) -> None:
     """For random shapes, masks, causality, grouped heads, rows and chunk sizes, the rows computed
     directly equal those rows of a plain softmax over the whole map (fully masked rows: zeros)."""
     hypothesis = pytest.importorskip("hypothesis")

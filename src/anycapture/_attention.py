@@ -75,6 +75,8 @@ class _Call(NamedTuple):
 
 # One chunk of query rows holds at most this many bytes of float32 scores (when chunk= is not given).
 CHUNK_BYTES = 64 << 20
+# A chunk larger than this is turned into probabilities in place (one chunk in memory, not two).
+_IN_PLACE_BYTES = 8 << 20
 
 
 class RowwiseReduce:
@@ -225,7 +227,15 @@ def attention_chunks(call: _Call, queries: Any = None, chunk: int | None = None)
                 else:
                     m = m.to(scores.dtype)  # a half-precision mask on float32 scores
                     scores = _into(scores, m, lambda s, mm: s.add_(mm))
-            _softmax_(scores)
+            if scores.numel() * 4 > _IN_PLACE_BYTES:
+                _softmax_(scores)
+            else:
+                # Small: torch's fused softmax is faster than the passes in place, and a second
+                # chunk of this size costs nothing. Only a mask can leave a row with no key.
+                dead = scores.amax(-1, keepdim=True) == float("-inf") if mask is not None else None
+                scores = torch.softmax(scores, -1)
+                if dead is not None:
+                    scores.masked_fill_(dead, 0.0)
             yield scores
             # Dropped before the next chunk is made: two chunks would be in flight otherwise.
             del scores, q

@@ -365,3 +365,21 @@ def test_any_rows_any_chunk_equal_the_whole_map_rows(softmax_path: str) -> None:
         torch.testing.assert_close(got.double(), whole[..., rows, :], rtol=1e-5, atol=1e-6)
 
     check()
+
+
+def test_generation_map_refuses_a_sliding_window_cache() -> None:
+    """Mistral's sliding-window cache keeps 4 keys a decode step: its steps cannot be joined, and the error says why."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.MistralConfig(
+        vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=64, sliding_window=4,
+    )  # fmt: skip
+    model = transformers.MistralForCausalLM(config).eval()
+    model.set_attn_implementation("sdpa")
+    with torch.no_grad(), capture_attention(model=model, values="tensor") as cap:
+        _generate(model, {"input_ids": torch.randint(1, 100, (1, 6))})
+    steps = cap.by_path("attn")["model.layers.0.self_attn"]
+    assert [tuple(step.shape) for step in steps] == [(1, 4, 6, 6)] + [(1, 4, 1, 4)] * 3
+    with pytest.raises(ValueError, match=r"step 1 has 1 query row.* over 4 keys.*sliding-window cache drops them"):
+        generation_map(steps)

@@ -41,6 +41,14 @@ def test_forcing_monitoring_on_311_says_why(monkeypatch: pytest.MonkeyPatch) -> 
         preferred()
 
 
+def test_public_names_are_sorted_and_all_exist() -> None:
+    """`__all__` lists dunders first, then every public name in sorted order, and each one exists."""
+    names = list(anycapture.__all__)
+    dunders = [n for n in names if n.startswith("__")]
+    assert names == dunders + sorted(n for n in names if not n.startswith("__"))
+    assert all(hasattr(anycapture, n) for n in names)
+
+
 def test_import_pulls_in_no_heavy_modules() -> None:
     """`import anycapture` loads neither torch, numpy, matplotlib nor transformers."""
     code = (

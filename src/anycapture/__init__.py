@@ -40,7 +40,7 @@ An interactive explorer (token, matrix, model and patch views) as one offline HT
 from __future__ import annotations
 
 from . import distributed, recipes
-from ._attention import AttentionCapture, capture_attention
+from ._attention import AttentionCapture, capture_attention, rowwise
 from ._backends import BackendInfo, backend_info, backends
 from ._capture import Capture, EmptyCaptureError, Record, capture
 from ._copies import Pending
@@ -48,21 +48,23 @@ from ._disk import CaptureFileError, CaptureFolder, CaptureWriteError, StoredRec
 from ._edit import Edit, Site, assignments, edit
 from ._errors import BackendUnavailableError, CaptureError, CaptureWarning, UnknownVariableError
 from ._explore import Explorer, explore
+from ._generation import generation_map
 from ._get_local import get_local
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "__version__",
     "AttentionCapture",
     "BackendInfo",
     "BackendUnavailableError",
     "Capture",
+    "CaptureError",
     "CaptureFileError",
     "CaptureFolder",
+    "CaptureWarning",
     "CaptureWriteError",
     "Edit",
-    "CaptureError",
-    "CaptureWarning",
     "EmptyCaptureError",
     "Explorer",
     "Pending",
@@ -71,7 +73,6 @@ __all__ = [
     "StoredRecord",
     "UnknownVariableError",
     "Writer",
-    "__version__",
     "assignments",
     "backend_info",
     "backends",
@@ -80,7 +81,9 @@ __all__ = [
     "distributed",
     "edit",
     "explore",
-    "open_captures",
+    "generation_map",
     "get_local",
+    "open_captures",
     "recipes",
+    "rowwise",
 ]

@@ -593,7 +593,7 @@ def test_model_view_token_labels_get_room_and_long_maps_show_no_moire(tmp_path: 
     fig = viz.model_view(_maps(2, 12, 12, 12), tokens=tokens)
     panel = _panels(fig)[12]
     assert [t.get_text() for t in panel.get_xticklabels()] == tokens
-    assert fig.get_size_inches()[1] >= 2 * 0.15 * 12  # each layer's panel tall enough for 12 lines
+    assert fig.get_size_inches()[1] >= 2 * 0.13 * 12  # each layer's panel tall enough for 12 lines
     # 197 tokens in a panel of fewer pixels: drawn as they are, every other column would be
     # dropped (moire). Each panel shows block means, at least 2 pixels each, and says so.
     stripes = np.zeros((197, 197))

@@ -43,7 +43,7 @@ __all__ = ["grid_to_grid", "head", "heads", "model_view", "rollout", "rollout_ov
 _DPI = 120
 _OVERLAY_CMAP = "inferno"
 _MODEL_VIEW_TOKENS = 16  # the most token labels that stay legible beside one panel, enlarged to fit them
-_TOKEN_INCHES = 0.15  # the height of one token label's line in model_view
+_TOKEN_INCHES = 0.13  # the height of one token label's line in model_view
 _PrefixNames = Sequence[str] | None
 # How an overlay's colours map to weights: 0 to the map's largest, its smallest to largest, 0 to 1,
 # or fixed limits shared by several pictures.
@@ -956,7 +956,10 @@ def model_view(
     from matplotlib.layout_engine import ConstrainedLayoutEngine
 
     tight = ConstrainedLayoutEngine(w_pad=0.02, h_pad=0.02, wspace=0.02, hspace=0.02)
-    fig = _new_figure(figsize=(shown * panel + 1.4, layers * panel + 1.0), layout=tight)
+    # Room beyond the panels: row names and colour bar across; title and note down; the token
+    # labels of the bottom-left panel, when drawn, in both directions.
+    across, down = (0.5, 0.7) if labels else (0.0, 0.0)
+    fig = _new_figure(figsize=(shown * panel + 1.4 + across, layers * panel + 0.9 + down), layout=tight)
     grid = fig.subplots(layers, shown, squeeze=False)
     # A map with more tokens than the panel has pixels, drawn as it is, is sampled: fine patterns
     # (a 197-token ViT's) come out as moire bands. Each panel shows block means instead, at least
@@ -979,7 +982,7 @@ def model_view(
                 vmin=0.0,
                 vmax=top if top > 0 else 1.0,
                 interpolation="nearest",
-                aspect="equal" if queries == keys else "auto",
+                aspect="auto",  # the panels fill the grid (made square by the figure's size): no gaps
             )
             ax.set_xticks([])
             ax.set_yticks([])

@@ -133,6 +133,7 @@ def test_heads_draws_every_head_and_their_mean_on_one_scale(tmp_path: Path) -> N
     assert len(fig.axes) == 6 + 1 + 1  # heads, mean, colour bar
     assert [ax.get_title() for ax in panels] == [f"head {i}" for i in range(6)] + ["mean"]
     assert len({ax.images[0].get_clim() for ax in panels}) == 1
+    assert fig.axes[-1].get_ylabel() == "attention weight\n(one scale, every panel)"
     np.testing.assert_allclose(panels[-1].images[0].get_array(), attn.mean(axis=0))
     _assert_png(tmp_path / "heads.png")
 

@@ -604,7 +604,7 @@ def heads(
             _whole_ticks(ax, queries, keys)
             ax.tick_params(labelbottom=bottom, labelleft=col == 0, labelsize=7)
     if image is not None:
-        fig.colorbar(image, ax=used, shrink=0.8, label="attention weight")
+        fig.colorbar(image, ax=used, shrink=0.8, label="attention weight\n(one scale, every panel)")
     if title:
         fig.suptitle(title)
     return _finish(fig, save)
@@ -959,7 +959,7 @@ def model_view(
     # Room beyond the panels: row names and colour bar across; title and note down; the token
     # labels of the bottom-left panel, when drawn, in both directions.
     across, down = (0.5, 0.7) if labels else (0.0, 0.0)
-    fig = _new_figure(figsize=(shown * panel + 1.4 + across, layers * panel + 0.9 + down), layout=tight)
+    fig = _new_figure(figsize=(shown * panel + 1.2 + across, layers * panel + 0.9 + down), layout=tight)
     grid = fig.subplots(layers, shown, squeeze=False)
     # A map with more tokens than the panel has pixels, drawn as it is, is sampled: fine patterns
     # (a 197-token ViT's) come out as moire bands. Each panel shows block means instead, at least
@@ -999,7 +999,10 @@ def model_view(
         norm, bar_label = Normalize(0.0, largest if largest > 0 else 1.0), "attention weight\n(one scale, every panel)"
     else:
         norm, bar_label = Normalize(0.0, 1.0), "share of the panel's largest weight\n(each panel on its own scale)"
-    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=grid, shrink=min(0.8, 3.0 / layers + 0.3), label=bar_label)
+    # pad is a fraction of the whole grid's width: a fixed 0.15 inch, not matplotlib's 5% of 20 inches.
+    pad = 0.15 / (shown * panel)
+    shrink = min(0.8, 3.0 / layers + 0.3)
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=grid, shrink=shrink, pad=pad, label=bar_label)
     fig.suptitle(title if title is not None else f"attention: {layers} layers x {shown} heads")
     pooled = "" if blocks == (1, 1) else f", each cell the mean of {blocks[0]} x {blocks[1]} weights"
     fig.supxlabel(f"each panel: queries (rows) attending to keys (columns){pooled}", fontsize=9)

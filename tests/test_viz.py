@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -656,6 +657,9 @@ def test_save_makes_the_folder(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(OSError, match=r"cannot save the picture to .*file/x\.png.*cannot be made"):
         viz.head(_maps(4, 4), save=tmp_path / "file" / "x.png")
+    buffer = io.BytesIO()
+    viz.head(_maps(4, 4), save=buffer)  # type: ignore[arg-type]  # a file object, as matplotlib takes
+    assert buffer.getvalue().startswith(PNG_MAGIC)
 
 
 def test_heads_names_the_query_and_key_axes() -> None:

@@ -358,7 +358,7 @@ def _resize(values: Any, height: int, width: int) -> Any:
 
 # -- drawing helpers ---------------------------------------------------------------------------
 def _finish(fig: Figure, save: str | os.PathLike[str] | None) -> Figure:
-    if save is not None:
+    if isinstance(save, str | os.PathLike):  # not a file object, which matplotlib writes to as well
         from pathlib import Path
 
         folder = Path(save).parent
@@ -369,6 +369,7 @@ def _finish(fig: Figure, save: str | os.PathLike[str] | None) -> Figure:
                 f"cannot save the picture to {str(save)!r}: its folder {str(folder)!r} cannot be made "
                 f"({exc.strerror or exc}); give save= a path in a folder you can write to"
             ) from exc
+    if save is not None:
         fig.savefig(save, dpi=_DPI, bbox_inches="tight")
     return fig
 

@@ -48,7 +48,8 @@ def test_vision_demo_writes_pictures_and_index(
 def test_vision_demo_reuses_the_vit_an_earlier_run_trained(
     demo_deps: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A second run with the same --seconds (a new --text, say) reuses the trained ViT; other --seconds retrain."""
+    """A second run with the same --seconds (a new --text, say) reuses the trained ViT; other --seconds, or a
+    damaged file, retrain."""
     assert main(["demo", "--only", "vision", "--seconds", "1.5", "--out", str(tmp_path)]) == 0
     first = capsys.readouterr().out
     assert "training a small ViT" in first
@@ -57,6 +58,9 @@ def test_vision_demo_reuses_the_vit_an_earlier_run_trained(
     assert "training" not in second
     assert "reusing the small ViT an earlier run trained with --seconds 1.5" in second
     assert re.search(r"held-out accuracy (\d+%)", first)[1] == re.search(r"held-out accuracy (\d+%)", second)[1]
+    assert main(["demo", "--only", "vision", "--seconds", "1", "--out", str(tmp_path)]) == 0
+    assert "training a small ViT" in capsys.readouterr().out
+    (tmp_path / "vit_weights.pt").write_bytes(b"damaged")  # a damaged file is trained anew, not an error
     assert main(["demo", "--only", "vision", "--seconds", "1", "--out", str(tmp_path)]) == 0
     assert "training a small ViT" in capsys.readouterr().out
 

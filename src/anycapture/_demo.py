@@ -9,6 +9,7 @@ means something.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import time
@@ -188,7 +189,8 @@ def trained_vit(out: Path, seconds: float, say: Callable[[str], None]) -> tuple[
 
     weights, key_file = out / "vit_weights.pt", out / "vit_weights.json"
     key = {"training": _TRAINING, "steps": STEPS, "seconds": seconds, "torch": torch.__version__}
-    try:
+    # Nothing kept, kept for other options or by another version, or a damaged file: train anew.
+    with contextlib.suppress(Exception):
         kept = json.loads(key_file.read_text(encoding="utf-8"))
         if kept["key"] == key:
             tiny_vit, _ = _vit_classes()
@@ -199,8 +201,6 @@ def trained_vit(out: Path, seconds: float, say: Callable[[str], None]) -> tuple[
                 f"({kept['steps']} steps; delete {weights} to train again)"
             )
             return model.eval(), float(kept["accuracy"])
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError):
-        pass  # nothing kept, or kept for other options or by another version: train
     say(f"vision: training a small ViT ({STEPS} steps, at most {seconds:g} s) on 'which colour is the shape?' ...")
     began = time.perf_counter()
     model, accuracy, steps = train_vit(seconds, say)

@@ -162,7 +162,15 @@ RECIPES: dict[str, Recipe] = {
 
 def recipe_hints(func: Any) -> tuple[str, str]:
     """The ``(hint, if_not_run)`` of the recipe whose target is ``func`` (given by name or as the
-    function itself, the recipe not named), or ``("", "")``: the same advice whichever way it is given."""
+    function itself, the recipe not named), or ``("", "")``: the same advice whichever way it is given.
+
+    Example::
+
+        from anycapture import recipes
+        from transformers.models.bert import modeling_bert
+
+        hint, if_not_run = recipes.recipe_hints(modeling_bert.eager_attention_forward)   # TRANSFORMERS_BERT's
+    """
     where = f"{getattr(func, '__module__', '')}:{getattr(func, '__qualname__', '')}"
     for recipe in RECIPES.values():
         if recipe.target == where:

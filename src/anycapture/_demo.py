@@ -9,6 +9,7 @@ means something.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import html
 import os
@@ -159,20 +160,24 @@ def train_vit(seconds: float, say: Callable[[str], None], steps: int = STEPS) ->
     optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     images, labels = make_images(4096, seed=1)
     test_images, test_labels = make_images(512, seed=2)
-    step, per_step, began = 0, 0.0, time.perf_counter()
+    step = 0
+    recent: collections.deque[float] = collections.deque(maxlen=10)  # the last steps' durations
     while step < steps:
         # A step is started only if it and the evaluation after it (a forward of 512 images, about
-        # what 4 steps of 64 cost) still fit the budget; a step's cost is the mean so far (one slow
-        # step on a busy machine must not end training early).
+        # what 4 steps of 64 cost) still fit the budget. A step's cost is the mean of the last ten,
+        # not counting the first, which warms torch up (several times slower on a busy machine).
+        per_step = sum(recent) / len(recent) if recent else 0.0
         if time.perf_counter() - start + per_step * 5 > seconds:
             break
+        began = time.perf_counter()
         batch = torch.randint(0, len(images), (64,))
         loss = torch.nn.functional.cross_entropy(model(images[batch]), labels[batch])
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         step += 1
-        per_step = (time.perf_counter() - began) / step
+        if step > 1:
+            recent.append(time.perf_counter() - began)
         if step % 50 == 0:
             say(f"  step {step}: loss {loss.item():.3f}")
     model.eval()

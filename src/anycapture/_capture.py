@@ -1343,12 +1343,14 @@ class Capture(Mapping[str, list[Any]]):
         if captured:
             return message
         problems = [] if self._active else self._problems()
-        why = (": " + " ".join(problems)) if problems else ""
-        return (
-            f"{message}. Nothing at all was captured in this block{why}. For attention maps of a model that uses "
-            "fused attention (transformers' default 'sdpa', timm's fused_attn), anycapture.capture_attention"
-            "(model=...) captures them without changing how the model is loaded"
-        )
+        why = (": " + " ".join(problems)) if problems else "."
+        if "capture_attention" not in why:  # a recipe's hint may have said it already
+            why += (
+                " For attention maps of a model that uses fused attention (transformers' default 'sdpa', timm's "
+                "fused_attn), anycapture.capture_attention(model=...) captures them without changing how the model "
+                "is loaded"
+            )
+        return f"{message}. Nothing at all was captured in this block{why}"
 
     def clear(self) -> None:
         """Forget every record captured so far (and, with ``grads=True``, their gradients)."""

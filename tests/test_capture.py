@@ -573,3 +573,31 @@ def test_bound_methods_of_one_function_with_other_names_are_refused() -> None:
     with capture({first.forward: "attn", second.forward: "attn"}) as cap:  # the same names: both objects
         first.forward(1), second.forward(2), Layer().forward(3)
     assert cap["Layer.forward.attn"] == [10, 20]
+
+
+def _never_called(x: int) -> int:
+    y = x + 1
+    return y
+
+
+def test_stack_of_an_empty_block_says_why_and_points_at_capture_attention(backend: str) -> None:
+    """stack() on a block that captured nothing repeats the end-of-block reason and names capture_attention."""
+    with pytest.warns(CaptureWarning, match="never ran"):
+        with capture(_never_called, "y") as cap:
+            pass
+    with pytest.raises(KeyError, match=r"captured keys: \[\]\. Nothing at all was captured in this block: .*never ran"):
+        cap.stack("y")
+    with pytest.raises(KeyError, match=r"capture_attention\(model=\.\.\.\)"):
+        cap.stack("y")
+
+
+def test_a_recipes_function_given_by_name_gets_the_recipes_hints() -> None:
+    """recipe_hints() finds the recipe whose target a function is, however it was given; others get none."""
+    from anycapture.recipes import recipe_hints
+
+    class Fake:
+        __module__ = "timm.models.vision_transformer"
+        __qualname__ = "Attention.forward"
+
+    assert recipe_hints(Fake) == (recipes.TIMM_VIT.hint, recipes.TIMM_VIT.if_not_run)
+    assert recipe_hints(_never_called) == ("", "")

@@ -162,6 +162,17 @@ def test_bert_sdpa_path_is_reported_with_hint(backend: str) -> None:
             model(**batch)
 
 
+def test_a_string_target_on_the_sdpa_model_gets_the_recipes_hint(backend: str) -> None:
+    """The recipe's function named as a string gives the recipe's hint, and stack() then says why it is empty."""
+    tokenizer, model = _minilm("sdpa")
+    batch = tokenizer(["hello"], return_tensors="pt")
+    with pytest.warns(CaptureWarning, match=r"Hint: .*capture_attention.*attn_implementation='eager'"):
+        with torch.no_grad(), capture(recipes.TRANSFORMERS_BERT.target, "attn_weights", model=model) as cap:
+            model(**batch)
+    with pytest.raises(KeyError, match=r"Nothing at all was captured in this block: .*never ran.*capture_attention"):
+        cap.stack("attn_weights")
+
+
 def test_recipes_match_installed_libraries() -> None:
     """Every recipe names a function that exists in the installed library, with those locals."""
     from anycapture._functions import import_target, local_names, resolve_function

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,34 @@ def test_demo_with_user_timm_weights(tmp_path: Any) -> None:
     assert np.load(out / "vit_attention.npy").shape == (12, 6, 197, 197)
 
 
+def test_demo_draws_the_centre_crop_the_model_saw(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 600 x 512 photo given with --image is drawn as timm's centre crop, not squashed under the 14 x 14 grid."""
+    pytest.importorskip("matplotlib")
+    image_module = pytest.importorskip("PIL.Image")
+    from anycapture import viz
+    from anycapture._cli import main
+
+    checkpoint = tmp_path / "vit.pth"
+    torch.save(_vit(fused=True).state_dict(), checkpoint)
+    pixels = np.zeros((600, 512, 3), dtype=np.uint8)
+    pixels[:40, :, 0] = 255  # a red band at the top, which the centre crop cuts off
+    photo = tmp_path / "photo.png"
+    image_module.fromarray(pixels).save(photo)
+    drawn = []
+    real = viz.grid_to_grid
+    monkeypatch.setattr(viz, "grid_to_grid", lambda attn, image, **kw: drawn.append(image) or real(attn, image, **kw))
+    out = tmp_path / "demo"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert (
+            main(["demo", "--only", "vision", "--model", str(checkpoint), "--image", str(photo), "--out", str(out)])
+            == 0
+        )
+    assert not [w for w in caught if "patch grid over an image" in str(w.message)]
+    assert drawn[0].shape == (224, 224, 3)
+    assert drawn[0][:5, :, 0].max() < 0.1  # the band is not in what the model saw, so not in the picture
+
+
 def test_demo_finds_unfused_attention_and_names_what_it_cannot_draw(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -151,7 +180,8 @@ def test_demo_finds_unfused_attention_and_names_what_it_cannot_draw(
     monkeypatch.setattr(_demo, "vision_pictures", lambda *args: pytest.fail("must not draw"))
     with pytest.raises(_demo.DemoError, match=r"not \[heads, tokens, tokens\] over 1 prefix token\(s\) and a 0x0"):
         monkeypatch.setattr(timm, "create_model", lambda *a, **k: _without_grid(unfused(*a, **k)))
-        _demo.timm_part(tmp_path / "again", str(checkpoint), "vit_small_patch16_224", None, lambda line: None)
+        model = _demo.load_timm(str(checkpoint), "vit_small_patch16_224", lambda line: None)
+        _demo.timm_part(tmp_path / "again", model, "vit_small_patch16_224", None, lambda line: None)
 
 
 def _without_grid(model: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -133,6 +134,7 @@ def test_heads_draws_every_head_and_their_mean_on_one_scale(tmp_path: Path) -> N
     assert len(fig.axes) == 6 + 1 + 1  # heads, mean, colour bar
     assert [ax.get_title() for ax in panels] == [f"head {i}" for i in range(6)] + ["mean"]
     assert len({ax.images[0].get_clim() for ax in panels}) == 1
+    assert fig.axes[-1].get_ylabel() == "attention weight\n(one scale, every panel)"
     np.testing.assert_allclose(panels[-1].images[0].get_array(), attn.mean(axis=0))
     _assert_png(tmp_path / "heads.png")
 
@@ -178,11 +180,16 @@ def test_grid_to_grid_on_a_non_square_grid(tmp_path: Path) -> None:
     weights = attn[1 + 5, 1:].reshape(2, 3)
     r, c = np.unravel_index(np.argmax(overlay), overlay.shape)
     assert (r // 20, c // 20) == np.unravel_index(np.argmax(weights), weights.shape)
-    # The prefix bar shows the query's weight on the CLS token.
-    (bar,) = prefix_bar.patches
-    assert bar.get_width() == pytest.approx(attn[6, 0])
-    assert [t.get_text() for t in prefix_bar.get_yticklabels()] == ["CLS"]
+    # The prefix panel prints the query's weight on the CLS token, and on all patches together.
+    assert _prefix_panel(prefix_bar) == [("CLS", f"{attn[6, 0]:.3g}"), ("all patches", f"{attn[6, 1:].sum():.3g}")]
     _assert_png(tmp_path / "g2g.png")
+
+
+def _prefix_panel(ax: Any) -> list[tuple[str, str]]:
+    """The (name, printed weight) pairs of grid_to_grid's prefix panel."""
+    names = [t.get_text() for t in ax.texts if t.get_gid() == "prefix-name"]
+    values = [t.get_text() for t in ax.texts if t.get_gid() == "prefix-weight"]
+    return list(zip(names, values, strict=True))
 
 
 def test_grid_to_grid_patch_index_equals_row_col() -> None:
@@ -204,13 +211,15 @@ def test_grid_to_grid_without_prefix_tokens_and_without_pillow(monkeypatch: pyte
     np.testing.assert_allclose(fig.axes[1].images[1].get_array(), np.repeat(np.repeat(weights, 20, 0), 20, 1))
 
 
-def test_grid_to_grid_prefix_bar_names_and_hiding() -> None:
-    """prefix_names label the bars; show_prefix=False leaves the bar out."""
+def test_grid_to_grid_prefix_panel_names_and_hiding() -> None:
+    """prefix_names name the weights printed beside the image; show_prefix=False leaves the panel out."""
     attn = _maps(6, 6)  # CLS, distillation token, 2 x 2 patches
     fig = viz.grid_to_grid(attn, _image(32, 32), query=3, prefix=2, prefix_names=["CLS", "dist"])
-    bars = fig.axes[3]
-    assert [t.get_text() for t in bars.get_yticklabels()] == ["CLS", "dist"]
-    assert [p.get_width() for p in bars.patches] == pytest.approx(attn[2 + 3, :2])
+    assert _prefix_panel(fig.axes[3]) == [
+        ("CLS", f"{attn[5, 0]:.3g}"),
+        ("dist", f"{attn[5, 1]:.3g}"),
+        ("all patches", f"{attn[5, 2:].sum():.3g}"),
+    ]
     assert len(viz.grid_to_grid(attn, _image(32, 32), query=3, prefix=2, show_prefix=False).axes) == 3
     with pytest.raises(ValueError, match=r"got 1 prefix_names for prefix=2: pass exactly 2"):
         viz.grid_to_grid(attn, _image(32, 32), query=3, prefix=2, prefix_names=["CLS"])
@@ -378,8 +387,8 @@ def test_rollout_overlay_shows_the_cls_row_over_the_image(tmp_path: Path) -> Non
     assert len(fig.axes) == 3  # image, overlay, colour bar
     overlay = fig.axes[1].images[1]
     assert overlay.get_array().shape == (32, 32)
-    low, high = overlay.get_clim()
-    assert (low, high) == pytest.approx((monkey_rollout[0, 1:].min(), monkey_rollout[0, 1:].max()))
+    assert overlay.get_clim() == pytest.approx((0.0, monkey_rollout[0, 1:].max()))
+    assert fig.axes[2].get_ylabel() == "rollout weight\n(scale: 0 to this map's largest)"
     assert fig.axes[1].get_title() == "rollout of CLS"
     _assert_png(tmp_path / "rollout.png")
 
@@ -403,9 +412,9 @@ def test_rollout_overlay_takes_a_row_or_a_patch_query() -> None:
 
 def test_rollout_overlay_of_a_plain_attention_map_is_labelled_as_one() -> None:
     """label= names what is drawn, in the panel's title and on the colour bar."""
-    fig = viz.rollout_overlay(_maps(5, 5), _image(), query=3, label="attention")
+    fig = viz.rollout_overlay(_maps(5, 5), _image(32, 32), query=3, label="attention")
     assert fig.axes[1].get_title() == "attention of patch 2"
-    assert fig.axes[2].get_ylabel() == "attention weight"
+    assert fig.axes[2].get_ylabel().startswith("attention weight\n")
 
 
 def test_rollout_overlay_rejects_bad_arguments() -> None:
@@ -429,11 +438,12 @@ def test_model_view_draws_a_layers_by_heads_grid(tmp_path: Path) -> None:
     """model_view() draws layers x heads panels labelled 'layer i' and 'head j', without ticks."""
     maps = _maps(3, 1, 4, 5, 5)  # [layers, batch 1, heads, T, T]
     fig = viz.model_view(maps, save=tmp_path / "model.png")
-    assert len(fig.axes) == 3 * 4
-    assert [ax.get_ylabel() for ax in fig.axes[::4]] == ["layer 0", "layer 1", "layer 2"]
-    assert [ax.get_title() for ax in fig.axes[:4]] == ["head 0", "head 1", "head 2", "head 3"]
-    assert all(ax.get_xticks().size == 0 and ax.get_yticks().size == 0 for ax in fig.axes)
-    np.testing.assert_allclose(fig.axes[4 + 2].images[0].get_array(), maps[1, 0, 2])
+    panels = _panels(fig)
+    assert len(panels) == 3 * 4
+    assert [ax.get_ylabel() for ax in panels[::4]] == ["layer 0", "layer 1", "layer 2"]
+    assert [ax.get_title() for ax in panels[:4]] == ["head 0", "head 1", "head 2", "head 3"]
+    assert all(ax.get_xticks().size == 0 and ax.get_yticks().size == 0 for ax in panels)
+    np.testing.assert_allclose(panels[4 + 2].images[0].get_array(), maps[1, 0, 2])
     _assert_png(tmp_path / "model.png")
 
 
@@ -441,8 +451,8 @@ def test_model_view_max_heads_lists_and_tokens() -> None:
     """max_heads keeps the first heads; a list of layers works; tokens label the bottom-left panel."""
     layers = [_maps(4, 3, 3, seed=i) for i in range(2)]
     fig = viz.model_view(layers, max_heads=2, tokens=["a", "b", "c"])
-    assert len(fig.axes) == 2 * 2
-    assert [t.get_text() for t in fig.axes[2].get_xticklabels()] == ["a", "b", "c"]
+    assert len(_panels(fig)) == 2 * 2
+    assert [t.get_text() for t in _panels(fig)[2].get_xticklabels()] == ["a", "b", "c"]
     with pytest.warns(UserWarning, match=r"left the 30 token labels out"):
         viz.model_view(_maps(1, 1, 30, 30), tokens=[str(i) for i in range(30)])
 
@@ -464,11 +474,11 @@ def test_model_view_rejects_bad_arguments() -> None:
 def test_model_view_and_heads_label_a_selection_by_its_numbers() -> None:
     """Layers 3-5 of a model, or heads 2 and 5, are labelled as such (not from 0); names as given."""
     fig = viz.model_view(_maps(3, 2, 4, 4), layer_labels=[3, 4, 5], head_labels=[2, 5], title="last layers")
-    assert [ax.get_ylabel() for ax in fig.axes[::2]] == ["layer 3", "layer 4", "layer 5"]
-    assert [ax.get_title() for ax in fig.axes[:2]] == ["head 2", "head 5"]
+    assert [ax.get_ylabel() for ax in _panels(fig)[::2]] == ["layer 3", "layer 4", "layer 5"]
+    assert [ax.get_title() for ax in _panels(fig)[:2]] == ["head 2", "head 5"]
     assert fig.get_suptitle() == "last layers"
     named = viz.model_view(_maps(2, 1, 4, 4), layer_labels=["encoder.layer.4", "encoder.layer.5"])
-    assert [ax.get_ylabel() for ax in named.axes] == ["encoder.layer.4", "encoder.layer.5"]
+    assert [ax.get_ylabel() for ax in _panels(named)] == ["encoder.layer.4", "encoder.layer.5"]
     some = viz.heads(_maps(2, 4, 4), head_labels=[2, 5])
     assert [ax.get_title() for ax in some.axes if ax.get_title()] == ["head 2", "head 5", "mean"]
 
@@ -486,7 +496,7 @@ def test_torch_tensors_are_accepted() -> None:
     as_tensors = [torch.tensor(layer) for layer in (LAYER1, LAYER2)]
     np.testing.assert_allclose(viz.rollout(as_tensors), viz.rollout(ATTENTIONS), rtol=1e-6)
     np.testing.assert_allclose(viz.rollout(torch.tensor(ATTENTIONS)), viz.rollout(ATTENTIONS), rtol=1e-6)
-    assert len(viz.model_view(torch.tensor(_maps(2, 2, 3, 3))).axes) == 4
+    assert len(_panels(viz.model_view(torch.tensor(_maps(2, 2, 3, 3))))) == 4
 
 
 def test_figures_are_drawn_from_many_threads_at_once(tmp_path: Path) -> None:
@@ -548,3 +558,113 @@ def test_a_one_row_map_gets_whole_token_ticks() -> None:
     for ax in (viz.head(row).axes[0], viz.heads(row[None]).axes[0]):
         assert all(float(t).is_integer() for t in ax.get_yticks())
         assert all(float(t).is_integer() for t in ax.get_xticks())
+
+
+def _panels(fig: Any) -> list[Any]:
+    """The axes of a figure that hold a map (not its colour bar)."""
+    return [ax for ax in fig.axes if ax.images]
+
+
+def test_model_view_has_a_title_a_stated_shared_scale_and_the_heads_colormap() -> None:
+    """model_view() is titled, draws every panel on one scale by default with a colour bar saying so, in viridis."""
+    maps = _maps(2, 3, 5, 5)
+    maps[1, 2] *= 0.1  # a weak head: on the shared scale it must look weak
+    fig = viz.model_view(maps)
+    assert fig.get_suptitle() == "attention: 2 layers x 3 heads"
+    assert [ax.images[0].get_clim() for ax in _panels(fig)] == [pytest.approx((0.0, maps.max()))] * 6
+    assert {ax.images[0].get_cmap().name for ax in _panels(fig)} == {"viridis"}
+    (bar,) = [ax for ax in fig.axes if not ax.images]
+    assert bar.get_ylabel() == "attention weight\n(one scale, every panel)"
+    assert "queries (rows)" in fig._supxlabel.get_text()
+
+
+def test_model_view_per_map_scale_is_switchable_and_stated() -> None:
+    """scale='map' draws each panel from 0 to its own largest weight, and the colour bar says so."""
+    maps = _maps(2, 3, 5, 5)
+    fig = viz.model_view(maps, scale="map", cmap="magma")
+    assert [ax.images[0].get_clim()[1] for ax in _panels(fig)] == pytest.approx(list(maps.max(axis=(2, 3)).ravel()))
+    (bar,) = [ax for ax in fig.axes if not ax.images]
+    assert "each panel on its own scale" in bar.get_ylabel()
+    with pytest.raises(ValueError, match=r"scale='per-head': use 'shared'.*or 'map'"):
+        viz.model_view(maps, scale="per-head")  # type: ignore[arg-type]
+
+
+def test_model_view_token_labels_get_room_and_long_maps_show_no_moire(tmp_path: Path) -> None:
+    """Token labels get a readable line each; a 197-token map of fine stripes shrinks to an even grey, not bands."""
+    tokens = [f"t{i}" for i in range(12)]
+    fig = viz.model_view(_maps(2, 12, 12, 12), tokens=tokens)
+    panel = _panels(fig)[12]
+    assert [t.get_text() for t in panel.get_xticklabels()] == tokens
+    assert fig.get_size_inches()[1] >= 2 * 0.13 * 12  # each layer's panel tall enough for 12 lines
+    # 197 tokens in a panel of fewer pixels: drawn as they are, every other column would be
+    # dropped (moire). Each panel shows block means, at least 2 pixels each, and says so.
+    stripes = np.zeros((197, 197))
+    stripes[:, ::2] = 1.0
+    long = viz.model_view(np.stack([stripes] * 3)[None], save=tmp_path / "long.png")
+    panel = _panels(long)[0]
+    drawn = panel.images[0].get_array()
+    blocks = 197 // drawn.shape[0] + (197 % drawn.shape[0] > 0)
+    assert blocks > 1
+    np.testing.assert_allclose(drawn[0, :3], [stripes[:blocks, i * blocks : (i + 1) * blocks].mean() for i in range(3)])
+    long.draw_without_rendering()
+    width = panel.get_window_extent().width * 120 / long.dpi  # pixels when saved
+    assert drawn.shape[1] * 2 <= width
+    assert f"each cell the mean of {blocks} x {blocks} weights" in long._supxlabel.get_text()
+
+
+def test_grid_to_grid_states_and_offers_its_colour_scale() -> None:
+    """The overlay's scale is 0..max by default, the colour bar says which scale, and range/absolute/fixed exist."""
+    attn = _maps(5, 5)
+    weights = attn[1 + 2, 1:]
+    default = viz.grid_to_grid(attn, _image(32, 32), query=2)
+    assert default.axes[1].images[1].get_clim() == pytest.approx((0.0, weights.max()))
+    assert default.axes[2].get_ylabel() == "attention weight\n(scale: 0 to this map's largest)"
+    ranged = viz.grid_to_grid(attn, _image(32, 32), query=2, scale="range")
+    assert ranged.axes[1].images[1].get_clim() == pytest.approx((weights.min(), weights.max()))
+    assert "smallest to largest" in ranged.axes[2].get_ylabel()
+    assert viz.grid_to_grid(attn, _image(32, 32), query=2, scale="absolute").axes[1].images[1].get_clim() == (0, 1)
+    fixed = viz.grid_to_grid(attn, _image(32, 32), query=2, scale=(0.0, 0.5))
+    assert fixed.axes[1].images[1].get_clim() == (0.0, 0.5)
+    assert "fixed, 0 to 0.5" in fixed.axes[2].get_ylabel()
+    with pytest.raises(ValueError, match=r"scale='shared': use 'zero'"):
+        viz.grid_to_grid(attn, _image(32, 32), query=2, scale="shared")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"scale=\(low, high\) with low < high.*got \(1, 0\)"):
+        viz.rollout_overlay(attn, _image(32, 32), scale=(1, 0))
+
+
+def test_an_image_of_another_shape_than_the_grid_warns() -> None:
+    """A 600 x 512 photo under a 14 x 14 grid warns that the model saw another image (its crop)."""
+    attn = _maps(197, 197)
+    photo = np.zeros((600, 512, 3), dtype=np.uint8)
+    with pytest.warns(UserWarning, match=r"14 x 14 patch grid over an image of 600 x 512 pixels.*centre crop"):
+        viz.grid_to_grid(attn, photo, query=0)
+    with pytest.warns(UserWarning, match=r"rollout_overlay\(\) lays a 14 x 14 patch grid"):
+        viz.rollout_overlay(attn, photo)
+
+
+def test_selecting_a_head_mentions_the_mean_over_heads() -> None:
+    """A [heads, T, T] map given where one map is needed suggests attn[0] and attn.mean(0)."""
+    with pytest.raises(
+        ValueError, match=r"select a head first, e\.g\. attn\[0\], or average the heads with attn\.mean\(0\)"
+    ):
+        viz.grid_to_grid(_maps(6, 5, 5), _image(32, 32), query=0)
+
+
+def test_save_makes_the_folder(tmp_path: Path) -> None:
+    """save= into a folder that does not exist makes it; one that cannot be made is a clear OSError."""
+    viz.head(_maps(4, 4), save=tmp_path / "new" / "deeper" / "head.png")
+    _assert_png(tmp_path / "new" / "deeper" / "head.png")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError, match=r"cannot save the picture to .*file/x\.png.*cannot be made"):
+        viz.head(_maps(4, 4), save=tmp_path / "file" / "x.png")
+    buffer = io.BytesIO()
+    viz.head(_maps(4, 4), save=buffer)  # type: ignore[arg-type]  # a file object, as matplotlib takes
+    assert buffer.getvalue().startswith(PNG_MAGIC)
+
+
+def test_heads_names_the_query_and_key_axes() -> None:
+    """heads() labels the left column's panels 'query' and the bottom panels' 'key'."""
+    fig = viz.heads(_maps(3, 4, 4), cols=2)
+    panels = _panels(fig)
+    assert [ax.get_ylabel() for ax in panels] == ["query", "", "query", ""]
+    assert [ax.get_xlabel() for ax in panels] == ["", "", "key", "key"]

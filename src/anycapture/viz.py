@@ -42,8 +42,13 @@ __all__ = ["grid_to_grid", "head", "heads", "model_view", "rollout", "rollout_ov
 
 _DPI = 120
 _OVERLAY_CMAP = "inferno"
-_MODEL_VIEW_TOKENS = 24  # the most token labels that stay legible beside one small panel
+_MODEL_VIEW_TOKENS = 16  # the most token labels that stay legible beside one panel, enlarged to fit them
+_TOKEN_INCHES = 0.13  # the height of one token label's line in model_view
 _PrefixNames = Sequence[str] | None
+# How an overlay's colours map to weights: 0 to the map's largest, its smallest to largest, 0 to 1,
+# or fixed limits shared by several pictures.
+Scale = Literal["zero", "range", "absolute"] | tuple[float, float]
+_SCALE_NAMES = {"zero": "0 to this map's largest", "range": "this map's smallest to largest", "absolute": "0 to 1"}
 
 
 # -- lazy imports ------------------------------------------------------------------------------
@@ -115,6 +120,7 @@ def _map2d(value: Any, func: str) -> Any:
         raise ValueError(
             f"{func}() needs a 2-D [queries, keys] map; got shape {_shape(arr)}: select {what} first, "
             f"e.g. {_index_hint('attn', extra)}"
+            + (", or average the heads with attn.mean(0)" if extra == 1 else "")
             + (" (or draw every head with heads(attn))" if extra == 1 and func == "head" else "")
         )
     raise ValueError(
@@ -352,6 +358,17 @@ def _resize(values: Any, height: int, width: int) -> Any:
 
 # -- drawing helpers ---------------------------------------------------------------------------
 def _finish(fig: Figure, save: str | os.PathLike[str] | None) -> Figure:
+    if isinstance(save, str | os.PathLike):  # not a file object, which matplotlib writes to as well
+        from pathlib import Path
+
+        folder = Path(save).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)  # save="figures/layer3.png" makes figures/
+        except OSError as exc:
+            raise OSError(
+                f"cannot save the picture to {str(save)!r}: its folder {str(folder)!r} cannot be made "
+                f"({exc.strerror or exc}); give save= a path in a folder you can write to"
+            ) from exc
     if save is not None:
         fig.savefig(save, dpi=_DPI, bbox_inches="tight")
     return fig
@@ -384,17 +401,53 @@ def _show_image(ax: Axes, img: Any, title: str) -> None:
     ax.set_yticks([])
 
 
-def _overlay(ax: Axes, img: Any, weights: Any, alpha: float, title: str) -> Any:
-    """The image with a [rows, cols] grid of weights resized over it; returns the colour-mapped layer."""
+def _limits(weights: Any, scale: Any, func: str) -> tuple[float, float, str]:
+    """The colour scale's (low, high) for ``weights`` under ``scale``, and words saying which it is."""
     np = _numpy()
-    height, width = img.shape[:2]
-    _show_image(ax, img, title)
+    if isinstance(scale, tuple | list):
+        if (
+            len(scale) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in scale)
+            or not scale[0] < scale[1]
+        ):
+            raise ValueError(f"{func}() needs scale=(low, high) with low < high, two finite numbers; got {scale!r}")
+        return float(scale[0]), float(scale[1]), f"fixed, {scale[0]:g} to {scale[1]:g}"
+    if scale not in _SCALE_NAMES:
+        raise ValueError(
+            f"{func}() got scale={scale!r}: use 'zero' (0 to the map's largest weight), 'range' (its smallest to "
+            "largest), 'absolute' (0 to 1), or (low, high) to share one scale between pictures"
+        )
+    if scale == "absolute":
+        return 0.0, 1.0, _SCALE_NAMES[scale]
     low, high = float(np.nanmin(weights)), float(np.nanmax(weights))
+    if scale == "zero":
+        low = min(low, 0.0)
     if high <= low:
         # Equal weights everywhere (e.g. a rollout row that discard_ratio emptied): a scale from 0
         # to that weight, or 0 to 1 for zeros, rather than a colour bar spanning rounding error.
         low, high = min(low, 0.0), max(high, 0.0)
         high = high if high > low else low + 1.0
+    return low, high, _SCALE_NAMES[scale]
+
+
+def _check_aspect(img: Any, rows: int, cols: int, func: str) -> None:
+    """Warn when the patch grid is laid over an image of another shape than the one the model saw."""
+    height, width = img.shape[:2]
+    if abs((height / width) / (rows / cols) - 1.0) > 0.05:
+        warnings.warn(
+            f"{func}() lays a {rows} x {cols} patch grid over an image of {height} x {width} pixels (rows x "
+            "columns), another shape, so each weight is drawn over the wrong part of the image: pass the image "
+            "the model saw, e.g. its resized centre crop (timm: timm.data.create_transform(**timm.data."
+            "resolve_data_config({}, model=model))), not the original photo",
+            stacklevel=3,
+        )
+
+
+def _overlay(ax: Axes, img: Any, weights: Any, alpha: float, title: str, limits: tuple[float, float]) -> Any:
+    """The image with a [rows, cols] grid of weights resized over it; returns the colour-mapped layer."""
+    height, width = img.shape[:2]
+    _show_image(ax, img, title)
+    low, high = limits
     return ax.imshow(
         _resize(weights, height, width),
         extent=(0, width, height, 0),
@@ -537,6 +590,10 @@ def heads(
         image = ax.imshow(panels[index], cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
         ax.set_title(names[index], fontsize=9)
         bottom = index + ncols >= len(panels)  # nothing drawn below this panel
+        if bottom:
+            ax.set_xlabel("key", fontsize=8)
+        if col == 0:
+            ax.set_ylabel("query", fontsize=8)
         if labels:
             size = _label_size(max(queries, keys)) * 0.8
             _label_axes(ax, labels if bottom else None, labels if col == 0 and queries == keys else None, fontsize=size)
@@ -548,7 +605,7 @@ def heads(
             _whole_ticks(ax, queries, keys)
             ax.tick_params(labelbottom=bottom, labelleft=col == 0, labelsize=7)
     if image is not None:
-        fig.colorbar(image, ax=used, shrink=0.8, label="attention weight")
+        fig.colorbar(image, ax=used, shrink=0.8, label="attention weight\n(one scale, every panel)")
     if title:
         fig.suptitle(title)
     return _finish(fig, save)
@@ -564,6 +621,7 @@ def grid_to_grid(
     show_prefix: bool = True,
     alpha: float = 0.6,
     prefix_names: Sequence[str] | None = None,
+    scale: Scale = "zero",
     title: str | None = None,
     save: str | os.PathLike[str] | None = None,
 ) -> Figure:
@@ -578,10 +636,18 @@ def grid_to_grid(
     Left: the image with the query patch outlined in red. Right: the query's attention weights
     over the patches, resized to the image (bilinear with Pillow, else nearest neighbour) and laid
     over it with opacity ``alpha``, with a colour bar. With ``show_prefix`` and ``prefix > 0``, a
-    small bar chart beside it gives the weight the query puts on each prefix token (named by
-    ``prefix_names``, default ``CLS``, ``prefix 1``, ...), often most of its attention.
+    panel beside it prints the weight the query puts on each prefix token (named by
+    ``prefix_names``, default ``CLS``, ``prefix 1``, ...), often most of its attention, and on all
+    the patches together.
 
-    ``image`` is H x W x 3 uint8, or float in [0, 1], or a PIL image (also [3, H, W] tensors).
+    ``scale`` sets the colour bar, which states it: ``"zero"`` (default) runs from 0 to the largest
+    patch weight, so that nearly equal weights look nearly equal; ``"range"`` from the smallest to
+    the largest (the most contrast, however small the differences); ``"absolute"`` from 0 to 1;
+    ``(low, high)`` gives several pictures one scale. Name the layer and head in ``title``.
+
+    ``image`` is H x W x 3 uint8, or float in [0, 1], or a PIL image (also [3, H, W] tensors): the
+    image the model saw (after its resize and crop). One of another shape than the patch grid is
+    drawn stretched, with a warning.
 
     Example::
 
@@ -591,7 +657,8 @@ def grid_to_grid(
         fig = viz.grid_to_grid(attn[0, 5], image, query=(3, 10), save="patch_3_10.png")
 
     Raises ValueError for a map that is not [tokens, tokens], a ``prefix``, ``grid`` or ``query``
-    that does not fit the token count (saying which would), or an image of the wrong shape.
+    that does not fit the token count (saying which would), an image of the wrong shape, or an
+    unknown ``scale``.
     """
     arr = _map2d(attn, "grid_to_grid")
     total = arr.shape[0]
@@ -619,41 +686,47 @@ def grid_to_grid(
     opacity = _alpha(alpha, "grid_to_grid")
     img = _image(image, "grid_to_grid")
     names = _prefix_names(prefix_names, count, "grid_to_grid") if show_prefix else []
+    _check_aspect(img, rows, cols, "grid_to_grid")
 
     weights = arr[count + row * cols + col]
     patch_weights = weights[count:].reshape(rows, cols)
+    low, high, scale_name = _limits(patch_weights, scale, "grid_to_grid")
     height, width = img.shape[:2]
     patch_h, patch_w = height / rows, width / cols
 
     panel_w, panel_h = _panel_size(img)
-    ratios = [panel_w, panel_w, 0.18] + ([1.3] if names else [])
-    fig = _new_figure(figsize=(sum(ratios) + 0.9, panel_h + 0.7), layout="constrained")
+    ratios = [panel_w, panel_w, 0.18] + ([1.1] if names else [])
+    fig = _new_figure(figsize=(sum(ratios) + 1.1, panel_h + 0.7), layout="constrained")
     axes = fig.subplots(1, len(ratios), gridspec_kw={"width_ratios": ratios})
     left, right, bar = axes[0], axes[1], axes[2]
     _show_image(left, img, f"query patch ({row}, {col})")
     _outline(left, row, col, patch_h, patch_w, width=2.5)
-    layer = _overlay(right, img, patch_weights, opacity, "its attention over the patches")
+    layer = _overlay(right, img, patch_weights, opacity, "its attention over the patches", (low, high))
     _outline(right, row, col, patch_h, patch_w, width=1.2)
-    _colorbar(fig, layer, bar, "attention weight")
+    _colorbar(fig, layer, bar, f"attention weight\n(scale: {scale_name})")
     if names:
-        _prefix_bars(axes[3], weights[:count], names, float(patch_weights.sum()))
+        _prefix_weights(axes[3], weights[:count], names, float(patch_weights.sum()))
     if title:
         fig.suptitle(title)
     return _finish(fig, save)
 
 
-def _prefix_bars(ax: Axes, weights: Any, names: list[str], patch_total: float) -> None:
-    """A small horizontal bar chart of the weight given to each prefix token."""
-    positions = list(range(len(names)))
-    ax.barh(positions, weights, color="tab:red", height=0.6)
-    ax.set_yticks(positions, names, fontsize=8)
-    ax.invert_yaxis()
-    # Weights are shares of the query's attention: a fixed 0..1 scale keeps small ones looking small.
-    ax.set_xlim(0, max(1.0, float(weights.max()) * 1.05))
-    for position, value in zip(positions, weights, strict=True):
-        ax.text(float(value), position, f" {float(value):.3g}", va="center", fontsize=8)
-    ax.tick_params(axis="x", labelsize=7)
-    ax.set_title(f"weight on prefix\n(all patches: {patch_total:.3g})", fontsize=8)
+def _prefix_weights(ax: Axes, weights: Any, names: list[str], patch_total: float) -> None:
+    """The weight given to each prefix token, and to all patches together, printed as numbers.
+
+    Numbers, not bars: a prefix weight is often a few hundredths (a bar too thin to see) or most
+    of the query's attention, and both must be read at a glance.
+    """
+    ax.set_axis_off()
+    ax.set_title("weight on", fontsize=10)
+    lines = [*zip(names, (float(w) for w in weights), strict=True), ("all patches", patch_total)]
+    step = 1.0 / (len(lines) + 1)
+    for i, (name, value) in enumerate(lines):
+        y = 1.0 - step * (i + 0.6)
+        ax.text(0.05, y, name, transform=ax.transAxes, fontsize=9, va="bottom", gid="prefix-name")
+        ax.text(
+            0.05, y, f"{value:.3g}", transform=ax.transAxes, fontsize=14, va="top", weight="bold", gid="prefix-weight"
+        )
 
 
 def rollout(
@@ -738,6 +811,7 @@ def rollout_overlay(
     query: int | None = None,
     alpha: float = 0.6,
     label: str = "rollout",
+    scale: Scale = "zero",
     title: str | None = None,
     save: str | os.PathLike[str] | None = None,
 ) -> Figure:
@@ -749,7 +823,9 @@ def rollout_overlay(
     ``label="attention"``, which titles the panel and its colour bar (``"rollout of CLS"``,
     ``"rollout weight"`` by default). The first ``prefix`` tokens are dropped and the rest laid
     out as the patch grid (``grid=(rows, cols)`` when it is not square), resized to the image and
-    overlaid with opacity ``alpha``. A query that is a patch is outlined in red.
+    overlaid with opacity ``alpha``. A query that is a patch is outlined in red. ``scale`` sets the
+    colour bar as in :func:`grid_to_grid` (default ``"zero"``: 0 to the largest patch weight), and
+    the bar's label states it. An image of another shape than the patch grid warns.
 
     Example::
 
@@ -789,7 +865,9 @@ def rollout_overlay(
     rows, cols = _grid(total - count, total, count, grid, "rollout_overlay")
     opacity = _alpha(alpha, "rollout_overlay")
     img = _image(image, "rollout_overlay")
+    _check_aspect(img, rows, cols, "rollout_overlay")
     patch_weights = row_values[count:].reshape(rows, cols)
+    low, high, scale_name = _limits(patch_weights, scale, "rollout_overlay")
     if query is None:
         shown = label
     else:
@@ -801,8 +879,8 @@ def rollout_overlay(
     fig = _new_figure(figsize=(sum(ratios) + 0.9, panel_h + 0.7), layout="constrained")
     left, right, bar = fig.subplots(1, 3, gridspec_kw={"width_ratios": ratios})
     _show_image(left, img, "image")
-    layer = _overlay(right, img, patch_weights, opacity, shown)
-    _colorbar(fig, layer, bar, f"{label} weight")
+    layer = _overlay(right, img, patch_weights, opacity, shown, (low, high))
+    _colorbar(fig, layer, bar, f"{label} weight\n(scale: {scale_name})")
     if query is not None and query >= count:
         row, col = divmod(query - count, cols)
         height, width = img.shape[:2]
@@ -820,6 +898,8 @@ def model_view(
     max_heads: int | None = None,
     layer_labels: Sequence[int | str] | None = None,
     head_labels: Sequence[int | str] | None = None,
+    scale: Literal["shared", "map"] = "shared",
+    cmap: str | Colormap = "viridis",
     title: str | None = None,
     save: str | os.PathLike[str] | None = None,
 ) -> Figure:
@@ -828,12 +908,18 @@ def model_view(
     A static picture of bertviz's "model view". Rows are labelled ``layer i``, columns
     ``head j``, counting the maps given; for some layers or heads of a model, give their numbers
     (``layer_labels=[3, 4, 5]`` for ``cap.stack("attn", "encoder.layer.[345].*")``) or names (a
-    string is shown as it is: ``layer_labels=list(cap.by_path("attn"))``). Panels have no ticks,
-    and each has its own colour scale (0 to its largest weight) so that every head's pattern
-    shows; ``title`` goes above the grid. ``attentions`` is [layers, heads, q, k],
-    [layers, 1, heads, q, k] or a list of per-layer [heads, q, k] maps. ``max_heads`` keeps the
-    first heads only. ``tokens`` label the bottom-left panel, a key to read the others by, when
-    there are at most 24 (more would not be legible; a warning says they were left out).
+    string is shown as it is: ``layer_labels=list(cap.by_path("attn"))``). In each panel, rows are
+    queries and columns keys, as in :func:`heads`, with the same colormap (``cmap``).
+
+    ``scale="shared"`` (default) draws every panel on one scale, 0 to the largest weight of all,
+    so heads can be compared by colour; ``scale="map"`` draws each panel from 0 to its own
+    largest weight, so that every head's pattern shows, however weak. The colour bar says which.
+    ``title`` goes above the grid. ``attentions`` is [layers, heads, q, k], [layers, 1, heads, q, k]
+    or a list of per-layer [heads, q, k] maps. ``max_heads`` keeps the first heads only.
+    ``tokens`` label the bottom-left panel, a key to read the others by, when there are at most
+    16 (the panels grow to fit them; more would not be legible, and a warning says they were left
+    out). Long maps (a ViT's 197 tokens) are smoothed as they are shrunk, not sampled, so that
+    they show no moire.
 
     Example::
 
@@ -842,43 +928,101 @@ def model_view(
         fig = viz.model_view(cap.stack("attn_weights"), max_heads=8, save="model.png")
 
     Raises ValueError for maps of another shape (saying what to select), a ``max_heads`` that is
-    not a positive int, or tokens or labels of the wrong length.
+    not a positive int, an unknown ``scale`` or ``cmap``, or tokens or labels of the wrong length.
     """
     np = _numpy()
     maps = _layers(attentions, "model_view", square=False)
     layers, count, queries, keys = maps.shape
     shown = min(count, _positive_int(max_heads, "max_heads", "model_view")) if max_heads is not None else count
+    if scale not in ("shared", "map"):
+        raise ValueError(
+            f"model_view() got scale={scale!r}: use 'shared' (one colour scale for every panel) or 'map' (each "
+            "panel from 0 to its own largest weight)"
+        )
+    _check_cmap(cmap, "model_view")
     row_names = _labels(layer_labels, layers, "layer", "model_view", "layer_labels")
     column_names = _labels(head_labels, count, "head", "model_view", "head_labels")
     labels = _tokens(tokens, keys, "model_view", f"{queries} queries x {keys} keys (labels go on the keys)")
-    panel = max(0.6, min(1.3, 22.0 / max(layers, shown)))
-    fig = _new_figure(figsize=(shown * panel + 0.8, layers * panel + 0.5))
-    grid = fig.subplots(layers, shown, squeeze=False, gridspec_kw={"wspace": 0.06, "hspace": 0.06})
-    for i in range(layers):
-        for j in range(shown):
-            ax = grid[i, j]
-            values = maps[i, j]
-            top = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
-            ax.imshow(values, cmap="Blues", vmin=0.0, vmax=top if top > 0 else 1.0, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title(column_names[j], fontsize=8)
-            if j == 0:
-                ax.set_ylabel(row_names[i], fontsize=8)
     if labels and max(queries, keys) > _MODEL_VIEW_TOKENS:
         warnings.warn(
             f"model_view() left the {len(labels)} token labels out: more than {_MODEL_VIEW_TOKENS} do not fit a "
             "small panel; draw one map with head(attentions[i, j], tokens=tokens) to read them",
             stacklevel=2,
         )
-    elif labels:
-        size = max(4.0, min(7.0, 100.0 / max(queries, keys)))
-        _label_axes(grid[layers - 1, 0], labels, labels if queries == keys else None, fontsize=size)
-        grid[layers - 1, 0].set_ylabel(row_names[layers - 1], fontsize=8)
-    if title:
-        fig.suptitle(title)
+        labels = None
+    panel = max(0.6, min(1.3, 22.0 / max(layers, shown)))
+    if labels:
+        panel = max(panel, _TOKEN_INCHES * max(queries, keys))  # one readable line per token
+    _matplotlib()
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    tight = ConstrainedLayoutEngine(w_pad=0.02, h_pad=0.02, wspace=0.02, hspace=0.02)
+    # Room beyond the panels: row names and colour bar across; title and note down; the token
+    # labels of the bottom-left panel, when drawn, in both directions.
+    across, down = (0.5, 0.7) if labels else (0.0, 0.0)
+    fig = _new_figure(figsize=(shown * panel + 1.2 + across, layers * panel + 0.9 + down), layout=tight)
+    grid = fig.subplots(layers, shown, squeeze=False)
+    # A map with more tokens than the panel has pixels, drawn as it is, is sampled: fine patterns
+    # (a 197-token ViT's) come out as moire bands. Each panel shows block means instead, at least
+    # two pixels a block, and the picture says so.
+    cells = max(1, int(panel * _DPI / 2))
+    blocks = (math.ceil(queries / cells), math.ceil(keys / cells))
+    drawn = maps[:, :shown]
+    finite = np.isfinite(drawn)
+    largest = float(drawn[finite].max()) if finite.any() else 1.0
+    for i in range(layers):
+        for j in range(shown):
+            ax = grid[i, j]
+            values = maps[i, j]
+            top = largest
+            if scale == "map":
+                top = float(values[np.isfinite(values)].max()) if np.isfinite(values).any() else 1.0
+            ax.imshow(
+                _pool(values, blocks),
+                cmap=cmap,
+                vmin=0.0,
+                vmax=top if top > 0 else 1.0,
+                interpolation="nearest",
+                aspect="auto",  # the panels fill the grid (made square by the figure's size): no gaps
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(column_names[j], fontsize=9)
+            if j == 0:
+                ax.set_ylabel(row_names[i], fontsize=9)
+    if labels:
+        _label_axes(grid[layers - 1, 0], labels, labels if queries == keys else None, fontsize=7.5)
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    if scale == "shared":
+        norm, bar_label = Normalize(0.0, largest if largest > 0 else 1.0), "attention weight\n(one scale, every panel)"
+    else:
+        norm, bar_label = Normalize(0.0, 1.0), "share of the panel's largest weight\n(each panel on its own scale)"
+    # pad is a fraction of the whole grid's width: a fixed 0.15 inch, not matplotlib's 5% of 20 inches.
+    pad = 0.15 / (shown * panel)
+    shrink = min(0.8, 3.0 / layers + 0.3)
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=grid, shrink=shrink, pad=pad, label=bar_label)
+    fig.suptitle(title if title is not None else f"attention: {layers} layers x {shown} heads")
+    pooled = "" if blocks == (1, 1) else f", each cell the mean of {blocks[0]} x {blocks[1]} weights"
+    fig.supxlabel(f"each panel: queries (rows) attending to keys (columns){pooled}", fontsize=9)
     return _finish(fig, save)
+
+
+def _pool(values: Any, blocks: tuple[int, int]) -> Any:
+    """``values`` [q, k] as the means of ``blocks`` (rows, cols) blocks; the last ones may be partial."""
+    np = _numpy()
+    if blocks == (1, 1):
+        return values
+    rows, cols = blocks
+    q, k = values.shape
+    padded = np.full((math.ceil(q / rows) * rows, math.ceil(k / cols) * cols), np.nan)
+    padded[:q, :k] = values
+    shaped = padded.reshape(padded.shape[0] // rows, rows, padded.shape[1] // cols, cols)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a block of NaN only (a padding token's row) stays NaN
+        return np.nanmean(shaped, axis=(1, 3))
 
 
 def _labels(given: Sequence[int | str] | None, count: int, kind: str, func: str, name: str) -> list[str]:

@@ -199,6 +199,42 @@ def test_sink_folder_and_capture_folder(tmp_path: Path, backend: str) -> None:
         anycapture.explore(tmp_path / "missing")
 
 
+def test_reduced_values_are_refused_with_the_way_to_stack_them(backend: str) -> None:
+    """Values kept by reduce= whose axes explore cannot tell are refused, and the array the message names works."""
+
+    class Block:
+        def forward(self, x: Any) -> Any:
+            attn = x
+            return attn
+
+    maps = softmax_maps(3, 2, 5)
+    with anycapture.capture(Block.forward, "attn", values="raw", reduce=lambda a: a[:, :, 0, :]) as rows:
+        for layer in maps:
+            Block().forward(layer[None])  # [batch, heads, q, k] kept as [batch, heads, k]: query 0's rows
+    assert rows.reduced
+    with pytest.raises(ValueError, match=r"shape \(1, 2, 5\) kept by reduce=, whose axes it cannot tell") as info:
+        anycapture.explore(rows)
+    (key,) = rows
+    assert f"cap.stack({key!r})[:, 0, :, None, :]" in str(info.value)
+    fixed = anycapture.explore(np.stack(rows[key])[:, 0, :, None, :], tokens=(["q0"], list("abcde")))
+    np.testing.assert_array_equal(fixed.maps, maps[:, :, :1, :])
+    with anycapture.capture(Block.forward, "attn", values="raw", reduce=lambda a: a.mean(1)) as mean:
+        for layer in maps:
+            Block().forward(layer[None])  # a mean over heads, [batch, q, k]: read as 1 head, not batch as heads
+    with pytest.raises(ValueError, match=r"for a mean over heads \[batch, queries, keys\]"):
+        anycapture.explore(mean)
+    with anycapture.capture(Block.forward, "attn", values="raw", reduce=lambda a: a[:, :, :3, :3]) as cut:
+        for layer in maps:
+            Block().forward(layer[None])  # still [batch, heads, q, k]: its axes are known
+    np.testing.assert_array_equal(anycapture.explore(cut).maps, maps[:, :, :3, :3])
+    with anycapture.capture(Block.forward, "attn", values="raw") as plain:
+        for layer in maps:
+            Block().forward(layer[0])  # one [q, k] map per call, no reduce=: a heads axis is missing
+    assert not plain.reduced
+    with pytest.raises(ValueError, match=r"shape \(5, 5\).*\[:, None\]"):
+        anycapture.explore(plain)
+
+
 def test_save_writes_one_self_contained_file(tmp_path: Path) -> None:
     """save() writes one HTML file with script, style and data inside and no outside address."""
     page = anycapture.explore(softmax_maps(2, 2, 6), image=np.zeros((8, 12, 3)), grid=(2, 3), prefix=0)
@@ -226,7 +262,9 @@ def test_wheel_ships_the_page_assets() -> None:
         assert resources.files("anycapture").joinpath("_page", name).is_file()
 
 
-def test_cli_view_writes_a_page(tmp_path: Path, backend: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_view_writes_a_page(
+    tmp_path: Path, backend: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`anycapture view FOLDER` writes a page from a sink folder; an unreadable folder exits 2 with one line."""
     pytest.importorskip("safetensors")
     from anycapture._cli import main
@@ -261,8 +299,15 @@ def test_cli_view_writes_a_page(tmp_path: Path, backend: str, capsys: pytest.Cap
     assert main(["view", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "anycapture view:" in err
-    assert "nothing" in err
+    assert "anycapture view: " in err
+    assert "'" + str(tmp_path / "nothing") + "' does not exist" in err
+    assert main(["view", str(tmp_path / "tokens.json")]) == 2  # a file: the CLI's words, not explore()'s
+    err = capsys.readouterr().err
+    assert "tokens.json' is a file, not a folder: pass the folder that capture(..., sink=FOLDER)" in err
+    assert "get_local" not in err
+    monkeypatch.chdir(tmp_path / "run")
+    assert main(["view", "."]) == 0  # "." is named by the folder it is: run.html beside it
+    assert (tmp_path / "run.html").is_file()
     assert main(["view", str(tmp_path / "run"), "--layers", "1", "--out", str(out)]) == 0
     assert '"layers":1,' in out.read_text()
     assert main(["view", str(tmp_path / "run"), "--layers", "one"]) == 2
@@ -556,4 +601,95 @@ def test_keys_keep_the_query_in_sight(browser: Any, tmp_path: Path) -> None:
         }"""
     )
     assert inside
+    assert opened.errors == []
+
+
+def test_placeholder_until_the_script_runs(browser: Any, tmp_path: Path) -> None:
+    """A static note says to run the cell or trust the notebook; it goes when the script draws the explorer."""
+    explorer = anycapture.explore(softmax_maps(2, 2, 4))
+    note = "This attention explorer is drawn by its script, which has not run"
+    fragment = explorer.fragment("one")
+    assert note in fragment
+    opened = open_page(browser, explorer, tmp_path)
+    assert opened.page.locator("[data-placeholder]").count() == 0
+    assert note not in opened.page.inner_text("body")
+    # An untrusted notebook in JupyterLab drops the output's scripts: the note is all that shows.
+    stripped = re.sub(r"<script\b[^>]*>.*?</script>", "", fragment, flags=re.S)
+    (tmp_path / "untrusted.html").write_text(f"<!doctype html><meta charset=utf-8><body>{stripped}</body>")
+    page = browser.new_page()
+    page.goto((tmp_path / "untrusted.html").as_uri())
+    assert page.locator("[data-placeholder]").is_visible()
+    assert "trust the notebook" in page.inner_text("[data-placeholder]")
+    # A page whose data cannot be read says so where the explorer would be.
+    broken = re.sub(r'(<script type="text/plain" data-blob="maps-1">)[^<]*', r"\1AAAA", fragment)
+    (tmp_path / "broken.html").write_text(f"<!doctype html><meta charset=utf-8><body>{broken}</body>")
+    page.goto((tmp_path / "broken.html").as_uri())
+    assert "could not be drawn: anycapture: maps-1 holds 3 bytes, not 32" in page.inner_text("[data-placeholder]")
+    page.close()
+    assert opened.errors == []
+
+
+def test_maps_travel_as_one_string_per_layer(browser: Any, tmp_path: Path) -> None:
+    """Each layer's maps (and rollout) are their own base64 string, and 8- and 16-bit pages decode to the maps."""
+    maps = softmax_maps(3, 2, 6)
+    text = anycapture.explore(maps).html()
+    assert [f'data-blob="maps-{layer}"' in text for layer in range(4)] == [True, True, True, False]
+    assert 'data-blob="rollout-2"' in text
+    assert 'data-blob="maps"' not in text
+    scores = np.random.default_rng(1).normal(scale=5.0, size=(3, 2, 6, 6)).astype(np.float32)  # raw scores: 16 bits
+    for name, source in (("u8.html", maps), ("u16.html", scores)):
+        explorer = anycapture.explore(source, rollout=False)
+        opened = open_page(browser, explorer, tmp_path, name)
+        assert opened.js("anycapture.info().encoding") == explorer.encoding
+        shown = np.array(
+            opened.js("[0, 1, 2].map(l => [0, 1].map(h => [...Array(6).keys()].map(q => anycapture.row(l, h, q))))")
+        )
+        assert np.abs(shown - source).max() <= explorer.max_abs_error
+        assert opened.errors == []
+    assert explorer.encoding == "u16"
+
+
+def test_scales_per_row_in_patches_and_matrix(browser: Any, tmp_path: Path) -> None:
+    """A patch page opens scaled to the query's row; the matrix's per-row scale gives each row's top the top colour."""
+    maps = softmax_maps(2, 2, 1 + 16)
+    opened = open_page(browser, anycapture.explore(maps, image=np.zeros((32, 32, 3))), tmp_path)
+    assert opened.js("anycapture.state().scale") == "row"
+    assert "per query row" in opened.page.inner_text(".acx-scale-note")
+    opened.js("anycapture.select({view: 'matrix', layer: 1, head: 0})")
+    assert "each row to its own maximum" in opened.page.inner_text(".acx-scale-note")
+    tops = opened.js(
+        """k => {
+            const canvas = document.querySelector('.acx-matrix'), ctx = canvas.getContext('2d');
+            const size = Math.min(24, Math.floor(560 / k)), margin = canvas.width - k * size - 4;
+            const at = i => Math.floor(margin + (i + 0.5) * size);
+            return [...Array(k).keys()].map(q => [...Array(k).keys()].map(key =>
+                Array.from(ctx.getImageData(at(key), at(q), 1, 1).data.slice(0, 3))));
+        }""",
+        17,
+    )
+    yellow = [253, 231, 37]  # viridis' top
+    for query in range(17):
+        assert tops[query][int(maps[1, 0, query].argmax())] == yellow
+        assert sum(colour == yellow for colour in tops[query]) <= 2  # not a whole row saturated
+    assert opened.errors == []
+
+
+def test_keyboard_goes_to_the_explorer_clicked(browser: Any, tmp_path: Path) -> None:
+    """With two explorers on a page, the arrow keys move the one last clicked and leave the other alone."""
+    page_path = tmp_path / "two.html"
+    first = anycapture.explore(softmax_maps(2, 2, 6)).fragment("one")
+    second = anycapture.explore(softmax_maps(2, 2, 6)).fragment("two")
+    page_path.write_text(f"<!doctype html><meta charset=utf-8><body>{first}{second}</body>")
+    opened = Opened(browser, page_path.as_uri())
+    queries = "['one', 'two'].map(id => anycapture.get(id).state().query)"
+    opened.page.click('#one [data-query="1"]')
+    opened.page.keyboard.press("ArrowDown")
+    assert opened.js(queries) == [2, 0]
+    opened.page.click("#two .acx-status")
+    opened.page.keyboard.press("ArrowUp")
+    assert opened.js(queries) == [2, 5]
+    assert opened.js("document.activeElement.id") == "two"
+    opened.page.set_viewport_size({"width": 520, "height": 600})  # a narrow window: still answers
+    opened.page.keyboard.press("Shift+ArrowUp")
+    assert opened.js("anycapture.get('two').state().layer") == 0
     assert opened.errors == []

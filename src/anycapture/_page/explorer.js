@@ -1,14 +1,14 @@
 /* anycapture attention explorer.
  *
  * One explorer per element carrying data-anycapture-explorer. Its maps arrive base64 encoded as
- * 8- or 16-bit integers with a float32 offset and step per row (value = low + q * step); they are
- * decoded once into typed arrays. All state lives in one plain object; render functions read it
+ * 8- or 16-bit integers with a float32 offset and step per row (value = low + q * step), one
+ * string per layer; they are decoded once into typed arrays. All state lives in one plain object; render functions read it
  * and draw on canvas. window.anycapture is the page's face: info(), state(), select(), value()
  * for the one explorer (the last mounted), get(id) and explorers for each of several.
  */
 (function () {
   "use strict";
-  var VERSION = "1";
+  var VERSION = "2";
   if (window.anycapture && window.anycapture.version === VERSION) return;
 
   var VIRIDIS = [
@@ -72,6 +72,11 @@
     return node;
   }
 
+  // A label cut to n characters, with an ellipsis saying it was cut.
+  function clip(text, n) {
+    return text.length > n ? text.slice(0, n - 1) + "…" : text;
+  }
+
   function fmt(v) {
     return Math.abs(v) >= 0.001 || v === 0 ? v.toFixed(4) : v.toExponential(2);
   }
@@ -92,8 +97,26 @@
       H = cfg.heads,
       Q = cfg.queries,
       K = cfg.keys;
+    // The integers come as one string per layer (name-0, name-1, ...), each decoded straight into
+    // its place in one buffer: no string ever holds the whole, so pages pass a browser's string limit.
+    function takeLayers(name, kind, perLayer) {
+      var size = kind === "u16" ? 2 : 1;
+      var bytes = new Uint8Array(L * perLayer * size);
+      for (var layer = 0; layer < L; layer++) {
+        var node = blobs[name + "-" + layer];
+        var text = atob(node.textContent.trim());
+        if (text.length !== perLayer * size) {
+          throw new Error(
+            "anycapture: " + name + "-" + layer + " holds " + text.length + " bytes, not " + perLayer * size,
+          );
+        }
+        node.textContent = "";
+        for (var i = 0, at = layer * perLayer * size; i < text.length; i++) bytes[at + i] = text.charCodeAt(i);
+      }
+      return size === 2 ? new Uint16Array(bytes.buffer) : bytes;
+    }
     var data = {
-      ints: take("maps", cfg.encoding),
+      ints: takeLayers("maps", cfg.encoding, H * Q * K),
       low: take("low", "f32"),
       step: take("step", "f32"),
       rollout: null,
@@ -101,7 +124,7 @@
       image: null,
     };
     if (cfg.rollout_encoding) {
-      data.rollout = take("rollout", cfg.rollout_encoding);
+      data.rollout = takeLayers("rollout", cfg.rollout_encoding, Q * K);
       data.rlow = take("rollout_low", "f32");
       data.rstep = take("rollout_step", "f32");
     }
@@ -117,7 +140,9 @@
       layer: L - 1,
       head: "mean",
       query: 0,
-      scale: "map",
+      // With an image the page opens on one query's spotlight: scaled to that row's patches, the
+      // image shows where it looks; a map's maximum (often another row's) would leave it dark.
+      scale: cfg.grid ? "row" : "map",
       hover: null,
     };
 
@@ -313,6 +338,32 @@
       modelTop = 20,
       gap = 4;
     var thumbs = {}; // "layer/head" -> pooled Float64Array, made once
+    // Row labels: what tells the layers apart ("3" of "encoder.layer.3.attention.self"), by
+    // cutting the part every name shares at each end; the tooltip gives the whole name.
+    var shortNames = (function (names) {
+      if (names.length < 2)
+        return names.map(function (n) {
+          return clip(n, 16);
+        });
+      var head = names[0].length,
+        tail = names[0].length;
+      names.forEach(function (n) {
+        var i = 0;
+        while (i < head && i < n.length && n[i] === names[0][i]) i++;
+        head = i;
+        var j = 0;
+        while (j < tail && j < n.length && n[n.length - 1 - j] === names[0][names[0].length - 1 - j]) j++;
+        tail = j;
+      });
+      // cut only at separators: "a.1" is no shared part of "a.1.x" and "a.11.x"
+      var word = /[A-Za-z0-9_]/;
+      while (head > 0 && word.test(names[0][head - 1])) head--;
+      while (tail > 0 && word.test(names[0][names[0].length - tail])) tail--;
+      return names.map(function (n) {
+        var part = n.slice(head, Math.max(head, n.length - tail)) || n;
+        return clip(part, 16);
+      });
+    })(cfg.layer_names);
 
     // patch view
     if (cfg.grid) {
@@ -368,6 +419,9 @@
           note: head === "rollout" ? "shared across all rollout maps" : "shared across all layers and heads",
         };
       }
+      if (state.scale === "row" && state.view === "matrix") {
+        return { low: low, high: null, top: "row max", note: "per query row: each row to its own maximum" };
+      }
       if (state.scale === "row" && state.view !== "model") {
         // In the patch view the row's patches set the scale: the prefix tokens' weights are printed beside.
         var first = state.view === "patches" ? cfg.prefix : 0;
@@ -386,7 +440,9 @@
             (first ? ", its patches" : ""),
         };
       }
-      if (state.view === "model") return { low: low, high: null, note: "per map: each thumbnail to its own maximum" };
+      if (state.view === "model") {
+        return { low: low, high: null, top: "map max", note: "per map: each thumbnail to its own maximum" };
+      }
       return {
         low: low,
         high: map(layer, head).max,
@@ -416,7 +472,7 @@
         ctx.fillRect(x, 0, 1, 12);
       }
       ui.scaleLow.textContent = fmt(s.low);
-      ui.scaleHigh.textContent = s.high === null ? "map max" : fmt(s.high);
+      ui.scaleHigh.textContent = s.high === null ? s.top : fmt(s.high);
       ui.scaleNote.textContent = "scale: " + s.note;
       ui.scaleNote.setAttribute("data-scale", state.scale);
     }
@@ -473,13 +529,29 @@
     function drawMatrix(s) {
       var m = map(state.layer, state.head);
       var px = new Uint32Array(pixels.data.buffer);
-      var span = s.high - s.low,
-        scale = span > 0 ? 255 / span : 0,
-        low = s.low,
-        values = m.values;
-      for (var i = 0, n = Q * K; i < n; i++) {
-        var c = (values[i] - low) * scale;
-        px[i] = LUT32[c <= 0 ? 0 : c >= 255 ? 255 : Math.round(c)];
+      var low = s.low,
+        values = m.values,
+        i,
+        c;
+      if (s.high === null) {
+        // per query row: each row from the scale's low to its own maximum
+        for (var r = 0; r < Q; r++) {
+          var top = -Infinity,
+            at = r * K;
+          for (i = at; i < at + K; i++) if (values[i] > top) top = values[i];
+          var rowScale = top - low > 0 ? 255 / (top - low) : 0;
+          for (i = at; i < at + K; i++) {
+            c = (values[i] - low) * rowScale;
+            px[i] = LUT32[c <= 0 ? 0 : c >= 255 ? 255 : Math.round(c)];
+          }
+        }
+      } else {
+        var span = s.high - s.low,
+          scale = span > 0 ? 255 / span : 0;
+        for (i = 0; i < Q * K; i++) {
+          c = (values[i] - low) * scale;
+          px[i] = LUT32[c <= 0 ? 0 : c >= 255 ? 255 : Math.round(c)];
+        }
       }
       offscreen.getContext("2d").putImageData(pixels, 0, 0);
       var canvas = ui.matrix;
@@ -494,15 +566,20 @@
         ctx.textAlign = "right";
         ctx.textBaseline = "middle";
         for (var q = 0; q < Q; q++)
-          ctx.fillText(cfg.query_tokens[q].slice(0, 12), margin - 4, margin + q * cell + cell / 2);
+          ctx.fillText(clip(cfg.query_tokens[q], 12), margin - 4, margin + q * cell + cell / 2);
         for (var k = 0; k < K; k++) {
           ctx.save();
           ctx.translate(margin + k * cell + cell / 2, margin - 4);
           ctx.rotate(-Math.PI / 2);
           ctx.textAlign = "left";
-          ctx.fillText(cfg.key_tokens[k].slice(0, 12), 0, 0);
+          ctx.fillText(clip(cfg.key_tokens[k], 12), 0, 0);
           ctx.restore();
         }
+        // the corner above the query labels names the axes
+        ctx.fillStyle = "#777";
+        ctx.textAlign = "right";
+        ctx.fillText("keys →", margin - 6, margin - 24);
+        ctx.fillText("queries ↓", margin - 6, margin - 10);
       } else {
         ctx.textAlign = "left";
         ctx.fillText("keys →", margin, margin - 8);
@@ -586,7 +663,7 @@
       for (var layer = 0; layer < L; layer++) {
         ctx.textAlign = "right";
         ctx.fillStyle = "#333";
-        ctx.fillText(cfg.layer_names[layer].slice(-16), modelLeft - 6, modelTop + layer * (thumb + gap) + thumb / 2);
+        ctx.fillText(shortNames[layer], modelLeft - 6, modelTop + layer * (thumb + gap) + thumb / 2);
         for (h = 0; h <= H; h++) {
           var t = pooled(layer, h === H ? "mean" : h);
           var scale = state.scale === "shared" ? { low: s.low, high: cfg.shared_max } : { low: s.low, high: t.max };
@@ -753,8 +830,7 @@
         "”: " +
         fmt(v);
       ui.tip.style.display = "block";
-      ui.tip.style.left = at.x + 14 + "px";
-      ui.tip.style.top = at.y + 10 + "px";
+      place(ui.tip, ui.matrix, at);
     });
     ui.matrix.addEventListener("mouseleave", function () {
       ui.tip.style.display = "none";
@@ -764,6 +840,12 @@
       var at = cellAt(event);
       if (at) select({ query: at.query });
     });
+    // A tooltip beside the pointer, on its left where the right side would leave the canvas.
+    function place(tip, canvas, at) {
+      var right = at.x + 14 + tip.offsetWidth > canvas.clientWidth;
+      tip.style.left = (right ? Math.max(0, at.x - 14 - tip.offsetWidth) : at.x + 14) + "px";
+      tip.style.top = at.y + 10 + "px";
+    }
     function thumbAt(event) {
       var box = ui.model.getBoundingClientRect();
       var x = (event.clientX - box.left) * (ui.model.width / box.width) - modelLeft;
@@ -783,8 +865,7 @@
       if (!at) return;
       ui.modelTip.textContent =
         "layer " + at.layer + " (" + cfg.layer_names[at.layer] + "), " + headName(at.head) + ": click to open";
-      ui.modelTip.style.left = at.x + 14 + "px";
-      ui.modelTip.style.top = at.y + 10 + "px";
+      place(ui.modelTip, ui.model, at);
     });
     if (cfg.grid) {
       ui.patch.addEventListener("click", function (event) {
@@ -886,7 +967,17 @@
     mount: function (root) {
       if (!root) throw new Error("anycapture.mount() needs the explorer's element");
       if (registry[root.id]) return registry[root.id];
-      var explorer = Explorer(root);
+      // The static note shown until now ("the script has not run") goes once the explorer is
+      // drawn, or says why it could not be.
+      var note = root.querySelector("[data-placeholder]");
+      var explorer;
+      try {
+        explorer = Explorer(root);
+      } catch (error) {
+        if (note) note.textContent = "anycapture: this explorer could not be drawn: " + error.message;
+        throw error;
+      }
+      if (note) note.remove();
       registry[root.id] = explorer;
       order.push(root.id);
       return explorer;

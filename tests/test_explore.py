@@ -693,3 +693,26 @@ def test_keyboard_goes_to_the_explorer_clicked(browser: Any, tmp_path: Path) -> 
     opened.page.keyboard.press("Shift+ArrowUp")
     assert opened.js("anycapture.get('two').state().layer") == 0
     assert opened.errors == []
+
+
+def test_hovering_a_key_shows_what_attends_to_it(browser: Any, tmp_path: Path) -> None:
+    """Hovering a key in the token view shades every query by its weight on that key; leaving restores the row."""
+    maps = softmax_maps(2, 2, 8)
+    opened = open_page(browser, anycapture.explore(maps, tokens=list("abcdefgh")), tmp_path)
+    page = opened.page
+    opened.js("anycapture.select({layer: 1, head: 0, query: 2, scale: 'row'})")
+    shading = "sel => [...document.querySelectorAll(sel)].map(n => n.style.backgroundColor)"
+    page.hover('[data-key="6"]')
+    assert opened.js("anycapture.state().hover") == {"query": None, "key": 6}
+    column = maps[1, 0, :, 6]
+    shaded = opened.js(shading, "[data-query]")
+    assert shaded[int(column.argmax())].endswith(", 0.85)")  # the query that attends most: the darkest
+    assert all(shade == "" for shade, weight in zip(shaded, column, strict=True) if weight < column.max() / 64)
+    assert "per key column: key 6 “g” only" in page.inner_text(".acx-scale-note")
+    assert "what attends to key 6" in page.inner_text(".acx-status")
+    page.mouse.move(5, 5)
+    assert opened.js("anycapture.state().hover") is None
+    assert set(opened.js(shading, "[data-query]")) == {""}
+    keys = opened.js(shading, "[data-key]")
+    assert keys[int(maps[1, 0, 2].argmax())].endswith(", 0.85)")  # back to query 2's row
+    assert opened.errors == []

@@ -479,12 +479,26 @@
 
     // -- views -----------------------------------------------------------------------------------
     var shades = new Int8Array(K); // each key's shading step now shown
+    var qshades = new Int8Array(Q); // each query's, while a key is hovered
     var shownQuery = null;
+    // A key hovered in the token view turns the lines round, as bertviz's head view does: from
+    // every query to that key, which shows what attends to it.
+    var keyFocus = null;
+    function shade(nodes, levels, i, level) {
+      if (levels[i] === level) return;
+      nodes[i].style.backgroundColor = level
+        ? "rgba(" + LINE.join(",") + "," + ((0.85 * level) / 32).toFixed(3) + ")"
+        : "";
+      levels[i] = level;
+    }
     function drawTokens(s) {
-      var values = row(state.layer, state.head, state.query);
       var view = ui.scroll,
         y = state.query * ROW;
-      if (view.clientHeight && (y < view.scrollTop || y + ROW > view.scrollTop + view.clientHeight)) {
+      if (
+        keyFocus === null &&
+        view.clientHeight &&
+        (y < view.scrollTop || y + ROW > view.scrollTop + view.clientHeight)
+      ) {
         view.scrollTop = Math.max(0, y - view.clientHeight / 2); // a query moved by the keys stays in sight
       }
       var canvas = ui.lines;
@@ -496,28 +510,47 @@
       var ctx = canvas.getContext("2d");
       ctx.clearRect(0, 0, width, height);
       var top = ui.scroll.scrollTop;
-      var y0 = state.query * ROW + ROW / 2 - top;
-      // Weights fall into 32 steps of opacity: one path per step (not one per key) and a key's
-      // shading written only when its step changed, so that thousands of keys redraw quickly.
-      var paths = [];
-      for (var k = 0; k < K; k++) {
-        var level = Math.round(norm(values[k], s) * 32);
-        if (shades[k] !== level) {
-          ui.ktok[k].style.backgroundColor = level
-            ? "rgba(" + LINE.join(",") + "," + ((0.85 * level) / 32).toFixed(3) + ")"
-            : "";
-          shades[k] = level;
+      // Weights fall into 32 steps of opacity: one path per step (not one per line) and a token's
+      // shading written only when its step changed, so that thousands of tokens redraw quickly.
+      var paths = [],
+        k,
+        q,
+        level;
+      if (keyFocus === null) {
+        var values = row(state.layer, state.head, state.query);
+        var y0 = state.query * ROW + ROW / 2 - top;
+        for (k = 0; k < K; k++) {
+          level = Math.round(norm(values[k], s) * 32);
+          shade(ui.ktok, shades, k, level);
+          if (level) (paths[level] || (paths[level] = [])).push([y0, k * ROW + ROW / 2 - top]);
         }
-        if (level) (paths[level] || (paths[level] = [])).push(k * ROW + ROW / 2 - top);
+        for (q = 0; q < Q; q++) shade(ui.qtok, qshades, q, 0);
+      } else {
+        var m = map(state.layer, state.head).values,
+          yk = keyFocus * ROW + ROW / 2 - top,
+          most = -Infinity;
+        for (q = 0; q < Q; q++) most = Math.max(most, m[q * K + keyFocus]);
+        var column = state.scale === "row" ? { low: s.low, high: most } : s;
+        for (q = 0; q < Q; q++) {
+          level = Math.round(norm(m[q * K + keyFocus], column) * 32);
+          shade(ui.qtok, qshades, q, level);
+          if (level) (paths[level] || (paths[level] = [])).push([q * ROW + ROW / 2 - top, yk]);
+        }
+        for (k = 0; k < K; k++) shade(ui.ktok, shades, k, k === keyFocus ? 32 : 0);
+        if (state.scale === "row") {
+          ui.scaleHigh.textContent = fmt(most);
+          ui.scaleNote.textContent =
+            "scale: per key column: key " + keyFocus + " “" + cfg.key_tokens[keyFocus] + "” only";
+        }
       }
       for (var step = 1; step <= 32; step++) {
         if (!paths[step]) continue;
         ctx.strokeStyle = "rgba(" + LINE.join(",") + "," + (step / 32).toFixed(3) + ")";
         ctx.lineWidth = 0.5 + (2.5 * step) / 32;
         ctx.beginPath();
-        paths[step].forEach(function (y) {
-          ctx.moveTo(2, y0);
-          ctx.lineTo(width - 2, y);
+        paths[step].forEach(function (ends) {
+          ctx.moveTo(2, ends[0]);
+          ctx.lineTo(width - 2, ends[1]);
         });
         ctx.stroke();
       }
@@ -785,6 +818,9 @@
     ui.kcol.addEventListener("mouseover", function (event) {
       var k = tokenIndex(event, "data-key");
       if (k === null) return;
+      keyFocus = k;
+      state.hover = { query: null, key: k };
+      drawTokens(scaleFor(state.layer, state.head, state.query));
       ui.status.textContent =
         "query " +
         state.query +
@@ -795,7 +831,14 @@
         " “" +
         cfg.key_tokens[k] +
         "”: " +
-        fmt(row(state.layer, state.head, state.query)[k]);
+        fmt(row(state.layer, state.head, state.query)[k]) +
+        " · the lines: what attends to key " +
+        k;
+    });
+    ui.kcol.addEventListener("mouseleave", function () {
+      keyFocus = null;
+      state.hover = null;
+      if (state.view === "tokens") render();
     });
     ui.scroll.addEventListener("scroll", function () {
       if (state.view === "tokens") drawTokens(scaleFor(state.layer, state.head, state.query));

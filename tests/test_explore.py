@@ -716,3 +716,28 @@ def test_hovering_a_key_shows_what_attends_to_it(browser: Any, tmp_path: Path) -
     keys = opened.js(shading, "[data-key]")
     assert keys[int(maps[1, 0, 2].argmax())].endswith(", 0.85)")  # back to query 2's row
     assert opened.errors == []
+
+
+def test_every_head_in_its_colour(browser: Any, tmp_path: Path) -> None:
+    """all_heads draws each head's lines in its own colour, as bertviz's head view; a head's swatch shows it alone."""
+    maps = np.full((1, 2, 6, 6), 0.01, dtype=np.float32)
+    maps[0, 0, 0, 1] = maps[0, 1, 0, 4] = 0.95  # from query 0, head 0 looks at key 1 and head 1 at key 4
+    opened = open_page(browser, anycapture.explore(maps, tokens=list("abcdef")), tmp_path)
+    page = opened.page
+    opened.js("anycapture.select({query: 0})")
+    page.click('[data-control="all-heads"]')
+    assert opened.js("anycapture.state().all_heads") is True
+    ends = """k => {
+        const canvas = document.querySelector('.acx-lines'), ctx = canvas.getContext('2d');
+        return Array.from(ctx.getImageData(canvas.width - 4, 18 * k + 9, 1, 1).data);
+    }"""
+    assert np.abs(np.subtract(opened.js(ends, 1)[:3], [31, 119, 180])).max() <= 3  # head 0: blue
+    assert np.abs(np.subtract(opened.js(ends, 4)[:3], [255, 127, 14])).max() <= 3  # head 1: orange
+    assert "every head in its colour" in page.inner_text(".acx-status")
+    page.click('.acx-swatch[data-head="1"]')
+    state = opened.js("anycapture.state()")
+    assert (state["head"], state["all_heads"]) == (1, False)
+    assert opened.js(ends, 1)[3] < 64  # head 1 alone: hardly a line to key 1
+    with pytest.raises(Exception, match="all_heads=1 is not true or false"):
+        opened.js("anycapture.select({all_heads: 1})")
+    assert opened.errors == []

@@ -25,6 +25,21 @@
     [253, 231, 37],
   ];
   var LINE = [31, 119, 180]; // token view: lines and key shading in one hue, weight as opacity
+  // Every head in its colour (the token view's all_heads, as bertviz's head view): tab10 and two more.
+  var HEAD_COLOURS = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
+    [57, 59, 121],
+    [173, 73, 74],
+  ];
 
   function buildLut(stops) {
     var lut = new Uint8ClampedArray(256 * 3);
@@ -143,6 +158,7 @@
       // With an image the page opens on one query's spotlight: scaled to that row's patches, the
       // image shows where it looks; a map's maximum (often another row's) would leave it dark.
       scale: cfg.grid ? "row" : "map",
+      all_heads: false, // the token view draws every head at once, each in its colour
       hover: null,
     };
 
@@ -252,6 +268,9 @@
           "anycapture: view=" + JSON.stringify(s.view) + " is not a view; expected one of " + JSON.stringify(views),
         );
       }
+      if ("all_heads" in s && typeof s.all_heads !== "boolean") {
+        throw new Error("anycapture: all_heads=" + JSON.stringify(s.all_heads) + " is not true or false");
+      }
       if ("scale" in s && ["shared", "map", "row"].indexOf(s.scale) < 0) {
         throw new Error(
           "anycapture: scale=" + JSON.stringify(s.scale) + ' is not a scale; expected "shared", "map" or "row"',
@@ -304,6 +323,21 @@
 
     // token view: two columns of tokens and a canvas between them
     var ROW = 18;
+    var legend = el("div", { className: "acx-heads" }, ui.panels.tokens);
+    var allLabel = el("label", null, legend);
+    ui.allHeads = el("input", { type: "checkbox", "data-control": "all-heads" }, allLabel);
+    el("span", { text: " every head in its colour" }, allLabel);
+    ui.swatches = [];
+    for (var sw = 0; sw < H; sw++) {
+      var swatch = el(
+        "span",
+        { className: "acx-swatch", "data-head": String(sw), title: "show head " + sw + " alone" },
+        legend,
+      );
+      swatch.style.background = "rgb(" + HEAD_COLOURS[sw % HEAD_COLOURS.length].join(",") + ")";
+      swatch.textContent = String(sw);
+      ui.swatches.push(swatch);
+    }
     ui.scroll = el("div", { className: "acx-scroll" }, ui.panels.tokens);
     ui.scroll.style.height = Math.min(Math.max(Q, K) * ROW + 2, 520) + "px";
     var columns = el("div", { className: "acx-columns" }, ui.scroll);
@@ -419,6 +453,24 @@
           note: head === "rollout" ? "shared across all rollout maps" : "shared across all layers and heads",
         };
       }
+      if (state.view === "tokens" && state.all_heads && !(state.scale === "shared" && head !== "rollout")) {
+        // Every head at once: one scale for all, so that their lines compare.
+        var most = -Infinity;
+        for (var h = 0; h < H; h++) {
+          var one = row(layer, h, query);
+          for (var j = 0; j < K; j++) if (one[j] > most) most = one[j];
+        }
+        return {
+          low: low,
+          high: most,
+          note:
+            "every head in its colour: to the largest weight of query " +
+            query +
+            " “" +
+            cfg.query_tokens[query] +
+            "” over heads",
+        };
+      }
       if (state.scale === "row" && state.view === "matrix") {
         return { low: low, high: null, top: "row max", note: "per query row: each row to its own maximum" };
       }
@@ -516,7 +568,20 @@
         k,
         q,
         level;
-      if (keyFocus === null) {
+      var colour = LINE;
+      if (keyFocus === null && state.all_heads) {
+        // one group of paths per head and step: drawn in the head's colour below
+        var yq = state.query * ROW + ROW / 2 - top;
+        for (var h = 0; h < H; h++) {
+          var weights = row(state.layer, h, state.query);
+          for (k = 0; k < K; k++) {
+            level = Math.round(norm(weights[k], s) * 32);
+            if (level) (paths[h * 33 + level] || (paths[h * 33 + level] = [])).push([yq, k * ROW + ROW / 2 - top]);
+          }
+        }
+        for (k = 0; k < K; k++) shade(ui.ktok, shades, k, 0);
+        for (q = 0; q < Q; q++) shade(ui.qtok, qshades, q, 0);
+      } else if (keyFocus === null) {
         var values = row(state.layer, state.head, state.query);
         var y0 = state.query * ROW + ROW / 2 - top;
         for (k = 0; k < K; k++) {
@@ -543,17 +608,23 @@
             "scale: per key column: key " + keyFocus + " “" + cfg.key_tokens[keyFocus] + "” only";
         }
       }
-      for (var step = 1; step <= 32; step++) {
-        if (!paths[step]) continue;
-        ctx.strokeStyle = "rgba(" + LINE.join(",") + "," + (step / 32).toFixed(3) + ")";
+      paths.forEach(function (group, index) {
+        var step = index % 33,
+          hue =
+            state.all_heads && keyFocus === null ? HEAD_COLOURS[Math.floor(index / 33) % HEAD_COLOURS.length] : colour;
+        ctx.strokeStyle = "rgba(" + hue.join(",") + "," + (step / 32).toFixed(3) + ")";
         ctx.lineWidth = 0.5 + (2.5 * step) / 32;
         ctx.beginPath();
-        paths[step].forEach(function (ends) {
+        group.forEach(function (ends) {
           ctx.moveTo(2, ends[0]);
           ctx.lineTo(width - 2, ends[1]);
         });
         ctx.stroke();
-      }
+      });
+      ui.allHeads.checked = state.all_heads;
+      ui.swatches.forEach(function (node, h) {
+        node.classList.toggle("acx-on", state.all_heads || h === state.head);
+      });
       if (shownQuery !== null && ui.qtok[shownQuery]) ui.qtok[shownQuery].classList.remove("acx-on");
       ui.qtok[state.query].classList.add("acx-on");
       shownQuery = state.query;
@@ -779,7 +850,7 @@
         state.layer +
         named +
         " · " +
-        headName(state.head) +
+        (state.all_heads && state.view === "tokens" ? "every head in its colour" : headName(state.head)) +
         " · query " +
         state.query +
         " “" +
@@ -790,7 +861,7 @@
     function select(s) {
       s = s || {};
       check(s);
-      ["view", "layer", "head", "query", "scale"].forEach(function (key) {
+      ["view", "layer", "head", "query", "scale", "all_heads"].forEach(function (key) {
         if (key in s) state[key] = s[key];
       });
       render();
@@ -834,6 +905,13 @@
         fmt(row(state.layer, state.head, state.query)[k]) +
         " · the lines: what attends to key " +
         k;
+    });
+    ui.allHeads.addEventListener("change", function () {
+      select({ all_heads: ui.allHeads.checked });
+    });
+    legend.addEventListener("click", function (event) {
+      var node = event.target.closest("[data-head]");
+      if (node) select({ head: parseInt(node.getAttribute("data-head"), 10), all_heads: false });
     });
     ui.kcol.addEventListener("mouseleave", function () {
       keyFocus = null;
@@ -984,6 +1062,7 @@
           head: state.head,
           query: state.query,
           scale: state.scale,
+          all_heads: state.all_heads,
           hover: state.hover ? { query: state.hover.query, key: state.hover.key } : null,
         };
       },

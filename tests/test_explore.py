@@ -480,6 +480,11 @@ def test_patch_view_click_and_rollout(browser: Any, tmp_path: Path) -> None:
     box = page.locator("[data-image] canvas").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 3.5 / 4, box["y"] + box["height"] * 1.5 / 3)  # row 1, col 3
     assert opened.js("anycapture.state().query") == 1 + 1 * 4 + 3
+    page.mouse.move(box["x"] + box["width"] * 0.5 / 4, box["y"] + box["height"] * 2.5 / 3)  # row 2, col 0: token 9
+    assert opened.js("anycapture.state().hover") == {"query": 8, "key": 9}
+    tip = page.inner_text("[data-image] .acx-tip")
+    assert "query 8 “(1,3)” → patch (2,0) (token 9): " in tip
+    assert float(tip.split(": ")[1].split(" ")[0]) == pytest.approx(float(maps[-1, :, 8, 9].mean()), abs=2e-3)
     shown = page.inner_text(".acx-prefix-value")
     assert float(shown) == pytest.approx(float(maps[-1, :, 8, 0].mean()), abs=2e-3)
     opened.js("anycapture.select({head: 'rollout', layer: 1})")

@@ -404,6 +404,7 @@
       var patchWrap = el("div", { className: "acx-patchwrap" }, ui.panels.patches);
       ui.imageBox = el("div", { className: "acx-image", "data-image": "" }, patchWrap);
       ui.patch = el("canvas", { className: "acx-patch" }, ui.imageBox);
+      ui.patchTip = el("div", { className: "acx-tip" }, ui.imageBox);
       ui.prefix = el("div", { className: "acx-prefix" }, patchWrap);
       var fit = 448 / Math.max(cfg.image_size[0], cfg.image_size[1]);
       ui.patch.width = Math.round(cfg.image_size[1] * fit);
@@ -989,11 +990,40 @@
       place(ui.modelTip, ui.model, at);
     });
     if (cfg.grid) {
-      ui.patch.addEventListener("click", function (event) {
+      var patchAt = function (event) {
         var box = ui.patch.getBoundingClientRect();
         var c = Math.floor(((event.clientX - box.left) / box.width) * cfg.grid[1]);
         var r = Math.floor(((event.clientY - box.top) / box.height) * cfg.grid[0]);
-        if (r >= 0 && r < cfg.grid[0] && c >= 0 && c < cfg.grid[1]) select({ query: cfg.prefix + r * cfg.grid[1] + c });
+        if (r < 0 || r >= cfg.grid[0] || c < 0 || c >= cfg.grid[1]) return null;
+        return { key: cfg.prefix + r * cfg.grid[1] + c, x: event.clientX - box.left, y: event.clientY - box.top };
+      };
+      ui.patch.addEventListener("click", function (event) {
+        var at = patchAt(event);
+        if (at) select({ query: at.key });
+      });
+      // Hovering a patch prints the selected query's weight on it.
+      ui.patch.addEventListener("mousemove", function (event) {
+        var at = patchAt(event);
+        state.hover = at ? { query: state.query, key: at.key } : null;
+        ui.patchTip.style.display = at ? "block" : "none";
+        if (!at) return;
+        ui.patchTip.textContent =
+          "query " +
+          state.query +
+          " “" +
+          cfg.query_tokens[state.query] +
+          "” → patch " +
+          cfg.key_tokens[at.key] +
+          " (token " +
+          at.key +
+          "): " +
+          fmt(row(state.layer, state.head, state.query)[at.key]) +
+          " · click to make it the query";
+        place(ui.patchTip, ui.patch, at);
+      });
+      ui.patch.addEventListener("mouseleave", function () {
+        ui.patchTip.style.display = "none";
+        state.hover = null;
       });
       ui.prefix.addEventListener("click", function (event) {
         var q = tokenIndex(event, "data-query");

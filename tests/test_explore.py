@@ -679,6 +679,19 @@ def test_scales_per_row_in_patches_and_matrix(browser: Any, tmp_path: Path) -> N
     assert opened.errors == []
 
 
+def test_saved_page_takes_the_keyboard_at_once(browser: Any, tmp_path: Path) -> None:
+    """A page written by save() answers the arrow keys before any click; a fragment in a host page waits for one."""
+    explorer = anycapture.explore(softmax_maps(2, 2, 5))
+    opened = open_page(browser, explorer, tmp_path)
+    opened.page.keyboard.press("ArrowDown")
+    assert opened.js("anycapture.state().query") == 1
+    (tmp_path / "host.html").write_text(f"<!doctype html><meta charset=utf-8><body>{explorer.fragment('x')}</body>")
+    hosted = Opened(browser, (tmp_path / "host.html").as_uri())
+    hosted.page.keyboard.press("ArrowDown")
+    assert hosted.js("anycapture.state().query") == 0
+    assert opened.errors == hosted.errors == []
+
+
 def test_keyboard_goes_to_the_explorer_clicked(browser: Any, tmp_path: Path) -> None:
     """With two explorers on a page, the arrow keys move the one last clicked and leave the other alone."""
     page_path = tmp_path / "two.html"

@@ -1132,6 +1132,11 @@
       if (note) note.remove();
       registry[root.id] = explorer;
       order.push(root.id);
+      // A saved page (body.acx-page) holds one explorer: it takes the keyboard at once. Inline in a
+      // notebook it waits for a click, as taking the focus there would steal it from the cells.
+      if (document.body && document.body.classList.contains("acx-page") && order.length === 1) {
+        root.focus({ preventScroll: true });
+      }
       return explorer;
     },
     get: function (id) {

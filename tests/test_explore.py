@@ -752,6 +752,10 @@ def test_every_head_in_its_colour(browser: Any, tmp_path: Path) -> None:
     assert np.abs(np.subtract(opened.js(ends, 1)[:3], [31, 119, 180])).max() <= 3  # head 0: blue
     assert np.abs(np.subtract(opened.js(ends, 4)[:3], [255, 127, 14])).max() <= 3  # head 1: orange
     assert "every head in its colour" in page.inner_text(".acx-status")
+    page.keyboard.press("ArrowRight")  # the keys step through heads one at a time again
+    state = opened.js("anycapture.state()")
+    assert (state["head"], state["all_heads"]) == ("rollout", False)  # after the mean
+    opened.js("anycapture.select({all_heads: true})")
     page.click('.acx-swatch[data-head="1"]')
     state = opened.js("anycapture.state()")
     assert (state["head"], state["all_heads"]) == (1, False)

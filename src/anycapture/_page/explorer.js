@@ -1056,7 +1056,8 @@
         select({ query: (state.query + move + Q) % Q });
       } else {
         var i = heads.indexOf(state.head);
-        select({ head: heads[(i + move + heads.length) % heads.length] });
+        // from every head in its colour, the keys go back to one head at a time
+        select({ head: heads[(i + move + heads.length) % heads.length], all_heads: false });
       }
     });
     root.addEventListener("mousedown", function (event) {

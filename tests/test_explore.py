@@ -177,6 +177,28 @@ def test_capture_block_labels_layers_by_path() -> None:
     np.testing.assert_allclose(page.maps.sum(-1), 1, atol=1e-5)
 
 
+def test_forwards_of_other_lengths_say_how_to_pick_one() -> None:
+    """A block that saw inputs of two lengths names both shapes and how to pass one forward's maps, which works."""
+    torch = pytest.importorskip("torch")
+
+    class Attention(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            q = x.unflatten(-1, (2, 4)).transpose(1, 2)
+            return torch.nn.functional.scaled_dot_product_attention(q, q, q).transpose(1, 2).flatten(-2)
+
+    model = torch.nn.Sequential(Attention(), Attention())
+    with torch.no_grad(), anycapture.capture_attention(model=model) as cap:
+        model(torch.randn(1, 5, 8))
+        model(torch.randn(1, 3, 8))  # a second forward, shorter: as generate() with a cache makes
+    (key,) = cap
+    with pytest.raises(ValueError, match=r"got \(1, 2, 5, 5\) from 0 call 0, \(1, 2, 3, 3\) from 0 call 2") as info:
+        anycapture.explore(cap)
+    fix = f"[r.value for r in cap.select('*', {key!r})[:2]]"
+    assert f"pass one forward's, e.g. explore({fix})" in str(info.value)
+    page = anycapture.explore(eval(fix, {"cap": cap}))  # the message's own expression
+    assert page.maps.shape == (2, 2, 5, 5)
+
+
 def test_sink_folder_and_capture_folder(tmp_path: Path, backend: str) -> None:
     """A folder a sink wrote, by path, opened, or through its capture block, gives the maps captured."""
     pytest.importorskip("safetensors")

@@ -74,6 +74,12 @@ def _from_records(records: Sequence[Any], values: Sequence[Any]) -> tuple[list[A
     return list(values), labels
 
 
+def _modules(records: Sequence[Any]) -> str:
+    """How many records one forward makes: one per module path, where the records have paths."""
+    paths = {record.path for record in records}
+    return "layers" if None in paths else str(len(paths))
+
+
 def _pick_name(keys: list[str], name: str | None, where: str) -> str:
     if name is not None:
         if name in keys:
@@ -92,10 +98,11 @@ def _pick_name(keys: list[str], name: str | None, where: str) -> str:
 class _Records(list[Any]):
     """The captured values of a block, folder or mapping, one per layer, with what explore knows of them."""
 
-    def __init__(self, values: list[Any], key: str, reduced: bool) -> None:
+    def __init__(self, values: list[Any], key: str, reduced: bool, one_forward: str) -> None:
         super().__init__(values)
         self.key = key  # the name to give cap.stack() in a message
         self.reduced = reduced  # kept by reduce=: the axes of each value are the user's, not a whole map's
+        self.one_forward = one_forward  # how to pass the values of one forward, for a message
 
 
 def _source_maps(source: Any, name: str | None) -> tuple[Any, list[str] | None]:
@@ -121,14 +128,17 @@ def _source_maps(source: Any, name: str | None) -> tuple[Any, list[str] | None]:
         if isinstance(source, CaptureFolder):
             stored = source.select("*", key)
             values, labels = _from_records(stored, [source.load(record) for record in stored])
+            one = f"[folder.load(r) for r in folder.select('*', {key!r})[:{_modules(stored)}]]"
         else:
             records = source.select("*", key)
             values, labels = _from_records(records, [record.value for record in records])
-        return _Records(values, key, reduced), labels
+            one = f"[r.value for r in cap.select('*', {key!r})[:{_modules(records)}]]"
+        return _Records(values, key, reduced, one), labels
     if isinstance(source, Mapping):
         key = _pick_name(list(source), name, "the mapping (e.g. get_local.cache)")
         values = list(source[key])
-        return _Records(values, key, False), [f"{key} call {i}" for i in range(len(values))]
+        one = f"get_local.cache[{key!r}][:layers] (the first forward's calls)"
+        return _Records(values, key, False, one), [f"{key} call {i}" for i in range(len(values))]
     if name is not None:
         raise TypeError(
             f"explore() got name={name!r} with a {type(source).__name__}: name= picks a key of a capture block, "
@@ -172,10 +182,19 @@ def _as_layers(source: Any, labels: list[str] | None, batch: int) -> tuple[Any, 
         if not source:
             raise ValueError("explore() got no values: the source holds an empty list")
         arrays = [_float32(value, f"value {i}") for i, value in enumerate(source)]
-        shapes = {a.shape for a in arrays}
-        if len(shapes) > 1:
-            listing = ", ".join(_shape(a) for a in arrays[:6])
-            raise ValueError(f"explore() needs maps of one shape in every layer; got {listing}")
+        first_of: dict[tuple[int, ...], int] = {}
+        for i, array in enumerate(arrays):
+            first_of.setdefault(array.shape, i)
+        if len(first_of) > 1:
+            where = [f"{_shape(arrays[i])} from {labels[i] if labels else f'value {i}'}" for i in first_of.values()]
+            listing = ", ".join(where[:6]) + (f" and {len(where) - 6} more shapes" if len(where) > 6 else "")
+            hint = ""
+            if isinstance(source, _Records):
+                hint = (
+                    ": a block that saw several forwards (generate() with a cache, inputs of other lengths) holds "
+                    f"maps of each; pass one forward's, e.g. explore({source.one_forward})"
+                )
+            raise ValueError(f"explore() needs maps of one shape in every layer; got {listing}{hint}")
         if isinstance(source, _Records):
             _check_records(arrays[0], source)
         maps = np.stack(arrays)

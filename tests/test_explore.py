@@ -785,3 +785,18 @@ def test_every_head_in_its_colour(browser: Any, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="all_heads=1 is not true or false"):
         opened.js("anycapture.select({all_heads: 1})")
     assert opened.errors == []
+
+
+def test_matrix_fills_its_width_between_56_and_560_tokens(browser: Any, tmp_path: Path) -> None:
+    """A 197-token map is drawn 560 pixels wide (not 394), and hovering still finds the cell under the pointer."""
+    maps = softmax_maps(1, 1, 197)
+    opened = open_page(browser, anycapture.explore(maps, rollout=False), tmp_path)
+    opened.js("anycapture.select({view: 'matrix'})")
+    assert opened.js("document.querySelector('.acx-matrix').width") == 34 + 560 + 4
+    box = opened.page.locator(".acx-matrix").bounding_box()
+    cell = 560 / 197
+    opened.page.mouse.move(box["x"] + 34 + 150.5 * cell, box["y"] + 34 + 100.5 * cell)
+    assert opened.js("anycapture.state().hover") == {"query": 100, "key": 150}
+    shown = float(opened.page.inner_text(".acx-tip >> visible=true").rsplit(": ", 1)[1])
+    assert abs(shown - maps[0, 0, 100, 150]) <= opened.js("anycapture.info().max_abs_error")
+    assert opened.errors == []

@@ -356,7 +356,10 @@
     var matrixWrap = el("div", { className: "acx-stage" }, ui.panels.matrix);
     ui.matrix = el("canvas", { className: "acx-matrix" }, matrixWrap);
     ui.tip = el("div", { className: "acx-tip" }, matrixWrap);
-    var cell = Math.max(1, Math.min(24, Math.floor(560 / Math.max(Q, K))));
+    // Labelled cells (10 to 24 pixels) are whole pixels; past 56 tokens the map fills 560 pixels
+    // (cells of 2.84 for a ViT's 197) rather than shrinking to the whole number below.
+    var cell = Math.max(1, Math.min(24, 560 / Math.max(Q, K)));
+    if (cell >= 10) cell = Math.floor(cell);
     var labelsOn = cell >= 10;
     var margin = labelsOn ? 90 : 34;
     var offscreen = document.createElement("canvas");

@@ -800,3 +800,19 @@ def test_matrix_fills_its_width_between_56_and_560_tokens(browser: Any, tmp_path
     shown = float(opened.page.inner_text(".acx-tip >> visible=true").rsplit(": ", 1)[1])
     assert abs(shown - maps[0, 0, 100, 150]) <= opened.js("anycapture.info().max_abs_error")
     assert opened.errors == []
+
+
+def test_model_view_keeps_each_maps_shape(browser: Any, tmp_path: Path) -> None:
+    """Cross-attention's 7 x 23 maps get wide thumbnails (72 x 22, not squares), and a click still opens the one hit."""
+    maps = softmax_maps(3, 2, 7, 23)
+    opened = open_page(
+        browser, anycapture.explore(maps, tokens=(list("abcdefg"), list("ABCDEFGHIJKLMNOPQRSTUVW"))), tmp_path
+    )
+    opened.js("anycapture.select({view: 'model'})")
+    size = opened.js("[document.querySelector('.acx-model').width, document.querySelector('.acx-model').height]")
+    assert size == [110 + 3 * (72 + 4), 20 + 3 * (22 + 4)]
+    box = opened.page.locator(".acx-model").bounding_box()
+    opened.page.mouse.click(box["x"] + 110 + 76 + 36, box["y"] + 20 + 2 * 26 + 11)  # layer 2, head 1
+    state = opened.js("anycapture.state()")
+    assert (state["view"], state["layer"], state["head"]) == ("matrix", 2, 1)
+    assert opened.errors == []

@@ -371,6 +371,9 @@
     ui.model = el("canvas", { className: "acx-model" }, el("div", { className: "acx-stage" }, ui.panels.model));
     ui.modelTip = el("div", { className: "acx-tip" }, ui.model.parentNode);
     var thumb = Math.max(20, Math.min(72, Math.floor(760 / (H + 1))));
+    // A thumbnail keeps its map's shape (queries x keys): cross-attention's 7 x 23 is wide, not square.
+    var thumbW = K >= Q ? thumb : Math.max(8, Math.round((thumb * K) / Q)),
+      thumbH = Q >= K ? thumb : Math.max(8, Math.round((thumb * Q) / K));
     var modelLeft = 110,
       modelTop = 20,
       gap = 4;
@@ -704,8 +707,8 @@
 
     // Thumbnails average blocks of cells when a map is larger than its thumbnail, and show every
     // cell (scaled up, not smoothed) when it is smaller.
-    var pw = Math.min(thumb, K),
-      ph = Math.min(thumb, Q);
+    var pw = Math.min(thumbW, K),
+      ph = Math.min(thumbH, Q);
     var small = document.createElement("canvas");
     small.width = pw;
     small.height = ph;
@@ -756,8 +759,8 @@
     function drawModel(s) {
       var canvas = ui.model;
       var columns = H + 1;
-      canvas.width = modelLeft + columns * (thumb + gap);
-      canvas.height = modelTop + L * (thumb + gap);
+      canvas.width = modelLeft + columns * (thumbW + gap);
+      canvas.height = modelTop + L * (thumbH + gap);
       var ctx = canvas.getContext("2d");
       ctx.imageSmoothingEnabled = false;
       ctx.font = "11px sans-serif";
@@ -765,13 +768,13 @@
       ctx.textBaseline = "middle";
       ctx.textAlign = "center";
       for (var h = 0; h <= H; h++)
-        ctx.fillText(h === H ? "mean" : "head " + h, modelLeft + h * (thumb + gap) + thumb / 2, 10);
+        ctx.fillText(h === H ? "mean" : "head " + h, modelLeft + h * (thumbW + gap) + thumbW / 2, 10);
       var sctx = small.getContext("2d");
       var image = sctx.createImageData(pw, ph);
       for (var layer = 0; layer < L; layer++) {
         ctx.textAlign = "right";
         ctx.fillStyle = "#333";
-        ctx.fillText(shortNames[layer], modelLeft - 6, modelTop + layer * (thumb + gap) + thumb / 2);
+        ctx.fillText(shortNames[layer], modelLeft - 6, modelTop + layer * (thumbH + gap) + thumbH / 2);
         for (h = 0; h <= H; h++) {
           var t = pooled(layer, h === H ? "mean" : h);
           var scale = state.scale === "shared" ? { low: s.low, high: cfg.shared_max } : { low: s.low, high: t.max };
@@ -783,13 +786,13 @@
             image.data[i * 4 + 3] = 255;
           }
           sctx.putImageData(image, 0, 0);
-          var x = modelLeft + h * (thumb + gap),
-            y = modelTop + layer * (thumb + gap);
-          ctx.drawImage(small, x, y, thumb, thumb);
+          var x = modelLeft + h * (thumbW + gap),
+            y = modelTop + layer * (thumbH + gap);
+          ctx.drawImage(small, x, y, thumbW, thumbH);
           if (layer === state.layer && (h === H ? "mean" : h) === state.head) {
             ctx.strokeStyle = "#e3342f";
             ctx.lineWidth = 2;
-            ctx.strokeRect(x - 1, y - 1, thumb + 2, thumb + 2);
+            ctx.strokeRect(x - 1, y - 1, thumbW + 2, thumbH + 2);
           }
         }
       }
@@ -975,8 +978,8 @@
       var box = ui.model.getBoundingClientRect();
       var x = (event.clientX - box.left) * (ui.model.width / box.width) - modelLeft;
       var y = (event.clientY - box.top) * (ui.model.height / box.height) - modelTop;
-      var h = Math.floor(x / (thumb + gap)),
-        layer = Math.floor(y / (thumb + gap));
+      var h = Math.floor(x / (thumbW + gap)),
+        layer = Math.floor(y / (thumbH + gap));
       if (h < 0 || h > H || layer < 0 || layer >= L) return null;
       return { layer: layer, head: h === H ? "mean" : h, x: event.clientX - box.left, y: event.clientY - box.top };
     }

@@ -811,8 +811,37 @@ def test_model_view_keeps_each_maps_shape(browser: Any, tmp_path: Path) -> None:
     opened.js("anycapture.select({view: 'model'})")
     size = opened.js("[document.querySelector('.acx-model').width, document.querySelector('.acx-model').height]")
     assert size == [110 + 3 * (72 + 4), 20 + 3 * (22 + 4)]
+    assert "rows (layers): 0, 1, 2;" in opened.page.get_attribute(".acx-model", "aria-label")  # "layer 0": "0"
     box = opened.page.locator(".acx-model").bounding_box()
     opened.page.mouse.click(box["x"] + 110 + 76 + 36, box["y"] + 20 + 2 * 26 + 11)  # layer 2, head 1
     state = opened.js("anycapture.state()")
     assert (state["view"], state["layer"], state["head"]) == ("matrix", 2, 1)
+    assert opened.errors == []
+
+
+def test_model_view_labels_rows_by_what_differs(browser: Any, tmp_path: Path) -> None:
+    """Model-view rows are labelled by the part of the layer paths that differs, cut at separators only."""
+    torch = pytest.importorskip("torch")
+
+    class Attention(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            q = x.unflatten(-1, (2, 4)).transpose(1, 2)
+            return torch.nn.functional.scaled_dot_product_attention(q, q, q).transpose(1, 2).flatten(-2)
+
+    class Model(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = torch.nn.ModuleList(Attention() for _ in range(12))
+
+        def forward(self, x: Any) -> Any:
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+    with torch.no_grad(), anycapture.capture_attention(model=Model()) as cap:
+        cap.model(torch.randn(1, 4, 8))
+    explorer = anycapture.explore(cap, layers=[1, 11])  # "blocks.1" and "blocks.11" share "blocks.1"
+    assert explorer.layer_names == ["blocks.1", "blocks.11"]
+    opened = open_page(browser, explorer, tmp_path)
+    assert "rows (layers): 1, 11;" in opened.page.get_attribute(".acx-model", "aria-label")
     assert opened.errors == []

@@ -404,6 +404,15 @@
         return clip(part, 16);
       });
     })(cfg.layer_names);
+    // what the canvas shows, for screen readers (and tests): its rows' labels and its columns
+    ui.model.setAttribute(
+      "aria-label",
+      "thumbnails of every layer and head; rows (layers): " +
+        shortNames.join(", ") +
+        "; columns: heads 0 to " +
+        (H - 1) +
+        " and their mean",
+    );
 
     // patch view
     if (cfg.grid) {

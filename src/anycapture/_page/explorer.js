@@ -452,7 +452,7 @@
       {
         className: "acx-help",
         text:
-          "Up/Down: query · Left/Right: head · Shift+Up/Down: layer · hover or click a token or patch to select it · stored to within " +
+          "Up/Down: query · Left/Right: head · Shift+Up/Down: layer · hover or click a query token or patch to select it, hover a key to see what attends to it · stored to within " +
           fmt(cfg.max_abs_error),
       },
       root,

@@ -1173,6 +1173,11 @@ class Capture(Mapping[str, list[Any]]):
         """The folder (or :class:`anycapture.Writer`) this block streams to; ``None`` in memory."""
         return self._sink
 
+    @property
+    def reduced(self) -> bool:
+        """Whether the block keeps what ``reduce=`` made of each value rather than the value itself."""
+        return self._reduce is not None
+
     def stored(self) -> Any:
         """With ``sink=``: the folder's records, read lazily (an :class:`anycapture.CaptureFolder`).
 

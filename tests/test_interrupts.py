@@ -11,10 +11,11 @@ complete with every record. The one point allowed to leave work undone is the pa
 (the first bytecode of ``__exit__``, which no Python code can guard): there the retry must finish.
 
 The suite runs a deterministic sample of the points (every ``STRIDE``-th, at most about 60 a path,
-and the first and last);
-``ANYCAPTURE_FULL_SWEEP=1`` runs them all, and ``python tests/test_interrupts.py`` runs the full
-sweep on every backend and prints the table quoted in docs/guarantees.md. Any trace function
-already installed (coverage, a debugger) is saved and put back around each run.
+and the first and last); ``ANYCAPTURE_FULL_SWEEP=1`` runs them all, and ``python
+tests/test_interrupts.py`` runs the full sweep on every backend and prints the table quoted in
+docs/guarantees.md (``--everywhere``: at the standard library's lines too; ``--signals N``: N real
+SIGALRM interrupts a path, at random instants, instead). Any trace function already installed
+(coverage, a debugger) is saved and put back around each run.
 """
 
 from __future__ import annotations
@@ -408,8 +409,18 @@ class GetLocalSwitch(Scenario):
             get_local.deactivate()
 
     def after_interrupt(self, run: Run) -> list[str]:
-        # Interrupted, either switch leaves capture off: activate() does not leave it half on.
+        # Interrupted, either switch leaves capture off: activate() does not leave it half on. (A
+        # real signal may also land after activate() did its work, as its lock is released: then
+        # capture is fully on, each call recorded once.)
         f, g = run.funcs
+        if get_local.is_activated() and self.switch == "activate":
+            before = {key: len(values) for key, values in get_local.cache.items()}
+            f(50)
+            g(50)
+            after = {key: len(values) for key, values in get_local.cache.items()}
+            if after.get("f.y", 0) != before.get("f.y", 0) + 1 or after.get("g.z", 0) != before.get("g.z", 0) + 1:
+                return [f"capture is on after the interrupt, but one call each recorded {after} (before: {before})"]
+            return []
         problems = []
         if get_local.is_activated():
             problems.append("is_activated() is True after the interrupt")
@@ -661,8 +672,6 @@ def sweep(scenario: Scenario, sample: int | None = STRIDE, *, everywhere: bool =
     for index in chosen:
         point = points[index]
         where = f"{scenario.name}, point {index} ({Path(point[0]).name}:{point[1]} #{point[2]})"
-        if os.environ.get("SWEEP_DEBUG"):
-            print(where, flush=True)
         injector, run, raised = _trial(scenario, point, everywhere)
         try:
             if not injector.fired:
@@ -688,6 +697,85 @@ def sweep(scenario: Scenario, sample: int | None = STRIDE, *, everywhere: bool =
             except BaseException as exc:
                 outcome.failures.append(f"{where}: cleanup raised {exc!r}")
     gc.collect()
+    return outcome
+
+
+def _landed(exc: BaseException) -> str:
+    """Where a signal's ``KeyboardInterrupt`` landed: ``"outside"`` anycapture's path (before it
+    began or after it returned), on the ``"first"`` line of its outermost frame (its first bytecode,
+    which no code can guard), or ``"inside"``."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame.f_code, tb.tb_lineno))
+        tb = tb.tb_next
+    ours = [i for i, (code, _) in enumerate(frames) if code.co_filename.startswith(PACKAGE_DIR)]
+    if not ours:
+        return "outside"
+    code, line = frames[ours[0]]
+    if ours[0] != len(frames) - 2:  # the handler's frame is last: it landed deeper than the outermost
+        return "inside"
+    body = [line for _, _, line in code.co_lines() if line is not None and line > code.co_firstlineno]
+    return "first" if not body or line <= min(body) else "inside"
+
+
+def signal_sweep(scenario: Scenario, runs: int, seed: int = 0) -> Outcome:
+    """Interrupt ``scenario`` with a real signal: SIGALRM, its handler raising ``KeyboardInterrupt``,
+    after a delay drawn at random within the path's duration (POSIX, main thread only)."""
+    import random
+    import signal
+    import time
+
+    draw = random.Random(seed)
+    outcome = Outcome()
+    durations = []
+    for _ in range(5):
+        run = scenario.setup()
+        start = time.perf_counter()
+        scenario.act(run)
+        durations.append(time.perf_counter() - start)
+        scenario.cleanup(run)
+    longest = max(durations) * 1.5
+    armed = [False]
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if armed[0]:
+            armed[0] = False
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        for i in range(runs):
+            run = scenario.setup()
+            raised: BaseException | None = None
+            try:
+                try:
+                    armed[0] = True
+                    signal.setitimer(signal.ITIMER_REAL, draw.uniform(1e-6, longest))
+                    scenario.act(run)
+                    time.sleep(longest)  # a signal after the path: it lands here, outside it
+                except KeyboardInterrupt as exc:
+                    raised = exc
+                finally:
+                    armed[0] = False
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                where = "outside" if raised is None else _landed(raised)
+                if where == "outside":
+                    outcome.not_reached += 1
+                    continue
+                outcome.tried += 1
+                problems = [] if where == "first" else scenario.after_interrupt(run)
+                try:
+                    scenario.retry(run)
+                except BaseException as exc:
+                    problems.append(f"the retry raised {exc!r}")
+                else:
+                    problems += scenario.final(run)
+                outcome.failures += [f"{scenario.name}, signal run {i}: {problem}" for problem in problems]
+            finally:
+                scenario.cleanup(run)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
     return outcome
 
 
@@ -728,6 +816,17 @@ def test_interrupt_anywhere_leaves_nothing_behind(scenario: Scenario, quiet_back
     full = os.environ.get("ANYCAPTURE_FULL_SWEEP") == "1"
     outcome = sweep(scenario, None if full else STRIDE)
     assert outcome.tried > 0
+    assert outcome.failures == [], "\n".join(outcome.failures[:20])
+    assert monitoring_left() == []
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "setitimer"), reason="needs POSIX interval timers")
+@pytest.mark.parametrize("scenario", [SCENARIOS[0], SCENARIOS[9]], ids=lambda s: s.name)
+def test_real_signals_at_random_instants_leave_nothing_behind(scenario: Scenario, quiet_backend: str) -> None:
+    """SIGALRM raising KeyboardInterrupt at random instants of a block's end or of deactivate() leaves no state."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals are handled in the main thread only")
+    outcome = signal_sweep(scenario, 100)
     assert outcome.failures == [], "\n".join(outcome.failures[:20])
     assert monitoring_left() == []
 
@@ -804,6 +903,13 @@ def main() -> int:
         "through a Writer are left out then: CPython's queue.Queue itself can be left locked by an "
         "interrupt inside threading.Condition.__exit__, and the run would hang",
     )
+    parser.add_argument(
+        "--signals",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: interrupt each path N times with a real signal (SIGALRM at a random instant)",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     print(f"Python {platform.python_version()}, anycapture from {PACKAGE_DIR}\n")
@@ -819,7 +925,11 @@ def main() -> int:
             through_writer = isinstance(scenario, WriterClose) or "sink" in scenario.name
             if why or (args.everywhere and through_writer):
                 continue
-            outcome = sweep(scenario, None, everywhere=args.everywhere)
+            if args.signals:
+                outcome = signal_sweep(scenario, args.signals)
+                outcome.points = args.signals
+            else:
+                outcome = sweep(scenario, None, everywhere=args.everywhere)
             bad = len({failure.split(": ", 1)[0] for failure in outcome.failures})
             totals[0] += outcome.tried
             totals[1] += bad

@@ -179,7 +179,7 @@ class Target:
         self.changing = False
 
     def _on_collected(self, _ref: object, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
-        backend, self.backend = self.backend, None
+        backend = self.backend
         if backend is not None:
             try:
                 backend.uninstall(self)
@@ -188,6 +188,13 @@ class Target:
                 # function is going away with everything else; nothing is left to undo.
                 if not _finalizing():
                     raise
+            except BaseException:
+                # An interrupt (Ctrl-C) here is lost (Python ignores a callback's exceptions), and
+                # no detach will follow for a dead function: finish now (uninstall is idempotent).
+                with contextlib.suppress(Exception):
+                    backend.uninstall(self)
+                raise
+            self.backend = None
 
     # -- called from inside the captured function: must never raise ------------------------
     def missing(self, name: str) -> None:

@@ -409,7 +409,7 @@ def _unregister(block: AttentionCapture) -> None:
             return
         if F.scaled_dot_product_attention is _wrapper:
             F.scaled_dot_product_attention = _original
-        else:
+        elif F.scaled_dot_product_attention is not _original:  # (_original: an unregister cut short, run again)
             _engine.warn_once(
                 block._warned,
                 "replaced",
@@ -441,7 +441,11 @@ class AttentionCapture(Capture):
         import torch  # noqa: F401 - fail here, clearly, when torch is missing
 
         self._attention_records = self._records_of(KEY)
-        _register(self)
+        try:
+            _register(self)
+        except BaseException:  # an interrupt (Ctrl-C) cut it short: the kernel as it was
+            _unregister(self)
+            raise
 
     def _stop(self) -> None:
         _unregister(self)

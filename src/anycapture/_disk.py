@@ -349,7 +349,12 @@ class Writer:
         _check_new_folder(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        # close() began (write() refuses records from then on); it finished: every record on disk or
+        # counted as lost, the thread stopped. An interrupt (Ctrl-C) between the two leaves the
+        # at-exit close armed, and a second close() finishes.
+        self._closing = False
         self._closed = False
+        self._finished = False  # the writer thread wrote the final index and stopped
         self._close_lock = threading.Lock()
         # Owned by the writer thread from here on.
         self._shard = _Shard()
@@ -394,7 +399,7 @@ class Writer:
         """``write()`` for metadata made by anycapture (a capture block): valid, and never reused."""
         if self._failure is not None and "failed" not in self._warned:
             self._warn_failed()  # here, in a thread of the user's, at the line that captured
-        if self._closed:
+        if self._closing:
             raise CaptureError(f"the writer for {str(self.folder)!r} is closed; records can no longer be written")
         if self._forked:
             self._drop_in_child()
@@ -427,19 +432,29 @@ class Writer:
     def close(self) -> None:
         """Flush, mark the capture complete and stop the writer thread. Idempotent.
 
-        Raises :class:`CaptureWriteError` (once) if records were lost.
+        Raises :class:`CaptureWriteError` (once) if records were lost. The writer counts as closed
+        only once its records are on disk: an interrupt (Ctrl-C) during the flush leaves it
+        closing, refusing new records, while its thread goes on writing; a second ``close()``
+        finishes (and so does the interpreter's exit).
         """
         with self._close_lock:
-            if self._closed:
-                return
+            closed, self._closing = self._closed, True
+        if closed:
+            self._raise_failure()  # quiet once raised (a close that an interrupt cut short did not)
+            self._finalizer.cancel()
+            return
+        if self._forked:  # the parent closes the folder; a child (at its exit) leaves it alone
             self._closed = True
-        self._finalizer.cancel()
-        _writers.discard(self)
-        if self._forked:
-            return  # the parent closes the folder; a child (at its exit) leaves it alone
-        self._wait(_Flush(final=True))
+            self._finalizer.cancel()
+            _writers.discard(self)
+            return
+        if not self._finished:
+            self._wait(_Flush(final=True))  # after one a close cut short queued: waits for the thread to end
         self._thread.join()
+        self._closed = True
+        _writers.discard(self)
         self._raise_failure()
+        self._finalizer.cancel()  # (raising, _raise_failure cancels it)
 
     def __enter__(self) -> Writer:
         return self
@@ -488,8 +503,8 @@ class Writer:
         # A writer thread that died (it should not) must not hang the caller.
         while not marker.done.wait(0.1):
             if not self._thread.is_alive():
-                # Stopped by close() (in another thread), which wrote everything; otherwise it died.
-                if not self._closed and self._failure is None:
+                # Stopped by a final flush (this close's, or another's), which wrote everything; otherwise it died.
+                if not self._finished and self._failure is None:
                     self._failure = (RuntimeError("the writer thread stopped"), "while waiting for a flush")
                 return
 
@@ -499,6 +514,7 @@ class Writer:
             return
         if self._closed:
             self._reported = True  # close() reports once; a second close() is quiet
+            self._finalizer.cancel()  # reported: the at-exit close has nothing left to do
         exc, where = failure
         lost = self._received - self._indexed
         raise CaptureWriteError(
@@ -527,9 +543,11 @@ class Writer:
                             self._write_index(complete=item.final)
                     except Exception as exc:
                         self._fail(exc, f"while writing {INDEX}")
-                item.done.set()
                 if item.final:
+                    self._finished = True
+                    item.done.set()
                     return
+                item.done.set()
                 continue
             meta, value = item
             del item  # a record's value must not outlive its turn in the queue

@@ -797,21 +797,24 @@ class Capture(Mapping[str, list[Any]]):
         if self._active:
             raise RuntimeError("this capture block is already active; create a new block instead")
         self._begin_paths()
-        if self._sink is not None:
-            from ._disk import Writer
-
-            if isinstance(self._sink, Writer):
-                if self._sink._closing:
-                    raise CaptureError(
-                        f"sink={self._sink!r} is closed; give an open Writer, or a folder (the block then "
-                        "opens and closes its own writer)"
-                    )
-                self._writer = self._sink
-                self._block = next(self._sink._blocks)
-            else:
-                self._writer = Writer(self._sink)
-            self._on_disk = None
         try:
+            if self._sink is not None:
+                from ._disk import Writer
+
+                if isinstance(self._sink, Writer):
+                    if self._sink._closing:
+                        raise CaptureError(
+                            f"sink={self._sink!r} is closed; give an open Writer, or a folder (the block then "
+                            "opens and closes its own writer)"
+                        )
+                    self._writer = self._sink
+                    self._block = next(self._sink._blocks)
+                else:
+                    # Held before it is built: an interrupt (Ctrl-C) as Writer() returns finds it
+                    # here, to close (one cut short inside undid itself, and is not _opened).
+                    self._writer = Writer.__new__(Writer)
+                    self._writer.__init__(self._sink)
+                self._on_disk = None
             self._start()
             self._active = True
             return self
@@ -821,7 +824,7 @@ class Capture(Mapping[str, list[Any]]):
             self._active = False
             with contextlib.suppress(Exception):
                 self._stop()
-            if self._writer is not None and self._writer is not self._sink:
+            if self._writer is not None and self._writer is not self._sink and self._writer._opened:
                 self._writer.close()
             raise
 

@@ -21,6 +21,7 @@ numpy, safetensors and torch are imported inside the functions that need them.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import copy
 import itertools
@@ -114,11 +115,50 @@ class CaptureWriteError(CaptureError):
 
 
 class _Flush:
-    """A marker in the queue: the writer thread sets ``done`` once everything before it is on disk."""
+    """A marker in the queue: the writer thread releases ``done`` once everything before it is on
+    disk (a C lock, not a ``threading.Event``: see :class:`_Queue`). ``final``: the thread then
+    stops; ``write``: whether it writes the index (not when a ``Writer()`` cut short is undone)."""
 
-    def __init__(self, final: bool) -> None:
+    def __init__(self, final: bool, write: bool = True) -> None:
         self.final = final
-        self.done = threading.Event()
+        self.write = write
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
+
+
+class _Queue:
+    """``queue.Queue(maxsize)`` built only on C primitives, so that no interrupt can leave it locked.
+
+    ``queue.Queue`` guards itself with a ``threading.Condition``, whose ``__exit__`` is Python code:
+    a Ctrl-C landing there leaves its lock held, and every later ``put`` / ``get`` (the writer's
+    ``write()``, ``flush()``, ``close()``, its close at exit) hangs for good. Here the records go
+    through a ``queue.SimpleQueue`` (C: one put or get is atomic, and a blocking one interrupted
+    takes nothing), and ``put`` waits for room on a second one, into which ``get`` drops a token
+    after each record it takes; the wait also wakes every 0.1 s to check again, so a token lost to
+    an interrupt costs at most that, and a writer thread that died cannot hang the caller.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._items: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._room: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self._size = size
+
+    def put(self, item: Any, alive: Callable[[], bool]) -> None:
+        """Add ``item``, first waiting while ``size`` items wait (unless ``alive()`` says the taker stopped)."""
+        items, room = self._items, self._room
+        while items.qsize() >= self._size and alive():
+            with contextlib.suppress(queue.Empty):
+                room.get(timeout=0.1)
+        items.put(item)
+
+    def full(self) -> bool:
+        return self._items.qsize() >= self._size
+
+    def get(self) -> Any:
+        item = self._items.get()
+        if not self._room.qsize():
+            self._room.put(None)  # wakes a put waiting for room
+        return item
 
 
 class _Shard:
@@ -347,8 +387,9 @@ class Writer:
             self.folder = self.folder / f"rank-{self.rank}"
         self.shard_bytes = shard_bytes
         _check_new_folder(self.folder)
+        made = not self.folder.exists()
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._queue = _Queue(queue_size)
         # close() began (write() refuses records from then on); it finished: every record on disk or
         # counted as lost, the thread stopped. An interrupt (Ctrl-C) between the two leaves the
         # at-exit close armed, and a second close() finishes.
@@ -368,18 +409,53 @@ class Writer:
         self._reported = False
         self._forked = False  # set in a forked child, where the thread does not exist (see _after_fork_in_child)
         self._dropped = 0  # records written in such a child, dropped there
-        self._write_index(complete=False)  # the folder is recognisable as a capture from the start
-        self._thread = threading.Thread(target=self._run, name=f"anycapture-writer {self.folder}", daemon=True)
-        self._thread.start()
-        _writers.add(self)
-        # Closed at the exit of the process that made it: multiprocessing's finalizers run at the
-        # interpreter's exit (atexit) and at the end of a multiprocessing child (a DataLoader
-        # worker), which ends with os._exit, where atexit never runs. A forked child starts with
-        # none of its parent's.
-        from multiprocessing.util import Finalize
-
-        self._finalizer = Finalize(self, self._at_exit, exitpriority=10)
         self._blocks = itertools.count()  # capture blocks that wrote here (see Capture.__enter__)
+        # Held while the writer thread runs (it releases it as it ends): is_alive() and join() with a
+        # C lock, where threading.Thread.start() waits on an Event an interrupt can leave locked.
+        self._running = _thread.allocate_lock()
+        self._running.acquire()
+        try:
+            self._write_index(complete=False)  # the folder is recognisable as a capture from the start
+            _thread.start_new_thread(self._run_thread, ())
+            _writers.add(self)
+            # Closed at the exit of the process that made it: multiprocessing's finalizers run at the
+            # interpreter's exit (atexit) and at the end of a multiprocessing child (a DataLoader
+            # worker), which ends with os._exit, where atexit never runs. A forked child starts with
+            # none of its parent's.
+            from multiprocessing.util import Finalize
+
+            self._finalizer = Finalize(self, self._at_exit, exitpriority=10)
+            self._opened = True
+        except BaseException:
+            # Cut short (Ctrl-C) or failed: nothing is left running, and the folder is left as it was
+            # found (so the same Writer() can be tried again).
+            self._undo(made)
+            raise
+
+    _opened = False  # the constructor finished: close() has something to close
+
+    def _undo(self, made: bool) -> None:
+        """A constructor cut short: stop the thread if it started, remove what was written."""
+        self._closing = self._closed = True
+        _writers.discard(self)
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer.cancel()
+        # Stops the thread, whether or not it started, without writing (one that did not start
+        # leaves the marker in a queue no one reads); it is not waited for: it has nothing to do.
+        self._queue.put(_Flush(final=True, write=False), lambda: False)
+        for name in (INDEX, f".{INDEX}.tmp"):
+            with contextlib.suppress(OSError):
+                (self.folder / name).unlink()
+        if made:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
+
+    def _run_thread(self) -> None:
+        try:
+            self._run()
+        finally:
+            self._running.release()
 
     # -- the caller's side ---------------------------------------------------------------------
     def write(self, meta: Mapping[str, Any], value: Any) -> None:
@@ -414,7 +490,7 @@ class Writer:
             # A device tensor's copy to host memory starts now, without stalling the device; the
             # writer thread waits for it. If it cannot start, the writer thread copies it as it is.
             value = copy_to_host(value, numpy=False) or value
-        self._queue.put((meta, value))
+        self._queue.put((meta, value), self._running.locked)
 
     def flush(self) -> None:
         """Return once every record written so far is on disk and listed in the index.
@@ -450,8 +526,8 @@ class Writer:
             return
         if not self._finished:
             self._wait(_Flush(final=True))  # after one a close cut short queued: waits for the thread to end
-        self._thread.join()
-        self._closed = True
+        with self._running:  # once the thread has ended (an interrupt here leaves the lock free)
+            self._closed = True
         _writers.discard(self)
         self._raise_failure()
         self._finalizer.cancel()  # (raising, _raise_failure cancels it)
@@ -499,10 +575,10 @@ class Writer:
         )
 
     def _wait(self, marker: _Flush) -> None:
-        self._queue.put(marker)
+        self._queue.put(marker, self._running.locked)
         # A writer thread that died (it should not) must not hang the caller.
-        while not marker.done.wait(0.1):
-            if not self._thread.is_alive():
+        while not marker.done.acquire(timeout=0.1):
+            if not self._running.locked():
                 # Stopped by a final flush (this close's, or another's), which wrote everything; otherwise it died.
                 if not self._finished and self._failure is None:
                     self._failure = (RuntimeError("the writer thread stopped"), "while waiting for a flush")
@@ -535,7 +611,7 @@ class Writer:
         while True:
             item = get()
             if isinstance(item, _Flush):
-                if self._failure is None:
+                if self._failure is None and item.write:
                     try:
                         if self._shard.entries:
                             self._write_current()
@@ -544,10 +620,10 @@ class Writer:
                     except Exception as exc:
                         self._fail(exc, f"while writing {INDEX}")
                 if item.final:
-                    self._finished = True
-                    item.done.set()
+                    self._finished = item.write
+                    item.done.release()
                     return
-                item.done.set()
+                item.done.release()
                 continue
             meta, value = item
             del item  # a record's value must not outlive its turn in the queue

@@ -156,17 +156,25 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
                 if old is not None and when == "each":
                     sites = None if old[1] is None or sites is None else old[1] | sites
                 known[name] = (when, sites)
-            cls._registry[func] = known
-            if cls._active:
-                cls._install(func, cls._converter())
-            elif func.__code__ not in cls._prepared:
-                # Rewrite now, while the module is being imported, with the sinks activate() will
-                # use unless its options differ: then activate() only swaps code objects. Once per
-                # code object: a decorated def inside a function makes a new function at each
-                # call, which must not pay for a rewrite while capture is off.
-                cls._prepared.add(func.__code__)
-                sinks, each, _ = cls._wants(func, cls._converter())
-                _engine.prepare(func, sinks, each)
+            try:
+                cls._registry[func] = known
+                if cls._active:
+                    cls._install(func, cls._converter())
+                elif func.__code__ not in cls._prepared:
+                    # Rewrite now, while the module is being imported, with the sinks activate() will
+                    # use unless its options differ: then activate() only swaps code objects. Once per
+                    # code object: a decorated def inside a function makes a new function at each
+                    # call, which must not pay for a rewrite while capture is off.
+                    cls._prepared.add(func.__code__)
+                    sinks, each, _ = cls._wants(func, cls._converter())
+                    _engine.prepare(func, sinks, each)
+            except BaseException:
+                # Cut short (Ctrl-C) while capture is on: finished here, so that a function
+                # registered is a function captured.
+                if cls._active and func in cls._registry:
+                    with contextlib.suppress(Exception):
+                        cls._install(func, cls._converter())
+                raise
         return obj
 
     # -- internals ---------------------------------------------------------------------------
@@ -280,8 +288,10 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
                 cls._install_all()
             except BaseException:
                 # Cut short (Ctrl-C) or failed: capture is left off, every function with its own code,
-                # rather than half on; the exception goes on.
+                # rather than half on; the exception goes on. The sinks are made anew next time (some
+                # may be bound to the lists a resize above replaced).
                 cls._active = False
+                cls._reset_sinks()
                 with contextlib.suppress(Exception):
                     cls._detach_all()
                 raise
@@ -326,11 +336,24 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
         """
         size = check_max_size(max_size)
         with cls._lock:
-            if cls._store.resize(size):
-                cls._reset_sinks()
-                if cls._active:
-                    cls._install_all()
+            try:
+                if cls._store.resize(size):
+                    cls._reset_sinks()
+                    if cls._active:
+                        cls._install_all()
+            except BaseException:
+                cls._finish_switch()
+                raise
         return size
+
+    @classmethod
+    def _finish_switch(cls) -> None:
+        """A change of settings cut short (Ctrl-C): finish it, so that every function records into
+        the lists now in the cache, once, before the exception goes on."""
+        cls._reset_sinks()
+        if cls._active:
+            with contextlib.suppress(Exception):
+                cls._install_all()
 
     @classmethod
     def set_collate_fn(cls, collate_fn: Callable[[Any], Any] | None = None) -> Callable[[Any], Any] | None:
@@ -343,10 +366,14 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
             raise TypeError(f"collate_fn must be callable or None; got {collate_fn!r}")
         with cls._lock:
             options = cls._options
-            cls._options = _Options(options.values, options.device, options.clone, options.key_style, collate_fn)
-            cls._reset_sinks()
-            if cls._active:
-                cls._install_all()
+            try:
+                cls._options = _Options(options.values, options.device, options.clone, options.key_style, collate_fn)
+                cls._reset_sinks()
+                if cls._active:
+                    cls._install_all()
+            except BaseException:
+                cls._finish_switch()
+                raise
         return collate_fn
 
     @classmethod

@@ -56,8 +56,13 @@ class Store:
         with self._lock:
             if max_size == self.max_size:
                 return False  # keep the containers: lists users hold, and the sinks bound to them, stay live
-            self.max_size = max_size
-            self._containers = {key: self._new(list(values)) for key, values in self._containers.items()}
+            containers: dict[str, MutableSequence[Any]] = {
+                key: list(values) if max_size is None else deque(values, maxlen=max_size)
+                for key, values in self._containers.items()
+            }
+            self.view._settled.clear()
+            # Both at once (no interrupt can land between): a resize cut short changed nothing.
+            self._containers, self.max_size = containers, max_size
             self.view._settled.clear()
             return True
 

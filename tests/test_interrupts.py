@@ -76,6 +76,20 @@ def _leaving_with(frame: FrameType) -> bool:
     return frame.f_lasti in exits
 
 
+def _in_gc_callback(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs under the callback of a captured function being garbage-collected:
+    the collector runs it at an instant of its own, not on the path, and CPython does not let an
+    exception out of it (docs/guarantees.md), so no point is placed there."""
+    while frame is not None:
+        if frame.f_code is _ON_COLLECTED:
+            return True
+        frame = frame.f_back
+    return False
+
+
+_ON_COLLECTED = anycapture._engine.Target._on_collected.__code__
+
+
 class Injector:
     """A trace function over anycapture's own frames: lists the lines run, or interrupts at one."""
 
@@ -89,7 +103,7 @@ class Injector:
     def _global(self, frame: FrameType, event: str, arg: Any) -> Any:
         filename = frame.f_code.co_filename
         if filename.startswith(PACKAGE_DIR) or (self.everywhere and filename != __file__):
-            return self._local
+            return None if _in_gc_callback(frame) else self._local
         return None
 
     def _local(self, frame: FrameType, event: str, arg: Any) -> Any:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 import anycapture
 from anycapture import get_local
+
+# tests/_toys.py holds the toy models that several tests share. It imports torch at the top, so pytest
+# does not collect it (for doctests); and --import-mode=importlib puts no test folder on sys.path, so
+# tests/ is put there for `from _toys import ...` (appended: nothing installed is shadowed).
+collect_ignore = ["_toys.py"]
+sys.path.append(str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(params=anycapture.backends())

@@ -18,19 +18,12 @@ import pytest
 import anycapture
 from anycapture import capture, get_local
 
+# -- records ----------------------------------------------------------------------------------
+
 
 def layer_fn(x: int) -> int:
     h = x * 3
     return h
-
-
-def maybe(flag: bool) -> int:
-    if flag:
-        y = 7
-    return 0
-
-
-# -- records ----------------------------------------------------------------------------------
 
 
 def test_records_are_records(backend: str) -> None:
@@ -46,6 +39,12 @@ def test_records_are_records(backend: str) -> None:
     assert rec.assignment is None
     assert rec.thread == threading.get_ident()
     assert rec._replace(value=1).value == 1
+
+
+def maybe(flag: bool) -> int:
+    if flag:
+        y = 7
+    return 0
 
 
 def test_thread_records_while_block_is_open(backend: str) -> None:

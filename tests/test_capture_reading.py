@@ -62,20 +62,6 @@ def test_thread_records_while_block_is_open(backend: str) -> None:
 # -- asynchronous copies (run on CPU tensors through the CUDA path) ------------------------------
 
 
-@pytest.fixture
-def async_cpu(monkeypatch: pytest.MonkeyPatch) -> Any:
-    pytest.importorskip("torch")
-    pytest.importorskip("numpy")
-    from anycapture import _copies
-
-    monkeypatch.setitem(_copies.ASYNC_DEVICE_TYPES, "cpu", "cpu")
-    yield
-    get_local.deactivate()
-    get_local.clear()
-    get_local.set_size(None)
-    get_local.set_collate_fn(None)
-
-
 Pair = namedtuple("Pair", "left right")
 
 

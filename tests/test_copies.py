@@ -9,7 +9,6 @@ the asynchrony itself. ``tests/test_cuda.py`` checks the real thing where a GPU 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +25,6 @@ from anycapture import (  # noqa: E402
     capture,
     get_local,
 )
-
-
-@pytest.fixture
-def async_cpu(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """CPU tensors take the asynchronous path, with torch.cpu's stand-in streams and events."""
-    monkeypatch.setitem(_copies.ASYNC_DEVICE_TYPES, "cpu", "cpu")
-    yield
-    get_local.deactivate()
-    get_local.clear()
-    get_local.set_size(None)
 
 
 def scale(x: Any) -> Any:

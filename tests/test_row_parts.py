@@ -170,6 +170,22 @@ def test_a_stream_that_fails_is_abandoned(folder: Path) -> None:
     assert captures.complete
 
 
+def test_a_stream_cut_by_close_is_abandoned(folder: Path) -> None:
+    """A writer closed while a record is being streamed lists it as abandoned; the folder reads as complete."""
+    writer = Writer(folder, rank=None)
+
+    def cut() -> Iterator[Any]:
+        yield np.ones((2, 3, 4))
+        writer.close()  # another thread closing the block, say
+        yield np.ones((2, 3, 4))
+
+    with pytest.raises(disk.CaptureError, match="is closed"):
+        writer.write_rows({"key": "map"}, cut(), rows=6)
+    assert index_of(folder)["abandoned"] == [0]
+    captures = open_captures(folder)
+    assert (captures.records, captures.complete) == ([], True)
+
+
 def test_parts_must_give_the_rows_announced(folder: Path) -> None:
     """Fewer or more rows than rows=, or parts that do not join, raise ValueError; the record is abandoned."""
     with Writer(folder, rank=None) as writer:
@@ -349,3 +365,35 @@ def test_capture_attention_writes_a_map_of_one_chunk_whole(folder: Path) -> None
         torch.nn.functional.scaled_dot_product_attention(q, q, q)
     assert index_of(folder)["version"] == 1
     assert cap["scaled_dot_product_attention.attn"][0].shape == (1, 2, 6, 6)
+
+
+def test_llama_maps_streamed_to_a_sink_equal_the_maps_in_memory(folder: Path) -> None:
+    """A tiny Llama's maps (left padding), streamed in chunks of 4 rows, equal the in-memory maps and eager's."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from anycapture import capture_attention
+
+    config = transformers.LlamaConfig(
+        vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=64,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = transformers.LlamaModel(config).eval()
+    ids = torch.randint(1, 100, (2, 17))
+    mask = torch.ones(2, 17, dtype=torch.long)
+    mask[1, :3] = 0
+    model.set_attn_implementation("eager")
+    with torch.no_grad():
+        eager = model(input_ids=ids, attention_mask=mask, output_attentions=True).attentions
+    model.set_attn_implementation("sdpa")
+    with torch.no_grad(), capture_attention(model=model) as memory:
+        model(input_ids=ids, attention_mask=mask)
+    with torch.no_grad(), capture_attention(model=model, chunk=4, sink=folder) as cap:
+        model(input_ids=ids, attention_mask=mask)
+    stored = cap.stored()
+    assert [record.path for record in stored.records] == ["layers.0.self_attn", "layers.1.self_attn"]
+    np.testing.assert_array_equal(cap.stack("attn"), memory.stack("attn"))
+    for layer, record in enumerate(stored.records):
+        # The padded sequence's padding rows are zeros here, uniform in eager (docs/capture.md): row 0 only.
+        np.testing.assert_allclose(stored.load(record)[0], eager[layer][0].numpy(), atol=1e-5)
+        np.testing.assert_allclose(stored.load(record, rows=slice(-1, None)), eager[layer][..., -1:, :], atol=1e-5)

@@ -566,7 +566,8 @@ def capture_attention(
     so outputs are bit-identical; the probabilities are computed beside it (before dropout). With
     ``model=``, each record carries the path of the module that called the kernel. Other options
     are those of :func:`anycapture.capture`; ``sink="folder/"`` streams the maps to disk as
-    :func:`anycapture.capture` does (docs/scale.md). Several blocks may be active at once: each
+    :func:`anycapture.capture` does (docs/scale.md), a map of more than one chunk of rows a chunk at
+    a time (row parts of one record: it is never held whole). Several blocks may be active at once: each
     receives every call made while it is active.
 
     Long sequences (docs/capture.md, "Decoder LLMs"): ``queries=`` keeps only some query rows (an

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,28 @@ def test_parts_as_tensors_and_bfloat16(folder: Path) -> None:
     as_numpy = open_captures(folder)["m"][0]
     assert as_numpy.dtype == np.float32
     np.testing.assert_array_equal(as_numpy, value.float().numpy())
+
+
+def test_bfloat16_parts_read_without_torch(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where torch is not installed, bfloat16 parts still read back whole and by rows, as float32."""
+    torch = pytest.importorskip("torch")
+    value = torch.randn(2, 8, 5).to(torch.bfloat16)
+    with Writer(folder, shard_bytes=64, rank=None) as writer:
+        writer.write_rows({"key": "m"}, chunks(value, 3), rows=8)
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now fails
+    captures = open_captures(folder)
+    np.testing.assert_array_equal(captures["m"][0], value.float().numpy())
+    np.testing.assert_array_equal(captures.load(captures.records[0], rows=slice(2, 7)), value[:, 2:7].float().numpy())
+
+
+def test_stack_reads_only_the_rows_asked_for(folder: Path) -> None:
+    """stack(rows=) stacks one row range of every selected record, parts or whole."""
+    value = full_map()
+    with Writer(folder, shard_bytes=500, rank=None) as writer:
+        writer.write_rows({"key": "attn", "path": "layers.0"}, chunks(value, 3), rows=10)
+        writer.write({"key": "attn", "path": "layers.1"}, value * 2)
+    stacked = open_captures(folder).stack("attn", rows=slice(-1, None))
+    np.testing.assert_array_equal(stacked, np.stack([value[:, :, -1:], 2 * value[:, :, -1:]]))
 
 
 def test_a_stream_that_fails_is_abandoned(folder: Path) -> None:

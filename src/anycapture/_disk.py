@@ -1485,11 +1485,15 @@ class CaptureFolder(Mapping[str, list[Any]]):
             result.setdefault(record.path, []).append(value)  # type: ignore[arg-type]
         return result
 
-    def stack(self, name: str | None = None, pattern: str = "*", *, rank: int | None = None) -> Any:
+    def stack(
+        self, name: str | None = None, pattern: str = "*", *, rank: int | None = None, rows: slice | None = None
+    ) -> Any:
         """The selected values stacked on a new first axis, as one numpy array (or tensor).
 
         Shapes are checked from the headers before any value is read. In a folder of ranks, the
-        values of every rank are stacked (rank 0's first) unless ``rank`` picks one.
+        values of every rank are stacked (rank 0's first) unless ``rank`` picks one. ``rows=`` stacks
+        only those rows of each value, reading nothing else (see :meth:`load`):
+        ``stack("attn", rows=slice(-1, None))`` is what the last token reads in every layer.
         """
         records = self.select(pattern, name, rank=rank)
         if not records:
@@ -1505,7 +1509,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
         if len({record.shape for record in records}) > 1:
             listing = "; ".join(f"{_describe(record)}: {record.shape}" for record in records)
             raise ValueError(f"cannot stack values of different shapes: {listing}")
-        values = self._load_many(records)
+        values = self._load_many(records) if rows is None else [self.load(record, rows=rows) for record in records]
         loaded = sys.modules.get("torch")
         if self.value_mode == "tensor" or (loaded is not None and isinstance(values[0], loaded.Tensor)):
             import torch

@@ -16,7 +16,9 @@ four ways, each in a process of its own so that its peak RSS is its own:
   budget: one chunk being computed + ``queue_bytes`` of parts waiting + twice the shard being
   filled (``shard_bytes`` + one chunk: safetensors serialises a copy of it when it is written).
   It writes every map to disk (16 GiB at 16k tokens), so it runs one timed pair at most, none at
-  16k tokens and more (time there: its one forward, against the plain case's);
+  16k tokens and more (time there: its one forward, against the plain case's). After its first
+  forward it reads back the last row of every layer (``stack("attn", rows=slice(-1, None))``),
+  and reports that read's time and peak RSS growth;
 - ``reduce last row`` (``--cases``, not run by default): ``capture_attention(reduce=lambda p: p[..., -1:, :])``,
   the way to get the last row before ``queries=``: a plain reduce is given the whole map.
 
@@ -99,7 +101,9 @@ def child(case: str, tokens: int, repeat: int) -> dict[str, Any]:
             return capture_attention(reduce=lambda p: p[..., -1:, :])
         return None
 
-    def forward(which: str, inputs: Any) -> tuple[float, int]:
+    kept_folder: list[str] = []  # the sink of the measured forward, read back after it
+
+    def forward(which: str, inputs: Any, keep: bool = False) -> tuple[float, int]:
         cap = block(which)
         start = time.perf_counter()
         with torch.no_grad():
@@ -114,7 +118,10 @@ def child(case: str, tokens: int, repeat: int) -> dict[str, Any]:
         elapsed = time.perf_counter() - start
         if cap is not None and cap.sink is not None:  # bytes written, then the folder goes
             kept = sum(entry.stat().st_size for entry in os.scandir(cap.sink))
-            shutil.rmtree(os.path.dirname(cap.sink))
+            if keep:
+                kept_folder.append(cap.sink)
+            else:
+                shutil.rmtree(os.path.dirname(cap.sink))
         del cap
         return elapsed, kept
 
@@ -122,8 +129,18 @@ def child(case: str, tokens: int, repeat: int) -> dict[str, Any]:
     baseline = _status("VmRSS")
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # the peak RSS (VmHWM) starts again from here
-    first, kept = forward(case, ids)
+    first, kept = forward(case, ids, keep=True)
     growth = _status("VmHWM") - baseline
+    read = None
+    for folder in kept_folder:  # the last row of every layer, read back from the folder
+        before = _status("VmRSS")
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        began = time.perf_counter()
+        rows = anycapture.open_captures(folder).stack("attn", rows=slice(-1, None))
+        read = (time.perf_counter() - began, _status("VmHWM") - before, rows.nbytes)
+        del rows
+        shutil.rmtree(os.path.dirname(folder))
     # Time: the case and the plain forward alternate in this process, so that the load of a
     # shared machine hits both alike; the ratio is the median of the pairs' ratios.
     plain, timed = [], []
@@ -132,10 +149,11 @@ def child(case: str, tokens: int, repeat: int) -> dict[str, Any]:
     for _ in range(repeat):
         plain.append(forward("plain", ids)[0])
         timed.append(forward(case, ids)[0])
-    if not timed:
-        return {"growth": growth, "time": first, "ratio": None, "kept": kept}
-    ratios = [t / p for t, p in zip(timed, plain, strict=True)]
-    return {"growth": growth, "time": statistics.median(timed), "ratio": statistics.median(ratios), "kept": kept}
+    result = {"growth": growth, "time": first, "ratio": None, "kept": kept, "read": read}
+    if timed:
+        ratios = [t / p for t, p in zip(timed, plain, strict=True)]
+        result.update(time=statistics.median(timed), ratio=statistics.median(ratios))
+    return result
 
 
 def main() -> int:
@@ -205,7 +223,11 @@ def main() -> int:
                     f" (budget {budget / 2**20:.0f} MiB: {'met' if growth - plain['growth'] <= budget else 'MISSED'})"
                 )
             if case == "full map to sink":
-                over += f", {result['kept'] / 2**30:.2f} GiB written"
+                seconds_read, grown, nbytes = result["read"]
+                over += (
+                    f", {result['kept'] / 2**30:.2f} GiB written; stack(rows=slice(-1, None)) read back "
+                    f"{nbytes / 2**10:.0f} KiB in {seconds_read * 1000:.0f} ms, peak RSS +{grown / 2**20:.0f} MiB"
+                )
             if result["ratio"] is not None:
                 ratio = f"{result['ratio']:.2f}x"
             else:  # one forward, no pair: against the plain case's time

@@ -193,6 +193,22 @@ def test_a_stream_that_fails_is_abandoned(folder: Path) -> None:
     assert captures.complete
 
 
+@pytest.mark.parametrize("first", [np.ones((2, 2, 3), dtype=complex), np.ones((2, 2, 3))])
+def test_a_stream_with_an_unstorable_part_is_skipped(folder: Path, first: Any) -> None:
+    """A part no capture folder can hold (complex) skips its record with one warning; later records are kept."""
+    from anycapture import CaptureWarning
+
+    with Writer(folder, shard_bytes=16, rank=None) as writer:
+        with pytest.warns(CaptureWarning, match="complex128.* it was skipped"):
+            writer.write_rows({"key": "map"}, iter([first, np.ones((2, 2, 3), dtype=complex)]), rows=4, axis=1)
+            writer.flush()
+        writer.write({"key": "after"}, np.ones(1))
+    assert writer.skipped == 1
+    assert writer._open == {}
+    captures = open_captures(folder)
+    assert [record.key for record in captures.records] == ["after"]
+
+
 def test_a_stream_cut_by_close_is_abandoned(folder: Path) -> None:
     """A writer closed while a record is being streamed lists it as abandoned; the folder reads as complete."""
     writer = Writer(folder, rank=None)

@@ -707,6 +707,8 @@ class Writer:
             self._received += 1
             self._open[part.stream] = number
         if number is None:
+            if part.stop == part.rows:
+                self._open.pop(part.stream, None)
             return  # an earlier part was skipped: so is the record
         try:
             stored = _to_storable(part.value, self._shard.storages)

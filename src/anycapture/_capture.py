@@ -1187,11 +1187,7 @@ class Capture(Mapping[str, list[Any]]):
         if self._processing:
             value = self._process(key, value)
         if self._writer is not None:
-            meta = {"key": key, "name": name, "function": label, "path": path, "call": call, "thread": get_ident()}
-            meta.update(order=order, line=line, site=site, assignment=assignment)
-            if self._block is not None:
-                meta["block"] = self._block
-            self._writer._put(meta, value)
+            self._writer._put(self._meta(key, name, label, path, call, order, line, site, assignment), value)
             return
         slot = self._gradients.get(order) if self._track_grads else None
         if slot is not None:
@@ -1199,6 +1195,41 @@ class Capture(Mapping[str, list[Any]]):
         if records.maxlen is not None and len(records) == records.maxlen and self._gradients:
             self._gradients.pop(records[0].order, None)  # the record max_size drops, and its gradient
         records.append(Record(key, name, value, label, path, call, get_ident(), order, line, site, assignment))
+
+    def _meta(
+        self,
+        key: str,
+        name: str,
+        label: str,
+        path: str | None,
+        call: int,
+        order: int,
+        line: int | None = None,
+        site: int | None = None,
+        assignment: int | None = None,
+    ) -> dict[str, Any]:
+        """A record's metadata as the writer of ``sink=`` stores it."""
+        meta = {"key": key, "name": name, "function": label, "path": path, "call": call, "thread": get_ident()}
+        meta.update(order=order, line=line, site=site, assignment=assignment)
+        if self._block is not None:
+            meta["block"] = self._block
+        return meta
+
+    @property
+    def _streams_rows(self) -> bool:
+        """Whether a value made in parts along one axis can go to the sink a part at a time: a sink,
+        and nothing that needs the whole value (a reduce, a collate_fn, gradients)."""
+        return self._writer is not None and self._reduce is None and not self._custom and not self._track_grads
+
+    def _file_rows(
+        self, key: str, name: str, parts: Any, rows: int, axis: int, label: str, path: str | None, call: int
+    ) -> None:
+        """File one record whose value comes in ``parts`` along ``axis`` straight to the sink, each part
+        converted (``values=``) on its own: the whole value is never held (see ``Writer.write_rows``)."""
+        meta = self._meta(key, name, label, path, call, next(self._order))
+        convert = self._convert
+        converted = parts if convert is None else (convert(part) for part in parts)
+        self._writer._put_rows(meta, converted, rows, axis)
 
     def _watch_gradient(self, key: str, value: Any, order: int) -> None:
         """Keep the gradient that reaches ``value`` in backward, under its record's order."""

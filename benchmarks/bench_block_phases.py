@@ -11,11 +11,14 @@ most of its cost), and prints the median of each:
 * ``exit``: ``__exit__`` after a forward (restoring the code, filing the 12 calls, looking up their layers);
 * ``read``: ``cap["Attention.forward.attn"]`` after the block.
 
-Run from the repository root in a venv with timm (``benchmarks/run_vit.sh`` makes one); to compare two
-versions of anycapture, run it once with each on ``PYTHONPATH``::
+Run from the repository root in a venv with timm (``benchmarks/run_vit.sh`` makes one). To compare two
+versions of anycapture, ``--against`` imports the other one's ``src/anycapture`` beside this one and
+alternates their blocks in one process (the machine's drift then hits both alike)::
 
     PYTHONPATH=src python benchmarks/bench_block_phases.py                 # 3,000 blocks: about 20 s
     PYTHONPATH=src python benchmarks/bench_block_phases.py --values numpy
+    git archive main src/anycapture | tar -x -C /tmp/main-copy
+    PYTHONPATH=src python benchmarks/bench_block_phases.py --against /tmp/main-copy/src
 
 Where timm is missing it says so and exits 0.
 """
@@ -36,41 +39,59 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 PHASES = ("make", "enter", "forward", "exit", "read")
 
 
-def measure(blocks: int, values: str) -> dict[str, list[float]]:
+def load_copy(src: Path) -> Any:
+    """Another anycapture (``src/anycapture`` of another checkout), imported beside this one as
+    ``anycapture_ab``: its modules import each other relatively, so a renamed copy is independent."""
+    import importlib
+    import shutil
+    import tempfile
+
+    where = Path(tempfile.mkdtemp(prefix="anycapture-ab-"))
+    shutil.copytree(src / "anycapture", where / "anycapture_ab")
+    sys.path.insert(0, str(where))
+    return importlib.import_module("anycapture_ab")
+
+
+def measure(blocks: int, values: str, versions: list[Any]) -> list[dict[str, list[float]]]:
+    """Time each phase of ``blocks`` blocks per version, the versions alternating block by block
+    (their order swapped every block), so that the machine's drift hits them alike."""
     import timm
     import torch
 
-    import anycapture
-    from anycapture import recipes
     from bench_vit import KEY, LAYERS, TINY, unfuse
 
     torch.set_num_threads(1)
     model = unfuse(timm.create_model("vit_small_patch16_224", pretrained=False, **TINY).eval())
     x = torch.randn(1, 3, TINY["img_size"], TINY["img_size"])
     clock = time.perf_counter_ns
-    times: dict[str, list[float]] = {phase: [] for phase in PHASES}
+    times: list[dict[str, list[float]]] = [{phase: [] for phase in PHASES} for _ in versions]
     warmup = max(1, blocks // 10)
     gc.disable()
     try:
         with torch.no_grad():
             for i in range(warmup + blocks):
-                model(x)
-                t0 = clock()
-                cap: Any = anycapture.capture(recipes.TIMM_VIT, model=model, values=values)
-                t1 = clock()
-                cap.__enter__()
-                t2 = clock()
-                model(x)
-                t3 = clock()
-                cap.__exit__(None, None, None)
-                t4 = clock()
-                maps = cap[KEY]
-                t5 = clock()
-                if len(maps) != LAYERS:
-                    raise RuntimeError(f"a block captured {len(maps)} maps, not {LAYERS}")
-                if i >= warmup:
-                    for phase, start, end in zip(PHASES, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5), strict=True):
-                        times[phase].append((end - start) / 1000)
+                order = list(enumerate(versions))
+                if i % 2:
+                    order.reverse()
+                for v, module in order:
+                    model(x)
+                    t0 = clock()
+                    cap: Any = module.capture(module.recipes.TIMM_VIT, model=model, values=values)
+                    t1 = clock()
+                    cap.__enter__()
+                    t2 = clock()
+                    model(x)
+                    t3 = clock()
+                    cap.__exit__(None, None, None)
+                    t4 = clock()
+                    maps = cap[KEY]
+                    t5 = clock()
+                    if len(maps) != LAYERS:
+                        raise RuntimeError(f"a block captured {len(maps)} maps, not {LAYERS}")
+                    if i >= warmup:
+                        ends = (t1, t2, t3, t4, t5)
+                        for phase, start, end in zip(PHASES, (t0, t1, t2, t3, t4), ends, strict=True):
+                            times[v][phase].append((end - start) / 1000)
                 if i % 500 == 0:
                     gc.collect()
     finally:
@@ -78,10 +99,28 @@ def measure(blocks: int, values: str) -> dict[str, list[float]]:
     return times
 
 
+def table(times: dict[str, list[float]], blocks: int) -> None:
+    print("| phase | median | IQR |")
+    print("|---|---:|---:|")
+    for phase in PHASES:
+        if phase == "forward":
+            continue
+        low, _, high = statistics.quantiles(times[phase], n=4)
+        print(f"| {phase} | {statistics.median(times[phase]):.1f} | {low:.1f} to {high:.1f} |")
+    total = [sum(times[p][i] for p in PHASES if p != "forward") for i in range(blocks)]
+    low, _, high = statistics.quantiles(total, n=4)
+    print(f"| **all but the forward** | **{statistics.median(total):.1f}** | {low:.1f} to {high:.1f} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--blocks", type=int, default=3000, help="blocks timed (default 3000)")
     parser.add_argument("--values", default="raw", choices=("raw", "numpy", "tensor"))
+    parser.add_argument(
+        "--against",
+        metavar="SRC",
+        help="the src/ folder of another checkout: its blocks alternate with this one's, in one process",
+    )
     args = parser.parse_args()
     if args.blocks < 2:
         parser.error(f"--blocks must be at least 2 (quartiles need two values); got {args.blocks}")
@@ -93,23 +132,27 @@ def main() -> int:
         return 0
     import anycapture
 
-    times = measure(args.blocks, args.values)
+    versions = [anycapture]
+    if args.against is not None:
+        versions.append(load_copy(Path(args.against)))
+    times = measure(args.blocks, args.values, versions)
     print("## A capture block per forward, phase by phase\n")
     print(
-        f"anycapture from {Path(anycapture.__file__).parent}, timm {timm.__version__}, torch {torch.__version__}, "
-        f"Python {platform.python_version()}; tiny ViT (12 maps), `values={args.values!r}`, {args.blocks} blocks, "
-        "a forward before each phase. Microseconds.\n"
+        f"timm {timm.__version__}, torch {torch.__version__}, Python {platform.python_version()}; tiny ViT (12 maps), "
+        f"`values={args.values!r}`, {args.blocks} blocks, a forward before each phase. Microseconds.\n"
     )
-    print("| phase | median | IQR |")
-    print("|---|---:|---:|")
-    for phase in PHASES:
-        if phase == "forward":
-            continue
-        low, _, high = statistics.quantiles(times[phase], n=4)
-        print(f"| {phase} | {statistics.median(times[phase]):.1f} | {low:.1f} to {high:.1f} |")
-    total = [sum(times[p][i] for p in PHASES if p != "forward") for i in range(args.blocks)]
-    low, _, high = statistics.quantiles(total, n=4)
-    print(f"| **all but the forward** | **{statistics.median(total):.1f}** | {low:.1f} to {high:.1f} |")
+    for module, measured in zip(versions, times, strict=True):
+        print(f"anycapture from {Path(module.__file__).parent}:\n")
+        table(measured, args.blocks)
+        print()
+    if len(versions) == 2:
+        print("This checkout minus the other, median of the per-block differences (blocks alternated):\n")
+        print("| phase | difference |")
+        print("|---|---:|")
+        for phase in PHASES:
+            if phase != "forward":
+                diffs = [a - b for a, b in zip(times[0][phase], times[1][phase], strict=True)]
+                print(f"| {phase} | {statistics.median(diffs):+.1f} |")
     return 0
 
 

@@ -26,7 +26,7 @@ def main(index: Path, out: Path) -> None:
         page.wait_for_function("window.anycapture && anycapture.ids().length === 2")
         text, vision = page.evaluate("anycapture.ids()")
         shots = [
-            (text, "explore_tokens.png", {"view": "tokens", "layer": 2, "head": "mean", "query": 4}),
+            (text, "explore_tokens.png", {"view": "tokens", "layer": 2, "head": "mean", "query": 4, "all_heads": True}),
             (text, "explore_matrix.png", {"view": "matrix", "layer": 2, "head": 5, "query": 4}),
             (text, "explore_model.png", {"view": "model", "layer": 2, "head": 5}),
             (vision, "explore_patches.png", {"view": "patches", "head": "rollout", "query": 0, "scale": "row"}),

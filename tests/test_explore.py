@@ -177,6 +177,28 @@ def test_capture_block_labels_layers_by_path() -> None:
     np.testing.assert_allclose(page.maps.sum(-1), 1, atol=1e-5)
 
 
+def test_forwards_of_other_lengths_say_how_to_pick_one() -> None:
+    """A block that saw inputs of two lengths names both shapes and how to pass one forward's maps, which works."""
+    torch = pytest.importorskip("torch")
+
+    class Attention(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            q = x.unflatten(-1, (2, 4)).transpose(1, 2)
+            return torch.nn.functional.scaled_dot_product_attention(q, q, q).transpose(1, 2).flatten(-2)
+
+    model = torch.nn.Sequential(Attention(), Attention())
+    with torch.no_grad(), anycapture.capture_attention(model=model) as cap:
+        model(torch.randn(1, 5, 8))
+        model(torch.randn(1, 3, 8))  # a second forward, shorter: as generate() with a cache makes
+    (key,) = cap
+    with pytest.raises(ValueError, match=r"got \(1, 2, 5, 5\) from 0 call 0, \(1, 2, 3, 3\) from 0 call 2") as info:
+        anycapture.explore(cap)
+    fix = f"[r.value for r in cap.select('*', {key!r})[:2]]"
+    assert f"pass one forward's, e.g. explore({fix})" in str(info.value)
+    page = anycapture.explore(eval(fix, {"cap": cap}))  # the message's own expression
+    assert page.maps.shape == (2, 2, 5, 5)
+
+
 def test_sink_folder_and_capture_folder(tmp_path: Path, backend: str) -> None:
     """A folder a sink wrote, by path, opened, or through its capture block, gives the maps captured."""
     pytest.importorskip("safetensors")
@@ -197,6 +219,42 @@ def test_sink_folder_and_capture_folder(tmp_path: Path, backend: str) -> None:
     np.testing.assert_array_equal(opened.maps, maps)
     with pytest.raises(FileNotFoundError, match="not a folder"):
         anycapture.explore(tmp_path / "missing")
+
+
+def test_reduced_values_are_refused_with_the_way_to_stack_them(backend: str) -> None:
+    """Values kept by reduce= whose axes explore cannot tell are refused, and the array the message names works."""
+
+    class Block:
+        def forward(self, x: Any) -> Any:
+            attn = x
+            return attn
+
+    maps = softmax_maps(3, 2, 5)
+    with anycapture.capture(Block.forward, "attn", values="raw", reduce=lambda a: a[:, :, 0, :]) as rows:
+        for layer in maps:
+            Block().forward(layer[None])  # [batch, heads, q, k] kept as [batch, heads, k]: query 0's rows
+    assert rows.reduced
+    with pytest.raises(ValueError, match=r"shape \(1, 2, 5\) kept by reduce=, whose axes it cannot tell") as info:
+        anycapture.explore(rows)
+    (key,) = rows
+    assert f"cap.stack({key!r})[:, 0, :, None, :]" in str(info.value)
+    fixed = anycapture.explore(np.stack(rows[key])[:, 0, :, None, :], tokens=(["q0"], list("abcde")))
+    np.testing.assert_array_equal(fixed.maps, maps[:, :, :1, :])
+    with anycapture.capture(Block.forward, "attn", values="raw", reduce=lambda a: a.mean(1)) as mean:
+        for layer in maps:
+            Block().forward(layer[None])  # a mean over heads, [batch, q, k]: read as 1 head, not batch as heads
+    with pytest.raises(ValueError, match=r"for a mean over heads \[batch, queries, keys\]"):
+        anycapture.explore(mean)
+    with anycapture.capture(Block.forward, "attn", values="raw", reduce=lambda a: a[:, :, :3, :3]) as cut:
+        for layer in maps:
+            Block().forward(layer[None])  # still [batch, heads, q, k]: its axes are known
+    np.testing.assert_array_equal(anycapture.explore(cut).maps, maps[:, :, :3, :3])
+    with anycapture.capture(Block.forward, "attn", values="raw") as plain:
+        for layer in maps:
+            Block().forward(layer[0])  # one [q, k] map per call, no reduce=: a heads axis is missing
+    assert not plain.reduced
+    with pytest.raises(ValueError, match=r"shape \(5, 5\).*\[:, None\]"):
+        anycapture.explore(plain)
 
 
 def test_save_writes_one_self_contained_file(tmp_path: Path) -> None:
@@ -226,7 +284,9 @@ def test_wheel_ships_the_page_assets() -> None:
         assert resources.files("anycapture").joinpath("_page", name).is_file()
 
 
-def test_cli_view_writes_a_page(tmp_path: Path, backend: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_view_writes_a_page(
+    tmp_path: Path, backend: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`anycapture view FOLDER` writes a page from a sink folder; an unreadable folder exits 2 with one line."""
     pytest.importorskip("safetensors")
     from anycapture._cli import main
@@ -261,8 +321,15 @@ def test_cli_view_writes_a_page(tmp_path: Path, backend: str, capsys: pytest.Cap
     assert main(["view", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "anycapture view:" in err
-    assert "nothing" in err
+    assert "anycapture view: " in err
+    assert "'" + str(tmp_path / "nothing") + "' does not exist" in err
+    assert main(["view", str(tmp_path / "tokens.json")]) == 2  # a file: the CLI's words, not explore()'s
+    err = capsys.readouterr().err
+    assert "tokens.json' is a file, not a folder: pass the folder that capture(..., sink=FOLDER)" in err
+    assert "get_local" not in err
+    monkeypatch.chdir(tmp_path / "run")
+    assert main(["view", "."]) == 0  # "." is named by the folder it is: run.html beside it
+    assert (tmp_path / "run.html").is_file()
     assert main(["view", str(tmp_path / "run"), "--layers", "1", "--out", str(out)]) == 0
     assert '"layers":1,' in out.read_text()
     assert main(["view", str(tmp_path / "run"), "--layers", "one"]) == 2
@@ -435,6 +502,11 @@ def test_patch_view_click_and_rollout(browser: Any, tmp_path: Path) -> None:
     box = page.locator("[data-image] canvas").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 3.5 / 4, box["y"] + box["height"] * 1.5 / 3)  # row 1, col 3
     assert opened.js("anycapture.state().query") == 1 + 1 * 4 + 3
+    page.mouse.move(box["x"] + box["width"] * 0.5 / 4, box["y"] + box["height"] * 2.5 / 3)  # row 2, col 0: token 9
+    assert opened.js("anycapture.state().hover") == {"query": 8, "key": 9}
+    tip = page.inner_text("[data-image] .acx-tip")
+    assert "query 8 “(1,3)” → patch (2,0) (token 9): " in tip
+    assert float(tip.split(": ")[1].split(" ")[0]) == pytest.approx(float(maps[-1, :, 8, 9].mean()), abs=2e-3)
     shown = page.inner_text(".acx-prefix-value")
     assert float(shown) == pytest.approx(float(maps[-1, :, 8, 0].mean()), abs=2e-3)
     opened.js("anycapture.select({head: 'rollout', layer: 1})")
@@ -556,4 +628,220 @@ def test_keys_keep_the_query_in_sight(browser: Any, tmp_path: Path) -> None:
         }"""
     )
     assert inside
+    assert opened.errors == []
+
+
+def test_placeholder_until_the_script_runs(browser: Any, tmp_path: Path) -> None:
+    """A static note says to run the cell or trust the notebook; it goes when the script draws the explorer."""
+    explorer = anycapture.explore(softmax_maps(2, 2, 4))
+    note = "This attention explorer is drawn by its script, which has not run"
+    fragment = explorer.fragment("one")
+    assert note in fragment
+    opened = open_page(browser, explorer, tmp_path)
+    assert opened.page.locator("[data-placeholder]").count() == 0
+    assert note not in opened.page.inner_text("body")
+    # An untrusted notebook in JupyterLab drops the output's scripts: the note is all that shows.
+    stripped = re.sub(r"<script\b[^>]*>.*?</script>", "", fragment, flags=re.S)
+    (tmp_path / "untrusted.html").write_text(f"<!doctype html><meta charset=utf-8><body>{stripped}</body>")
+    page = browser.new_page()
+    page.goto((tmp_path / "untrusted.html").as_uri())
+    assert page.locator("[data-placeholder]").is_visible()
+    assert "trust the notebook" in page.inner_text("[data-placeholder]")
+    # A page whose data cannot be read says so where the explorer would be.
+    broken = re.sub(r'(<script type="text/plain" data-blob="maps-1">)[^<]*', r"\1AAAA", fragment)
+    (tmp_path / "broken.html").write_text(f"<!doctype html><meta charset=utf-8><body>{broken}</body>")
+    page.goto((tmp_path / "broken.html").as_uri())
+    assert "could not be drawn: anycapture: maps-1 holds 3 bytes, not 32" in page.inner_text("[data-placeholder]")
+    page.close()
+    assert opened.errors == []
+
+
+def test_maps_travel_as_one_string_per_layer(browser: Any, tmp_path: Path) -> None:
+    """Each layer's maps (and rollout) are their own base64 string, and 8- and 16-bit pages decode to the maps."""
+    maps = softmax_maps(3, 2, 6)
+    text = anycapture.explore(maps).html()
+    assert [f'data-blob="maps-{layer}"' in text for layer in range(4)] == [True, True, True, False]
+    assert 'data-blob="rollout-2"' in text
+    assert 'data-blob="maps"' not in text
+    scores = np.random.default_rng(1).normal(scale=5.0, size=(3, 2, 6, 6)).astype(np.float32)  # raw scores: 16 bits
+    for name, source in (("u8.html", maps), ("u16.html", scores)):
+        explorer = anycapture.explore(source, rollout=False)
+        opened = open_page(browser, explorer, tmp_path, name)
+        assert opened.js("anycapture.info().encoding") == explorer.encoding
+        shown = np.array(
+            opened.js("[0, 1, 2].map(l => [0, 1].map(h => [...Array(6).keys()].map(q => anycapture.row(l, h, q))))")
+        )
+        assert np.abs(shown - source).max() <= explorer.max_abs_error
+        assert opened.errors == []
+    assert explorer.encoding == "u16"
+
+
+def test_scales_per_row_in_patches_and_matrix(browser: Any, tmp_path: Path) -> None:
+    """A patch page opens scaled to the query's row; the matrix's per-row scale gives each row's top the top colour."""
+    maps = softmax_maps(2, 2, 1 + 16)
+    opened = open_page(browser, anycapture.explore(maps, image=np.zeros((32, 32, 3))), tmp_path)
+    assert opened.js("anycapture.state().scale") == "row"
+    assert "per query row" in opened.page.inner_text(".acx-scale-note")
+    opened.js("anycapture.select({view: 'matrix', layer: 1, head: 0})")
+    assert "each row to its own maximum" in opened.page.inner_text(".acx-scale-note")
+    tops = opened.js(
+        """k => {
+            const canvas = document.querySelector('.acx-matrix'), ctx = canvas.getContext('2d');
+            const size = Math.min(24, Math.floor(560 / k)), margin = canvas.width - k * size - 4;
+            const at = i => Math.floor(margin + (i + 0.5) * size);
+            return [...Array(k).keys()].map(q => [...Array(k).keys()].map(key =>
+                Array.from(ctx.getImageData(at(key), at(q), 1, 1).data.slice(0, 3))));
+        }""",
+        17,
+    )
+    yellow = [253, 231, 37]  # viridis' top
+    for query in range(17):
+        assert tops[query][int(maps[1, 0, query].argmax())] == yellow
+        assert sum(colour == yellow for colour in tops[query]) <= 2  # not a whole row saturated
+    assert opened.errors == []
+
+
+def test_saved_page_takes_the_keyboard_at_once(browser: Any, tmp_path: Path) -> None:
+    """A page written by save() answers the arrow keys before any click; a fragment in a host page waits for one."""
+    explorer = anycapture.explore(softmax_maps(2, 2, 5))
+    opened = open_page(browser, explorer, tmp_path)
+    opened.page.keyboard.press("ArrowDown")
+    assert opened.js("anycapture.state().query") == 1
+    (tmp_path / "host.html").write_text(f"<!doctype html><meta charset=utf-8><body>{explorer.fragment('x')}</body>")
+    hosted = Opened(browser, (tmp_path / "host.html").as_uri())
+    hosted.page.keyboard.press("ArrowDown")
+    assert hosted.js("anycapture.state().query") == 0
+    assert opened.errors == hosted.errors == []
+
+
+def test_keyboard_goes_to_the_explorer_clicked(browser: Any, tmp_path: Path) -> None:
+    """With two explorers on a page, the arrow keys move the one last clicked and leave the other alone."""
+    page_path = tmp_path / "two.html"
+    first = anycapture.explore(softmax_maps(2, 2, 6)).fragment("one")
+    second = anycapture.explore(softmax_maps(2, 2, 6)).fragment("two")
+    page_path.write_text(f"<!doctype html><meta charset=utf-8><body>{first}{second}</body>")
+    opened = Opened(browser, page_path.as_uri())
+    queries = "['one', 'two'].map(id => anycapture.get(id).state().query)"
+    opened.page.click('#one [data-query="1"]')
+    opened.page.keyboard.press("ArrowDown")
+    assert opened.js(queries) == [2, 0]
+    opened.page.click("#two .acx-status")
+    opened.page.keyboard.press("ArrowUp")
+    assert opened.js(queries) == [2, 5]
+    assert opened.js("document.activeElement.id") == "two"
+    opened.page.set_viewport_size({"width": 520, "height": 600})  # a narrow window: still answers
+    opened.page.keyboard.press("Shift+ArrowUp")
+    assert opened.js("anycapture.get('two').state().layer") == 0
+    assert opened.errors == []
+
+
+def test_hovering_a_key_shows_what_attends_to_it(browser: Any, tmp_path: Path) -> None:
+    """Hovering a key in the token view shades every query by its weight on that key; leaving restores the row."""
+    maps = softmax_maps(2, 2, 8)
+    opened = open_page(browser, anycapture.explore(maps, tokens=list("abcdefgh")), tmp_path)
+    page = opened.page
+    opened.js("anycapture.select({layer: 1, head: 0, query: 2, scale: 'row'})")
+    shading = "sel => [...document.querySelectorAll(sel)].map(n => n.style.backgroundColor)"
+    page.hover('[data-key="6"]')
+    assert opened.js("anycapture.state().hover") == {"query": None, "key": 6}
+    column = maps[1, 0, :, 6]
+    shaded = opened.js(shading, "[data-query]")
+    assert shaded[int(column.argmax())].endswith(", 0.85)")  # the query that attends most: the darkest
+    assert all(shade == "" for shade, weight in zip(shaded, column, strict=True) if weight < column.max() / 64)
+    assert "per key column: key 6 “g” only" in page.inner_text(".acx-scale-note")
+    assert "what attends to key 6" in page.inner_text(".acx-status")
+    page.mouse.move(5, 5)
+    assert opened.js("anycapture.state().hover") is None
+    assert set(opened.js(shading, "[data-query]")) == {""}
+    keys = opened.js(shading, "[data-key]")
+    assert keys[int(maps[1, 0, 2].argmax())].endswith(", 0.85)")  # back to query 2's row
+    assert opened.errors == []
+
+
+def test_every_head_in_its_colour(browser: Any, tmp_path: Path) -> None:
+    """all_heads draws each head's lines in its own colour, as bertviz's head view; a head's swatch shows it alone."""
+    maps = np.full((1, 2, 6, 6), 0.01, dtype=np.float32)
+    maps[0, 0, 0, 1] = maps[0, 1, 0, 4] = 0.95  # from query 0, head 0 looks at key 1 and head 1 at key 4
+    opened = open_page(browser, anycapture.explore(maps, tokens=list("abcdef")), tmp_path)
+    page = opened.page
+    opened.js("anycapture.select({query: 0})")
+    page.click('[data-control="all-heads"]')
+    assert opened.js("anycapture.state().all_heads") is True
+    ends = """k => {
+        const canvas = document.querySelector('.acx-lines'), ctx = canvas.getContext('2d');
+        return Array.from(ctx.getImageData(canvas.width - 4, 18 * k + 9, 1, 1).data);
+    }"""
+    assert np.abs(np.subtract(opened.js(ends, 1)[:3], [31, 119, 180])).max() <= 3  # head 0: blue
+    assert np.abs(np.subtract(opened.js(ends, 4)[:3], [255, 127, 14])).max() <= 3  # head 1: orange
+    assert "every head in its colour" in page.inner_text(".acx-status")
+    page.keyboard.press("ArrowRight")  # the keys step through heads one at a time again
+    state = opened.js("anycapture.state()")
+    assert (state["head"], state["all_heads"]) == ("rollout", False)  # after the mean
+    opened.js("anycapture.select({all_heads: true})")
+    page.click('.acx-swatch[data-head="1"]')
+    state = opened.js("anycapture.state()")
+    assert (state["head"], state["all_heads"]) == (1, False)
+    assert opened.js(ends, 1)[3] < 64  # head 1 alone: hardly a line to key 1
+    with pytest.raises(Exception, match="all_heads=1 is not true or false"):
+        opened.js("anycapture.select({all_heads: 1})")
+    assert opened.errors == []
+
+
+def test_matrix_fills_its_width_between_56_and_560_tokens(browser: Any, tmp_path: Path) -> None:
+    """A 197-token map is drawn 560 pixels wide (not 394), and hovering still finds the cell under the pointer."""
+    maps = softmax_maps(1, 1, 197)
+    opened = open_page(browser, anycapture.explore(maps, rollout=False), tmp_path)
+    opened.js("anycapture.select({view: 'matrix'})")
+    assert opened.js("document.querySelector('.acx-matrix').width") == 34 + 560 + 4
+    box = opened.page.locator(".acx-matrix").bounding_box()
+    cell = 560 / 197
+    opened.page.mouse.move(box["x"] + 34 + 150.5 * cell, box["y"] + 34 + 100.5 * cell)
+    assert opened.js("anycapture.state().hover") == {"query": 100, "key": 150}
+    shown = float(opened.page.inner_text(".acx-tip >> visible=true").rsplit(": ", 1)[1])
+    assert abs(shown - maps[0, 0, 100, 150]) <= opened.js("anycapture.info().max_abs_error")
+    assert opened.errors == []
+
+
+def test_model_view_keeps_each_maps_shape(browser: Any, tmp_path: Path) -> None:
+    """Cross-attention's 7 x 23 maps get wide thumbnails (72 x 22, not squares), and a click still opens the one hit."""
+    maps = softmax_maps(3, 2, 7, 23)
+    opened = open_page(
+        browser, anycapture.explore(maps, tokens=(list("abcdefg"), list("ABCDEFGHIJKLMNOPQRSTUVW"))), tmp_path
+    )
+    opened.js("anycapture.select({view: 'model'})")
+    size = opened.js("[document.querySelector('.acx-model').width, document.querySelector('.acx-model').height]")
+    assert size == [110 + 3 * (72 + 4), 20 + 3 * (22 + 4)]
+    assert "rows (layers): 0, 1, 2;" in opened.page.get_attribute(".acx-model", "aria-label")  # "layer 0": "0"
+    box = opened.page.locator(".acx-model").bounding_box()
+    opened.page.mouse.click(box["x"] + 110 + 76 + 36, box["y"] + 20 + 2 * 26 + 11)  # layer 2, head 1
+    state = opened.js("anycapture.state()")
+    assert (state["view"], state["layer"], state["head"]) == ("matrix", 2, 1)
+    assert opened.errors == []
+
+
+def test_model_view_labels_rows_by_what_differs(browser: Any, tmp_path: Path) -> None:
+    """Model-view rows are labelled by the part of the layer paths that differs, cut at separators only."""
+    torch = pytest.importorskip("torch")
+
+    class Attention(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            q = x.unflatten(-1, (2, 4)).transpose(1, 2)
+            return torch.nn.functional.scaled_dot_product_attention(q, q, q).transpose(1, 2).flatten(-2)
+
+    class Model(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = torch.nn.ModuleList(Attention() for _ in range(12))
+
+        def forward(self, x: Any) -> Any:
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+    with torch.no_grad(), anycapture.capture_attention(model=Model()) as cap:
+        cap.model(torch.randn(1, 4, 8))
+    explorer = anycapture.explore(cap, layers=[1, 11])  # "blocks.1" and "blocks.11" share "blocks.1"
+    assert explorer.layer_names == ["blocks.1", "blocks.11"]
+    opened = open_page(browser, explorer, tmp_path)
+    assert "rows (layers): 1, 11;" in opened.page.get_attribute(".acx-model", "aria-label")
     assert opened.errors == []

@@ -447,9 +447,9 @@ class _Dispatcher:
     def _stop_direct(self) -> None:
         """Code filing directly files late from now on, and the calls it filed so far go to their
         block before any call files another way (``record`` waits for the backlog)."""
-        recorder, self._direct_recorder = self._direct_recorder, None
-        for sink in self._sinks.values():
+        for sink in self._sinks.values():  # first: run again after an interrupt, this is what matters
             sink.append = sink.late
+        recorder, self._direct_recorder = self._direct_recorder, None
         if recorder is not None:
             self._backlog = recorder
             _drain(recorder)
@@ -613,6 +613,9 @@ class _Unresolved:
         self.module = module
 
 
+_END = sys.maxsize  # list[_END:] = items appends them (a slice past the end)
+
+
 def _drain(recorder: _Recorder) -> None:
     """Make the calls ``recorder`` filed directly entries of its block's short way
     (``Capture._pending``), their layers looked up in the model's index now (a module not there,
@@ -624,8 +627,8 @@ def _drain(recorder: _Recorder) -> None:
     if owner is None:  # the block has ended
         del direct[:count]
         return
-    recorder.draining = True
     try:
+        recorder.draining = True  # in the try: an interrupt (Ctrl-C) must not leave it set
         recorder.ran = True
         positions, single, context = recorder.direct_layout
         filed = []
@@ -646,9 +649,10 @@ def _drain(recorder: _Recorder) -> None:
                         owner._unresolved = True
             picked = item[single] if single is not None else tuple([item[p] for p in positions])
             filed.append((recorder, picked, path, item[-1]))
-        owner._pending += filed
+        # In one statement, which no interrupt (Ctrl-C) can split: the calls move to the block's list
+        # (at its end, whatever other threads appended) and leave this one, neither twice nor lost.
         # Only now: a call waiting to file another way (see _Dispatcher.record) goes after these.
-        del direct[:count]
+        owner._pending[_END:], direct[:count] = filed, ()
     finally:
         recorder.draining = False
 
@@ -797,7 +801,7 @@ class Capture(Mapping[str, list[Any]]):
             from ._disk import Writer
 
             if isinstance(self._sink, Writer):
-                if self._sink._closed:
+                if self._sink._closing:
                     raise CaptureError(
                         f"sink={self._sink!r} is closed; give an open Writer, or a folder (the block then "
                         "opens and closes its own writer)"
@@ -809,38 +813,64 @@ class Capture(Mapping[str, list[Any]]):
             self._on_disk = None
         try:
             self._start()
+            self._active = True
+            return self
         except BaseException:
+            # Failed, or cut short by an interrupt (Ctrl-C), up to the return: nothing stays attached
+            # (removing is idempotent), since no __exit__ will follow.
+            self._active = False
+            with contextlib.suppress(Exception):
+                self._stop()
             if self._writer is not None and self._writer is not self._sink:
                 self._writer.close()
             raise
-        self._active = True
-        return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.close(report=exc_type is None)
+        try:  # from the first line: an interrupt landing as close() begins is caught too
+            self.close(report=exc_type is None)
+        except BaseException:
+            self._unhook()
+            raise
 
     def close(self, *, report: bool = True) -> None:
         """End the block: every target gets its original code back. Reports empty targets.
 
         ``report=False`` (the block's body raised): nothing is reported, and a write to the sink
         that failed is a warning, so that the body's own exception is the one that propagates.
+
+        An interrupt (Ctrl-C) or any other exception that cuts the end short still leaves every
+        target with its original code and the block receiving nothing, then goes on; the block
+        stays open, and a second ``close()`` finishes its end (the sink's flush, the report).
         """
-        if not self._active:
-            return
-        self._active = False
-        try:
+        try:  # from the first line: an interrupt landing anywhere below is caught
+            if not self._active:
+                return
             self._stop()
             self._settle()
-            if self._writer is not None:
-                self._end_writer(raising=report)
+            failed = self._end_writer(raising=report) if self._writer is not None else None
+        except BaseException:
+            self._unhook()
+            raise
+        self._active = False
+        try:
+            if failed is not None:
+                raise failed
             if report:
                 self._report()
         finally:
             for recorder in self._recorders:
                 recorder.owner = None
 
-    def _end_writer(self, raising: bool) -> None:
-        """Everything on disk; a write that failed raises here, or warns while another error propagates."""
+    def _unhook(self) -> None:
+        """After an exception cut the end short: finish restoring the functions (``_stop`` is
+        idempotent), so that the block receives nothing more; its end is left to a second close()."""
+        if self._active:
+            with contextlib.suppress(Exception):
+                self._stop()
+
+    def _end_writer(self, raising: bool) -> Exception | None:
+        """Everything on disk; a write that failed is returned, to raise, or warned about while
+        another error propagates."""
         from ._disk import CaptureWriteError
 
         try:
@@ -852,23 +882,24 @@ class Capture(Mapping[str, list[Any]]):
                 self._writer.close()
         except CaptureWriteError as exc:
             if raising:
-                raise
+                return exc
             _engine.warn_once(self._warned, "write", f"{exc} (the block's own exception follows)", stacklevel=None)
+        return None
 
     def _start(self) -> None:
         preferred()  # a forced ANYCAPTURE_BACKEND that cannot run is an error here, not later
-        attached: list[_Recorder] = []
         try:
             for recorder in self._recorders:
                 recorder.owner = self
                 recorder.dispatcher.add(recorder)
-                attached.append(recorder)
                 target = _engine.target_of(recorder.func)
                 # No backend could capture it (a CaptureWarning said why): the report says so,
                 # not that it never ran.
                 recorder.uncapturable = target is None or target.backend is None
         except BaseException:
-            for recorder in attached:
+            # Every one, added or not (removing is idempotent): one an interrupt (Ctrl-C) cut
+            # short half way through add() is undone too.
+            for recorder in self._recorders:
                 recorder.dispatcher.remove(recorder)
             raise
 
@@ -885,50 +916,78 @@ class Capture(Mapping[str, list[Any]]):
         with _settling:  # readers wait for a settle running in another thread
             if self._in_settle:  # a finalizer reading the block while it settles: as it is
                 return
-            self._in_settle = True
-            try:
-                for recorder in self._recorders:
-                    if recorder.direct:
-                        with _dispatch_lock:
-                            _drain(recorder)
-                pending = self._pending
-                if not pending:
-                    return
-                if self._unresolved:
-                    self._resolve(pending)
-                count = len(pending)  # other threads may append meanwhile: take exactly these
-                taken = pending[:count]
-                del pending[:count]
-                order, recorders = self._order, self._recorders
-                if len(recorders) == 1 and len(recorders[0].slots) == 1:
-                    # One target, one variable (an attention map): the records made in one comprehension.
-                    recorder = recorders[0]
-                    ((_, key, name, records),) = recorder.slots
-                    label, first = recorder.label, recorder.calls
-                    recorder.calls = first + count
-                    made = [
-                        _make_record(
-                            Record, (key, name, value, label, path, call, thread, next(order), None, None, None)
-                        )
-                        for call, (_, value, path, thread) in enumerate(taken, first)
-                        if value is not _MISSING
-                    ]
-                    recorder.bound[0] += len(made)
-                    records.extend(made)
-                    return
-                for recorder, values, path, thread in taken:
-                    label, bound, slots = recorder.label, recorder.bound, recorder.slots
-                    if len(slots) == 1:  # filed alone (see _Dispatcher.record)
-                        values = (values,)
-                    call = recorder.calls
-                    recorder.calls = call + 1
-                    for (index, key, name, records), value in zip(slots, values, strict=True):
-                        if value is not _MISSING:
-                            bound[index] += 1
-                            fields = (key, name, value, label, path, call, thread, next(order), None, None, None)
-                            records.append(_make_record(Record, fields))
-            finally:
+            try:  # not a finally: an interrupt (Ctrl-C) landing on it would leave the flag set
+                self._in_settle = True
+                self._settle_now()
                 self._in_settle = False
+            except BaseException:
+                self._in_settle = False
+                raise
+
+    def _settle_now(self) -> None:
+        for recorder in self._recorders:
+            if recorder.direct:
+                with _dispatch_lock:
+                    _drain(recorder)
+        pending = self._pending
+        if not pending:
+            return
+        if self._unresolved:
+            self._resolve(pending)
+        count = len(pending)  # other threads may append meanwhile: take exactly these
+        taken = pending[:count]
+        order, recorders = self._order, self._recorders
+        if len(recorders) == 1 and len(recorders[0].slots) == 1:
+            # One target, one variable (an attention map): the records made in one comprehension.
+            recorder = recorders[0]
+            ((_, key, name, records),) = recorder.slots
+            label, first, bound = recorder.label, recorder.calls, recorder.bound[0]
+            made = [
+                _make_record(Record, (key, name, value, label, path, call, thread, next(order), None, None, None))
+                for call, (_, value, path, thread) in enumerate(taken, first)
+                if value is not _MISSING
+            ]
+            length = len(records)
+            try:
+                del pending[:count]
+                recorder.calls = first + count
+                recorder.bound[0] = bound + len(made)
+                records.extend(made)
+            except BaseException:
+                self._unsettle([(recorder, first, [bound], [length])], taken)
+                raise
+            return
+        before = [(r, r.calls, list(r.bound), [len(slot[3]) for slot in r.slots]) for r in recorders]
+        try:
+            del pending[:count]
+            for recorder, values, path, thread in taken:
+                label, bound_counts, slots = recorder.label, recorder.bound, recorder.slots
+                if len(slots) == 1:  # filed alone (see _Dispatcher.record)
+                    values = (values,)
+                call = recorder.calls
+                recorder.calls = call + 1
+                for (index, key, name, records), value in zip(slots, values, strict=True):
+                    if value is not _MISSING:
+                        bound_counts[index] += 1
+                        fields = (key, name, value, label, path, call, thread, next(order), None, None, None)
+                        records.append(_make_record(Record, fields))
+        except BaseException:
+            self._unsettle(before, taken)
+            raise
+
+    def _unsettle(self, before: list[tuple[Any, ...]], taken: list[tuple[Any, ...]]) -> None:
+        """Undo a settle that an interrupt (Ctrl-C) cut short: each recorder's calls, bound counts and
+        records as they were (``before``), and the calls ``taken`` back first in the list (unless
+        they never left it), so that the next settle makes each record exactly once."""
+        for recorder, calls, bound, lengths in before:
+            for (_, _, _, records), length in zip(recorder.slots, lengths, strict=True):
+                while len(records) > length:
+                    records.pop()
+            recorder.calls = calls
+            recorder.bound[: len(bound)] = bound
+        pending = self._pending
+        if not (pending and pending[0] is taken[0]):
+            pending[:0] = taken
 
     def _resolve(self, pending: list[tuple[Any, ...]]) -> None:
         """Look up the paths _drain left unresolved (see _Unresolved); runs in ``_settle``."""
@@ -1128,11 +1187,7 @@ class Capture(Mapping[str, list[Any]]):
         if self._processing:
             value = self._process(key, value)
         if self._writer is not None:
-            meta = {"key": key, "name": name, "function": label, "path": path, "call": call, "thread": get_ident()}
-            meta.update(order=order, line=line, site=site, assignment=assignment)
-            if self._block is not None:
-                meta["block"] = self._block
-            self._writer._put(meta, value)
+            self._writer._put(self._meta(key, name, label, path, call, order, line, site, assignment), value)
             return
         slot = self._gradients.get(order) if self._track_grads else None
         if slot is not None:
@@ -1140,6 +1195,41 @@ class Capture(Mapping[str, list[Any]]):
         if records.maxlen is not None and len(records) == records.maxlen and self._gradients:
             self._gradients.pop(records[0].order, None)  # the record max_size drops, and its gradient
         records.append(Record(key, name, value, label, path, call, get_ident(), order, line, site, assignment))
+
+    def _meta(
+        self,
+        key: str,
+        name: str,
+        label: str,
+        path: str | None,
+        call: int,
+        order: int,
+        line: int | None = None,
+        site: int | None = None,
+        assignment: int | None = None,
+    ) -> dict[str, Any]:
+        """A record's metadata as the writer of ``sink=`` stores it."""
+        meta = {"key": key, "name": name, "function": label, "path": path, "call": call, "thread": get_ident()}
+        meta.update(order=order, line=line, site=site, assignment=assignment)
+        if self._block is not None:
+            meta["block"] = self._block
+        return meta
+
+    @property
+    def _streams_rows(self) -> bool:
+        """Whether a value made in parts along one axis can go to the sink a part at a time: a sink,
+        and nothing that needs the whole value (a reduce, a collate_fn, gradients)."""
+        return self._writer is not None and self._reduce is None and not self._custom and not self._track_grads
+
+    def _file_rows(
+        self, key: str, name: str, parts: Any, rows: int, axis: int, label: str, path: str | None, call: int
+    ) -> None:
+        """File one record whose value comes in ``parts`` along ``axis`` straight to the sink, each part
+        converted (``values=``) on its own: the whole value is never held (see ``Writer.write_rows``)."""
+        meta = self._meta(key, name, label, path, call, next(self._order))
+        convert = self._convert
+        converted = parts if convert is None else (convert(part) for part in parts)
+        self._writer._put_rows(meta, converted, rows, axis)
 
     def _watch_gradient(self, key: str, value: Any, order: int) -> None:
         """Keep the gradient that reaches ``value`` in backward, under its record's order."""
@@ -1172,6 +1262,11 @@ class Capture(Mapping[str, list[Any]]):
     def sink(self) -> Any:
         """The folder (or :class:`anycapture.Writer`) this block streams to; ``None`` in memory."""
         return self._sink
+
+    @property
+    def reduced(self) -> bool:
+        """Whether the block keeps what ``reduce=`` made of each value rather than the value itself."""
+        return self._reduce is not None
 
     def stored(self) -> Any:
         """With ``sink=``: the folder's records, read lazily (an :class:`anycapture.CaptureFolder`).

@@ -136,8 +136,17 @@ def view(args: argparse.Namespace) -> int:
     from ._explore import explore
 
     folder = Path(args.folder)
-    out = Path(args.out) if args.out is not None else folder.with_name(folder.name.rstrip("/") + ".html")
+    # FOLDER.html beside the folder; "." and ".." name no folder until resolved.
+    named = folder if folder.name else folder.resolve()
+    out = Path(args.out) if args.out is not None else named.with_name(named.name + ".html")
     try:
+        if not folder.is_dir():
+            what = "is a file, not a folder" if folder.exists() else "does not exist"
+            raise FileNotFoundError(
+                f"{str(folder)!r} {what}: pass the folder that capture(..., sink=FOLDER) or "
+                "capture_attention(..., sink=FOLDER) wrote (for an array saved to a file, call "
+                "anycapture.explore(array) in Python)"
+            )
         tokens = None
         if args.tokens is not None:
             try:
@@ -152,7 +161,7 @@ def view(args: argparse.Namespace) -> int:
                 layers = [int(part) for part in args.layers.split(",")]
             except ValueError as exc:
                 raise ValueError(f"--layers {args.layers!r} is not a comma-separated list of layer numbers") from exc
-        title = args.title or f"attention in {folder.name}"
+        title = args.title or f"attention in {named.name}"
         page = explore(folder, name=args.name, tokens=tokens, title=title, layers=layers)
         page.save(out)
     except (CaptureFileError, OSError, ValueError, KeyError, TypeError) as exc:

@@ -207,13 +207,12 @@ def installed(target: Target, func: FunctionType, code: CodeType) -> None:
 
 def removed(target: Target, func: FunctionType | None) -> None:
     """Capture of ``func`` ended: remove what :func:`installed` set on it."""
-    set_attributes, target.dynamo_attributes = target.dynamo_attributes, None
-    if func is None or not set_attributes:
-        return
-    attributes = vars(func)
-    attributes.pop(_INLINE, None)
-    attributes.pop(_DISABLE, None)
-    attributes.pop(_DISABLE_MSG, None)
+    if func is not None and target.dynamo_attributes:
+        attributes = vars(func)
+        attributes.pop(_INLINE, None)
+        attributes.pop(_DISABLE, None)
+        attributes.pop(_DISABLE_MSG, None)
+    target.dynamo_attributes = None  # only now: a removal an interrupt cut short is run again
 
 
 def _skip_frames(torch: Any, code: CodeType) -> None:
@@ -254,6 +253,7 @@ def _mark_function(target: Target, func: FunctionType, gate: _Gate) -> bool:
     gate.warned.clear()  # it warns once per block
     if _INLINE in attributes or _DISABLE in attributes or _DISABLE_MSG in attributes:
         return False
+    target.dynamo_attributes = True  # before any is set: removed() takes them off even if this is cut short
     # Not cached: the twin shares the function's globals, which usually hold the function itself,
     # so a cache keyed by the function would keep it alive for good.
     twin = FunctionType(target.original_code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)

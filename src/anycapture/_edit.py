@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import types
 import warnings
@@ -79,21 +80,31 @@ class Edit:
         require_rewriting("edit()")
         self._layers._begin_paths()
         editors = {(self.name, position): self._edit for position in self.positions}
-        backend = _engine.attach(self.function, self, {}, None, edits=editors)
-        if backend != "bytecode":
+        try:
+            backend = _engine.attach(self.function, self, {}, None, edits=editors)
+            if backend == "bytecode":
+                self._active = True
+                return self
+        except BaseException:  # cut short by an interrupt (Ctrl-C), up to the return: the function as it was
+            self._active = False
             _engine.detach(self.function, self)
-            raise CaptureError(
-                f"cannot edit {self.name!r} in {self.label}: its code could not be rewritten (see the "
-                "CaptureWarning just given), and no other backend can change a local variable"
-            )
-        self._active = True
-        return self
+            raise
+        _engine.detach(self.function, self)
+        raise CaptureError(
+            f"cannot edit {self.name!r} in {self.label}: its code could not be rewritten (see the "
+            "CaptureWarning just given), and no other backend can change a local variable"
+        )
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if not self._active:
-            return
+        try:  # from the first line: an interrupt (Ctrl-C) landing anywhere here is caught
+            if not self._active:
+                return
+            _engine.detach(self.function, self)
+        except BaseException:
+            with contextlib.suppress(Exception):  # idempotent: finishes a detach cut short
+                _engine.detach(self.function, self)
+            raise
         self._active = False
-        _engine.detach(self.function, self)
         if exc_type is None and self.applied == 0 and self.failed == 0:
             where = f" in layers matching {self.path!r}" if self.path is not None else ""
             if self._bound is not None:

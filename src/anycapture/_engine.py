@@ -175,9 +175,12 @@ class Target:
         # blocks) has the backend install it at once, without planning it anew.
         self.parked: tuple[object, Wants, Backend, str] | None = None
         self.chosen_under = ""  # ANYCAPTURE_BACKEND when the backend installed now was chosen
+        # True while attach() or detach() changes what is installed: one that an interrupt (Ctrl-C)
+        # cut short is finished by the next detach(), even one for an owner already gone.
+        self.changing = False
 
     def _on_collected(self, _ref: object, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
-        backend, self.backend = self.backend, None
+        backend = self.backend
         if backend is not None:
             try:
                 backend.uninstall(self)
@@ -186,6 +189,13 @@ class Target:
                 # function is going away with everything else; nothing is left to undo.
                 if not _finalizing():
                     raise
+            except BaseException:
+                # An interrupt (Ctrl-C) here is lost (Python ignores a callback's exceptions), and
+                # no detach will follow for a dead function: finish now (uninstall is idempotent).
+                with contextlib.suppress(Exception):
+                    backend.uninstall(self)
+                raise
+            self.backend = None
 
     # -- called from inside the captured function: must never raise ------------------------
     def missing(self, name: str) -> None:
@@ -408,9 +418,10 @@ def _plan_all(target: Target, wants: list[Wants]) -> bool:
 
 def _release(target: Target) -> None:
     """Nothing is wanted any more: the original code back, and nothing of anycapture left."""
-    backend, target.backend = target.backend, None
+    backend = target.backend
     if backend is not None:
         backend.uninstall(target)
+        target.backend = None  # only now: an uninstall cut short is run again by the next detach
     _forget_plan(target)
 
 
@@ -433,23 +444,27 @@ def _install(target: Target) -> None:
     func = target.ref()
     if target.backend is None and func is not None:
         _adopt_current_code(target, func)
-    if target.backend is not None:
+    backend = target.backend
+    if backend is not None:
         try:
-            target.backend.install(target)
+            backend.install(target)
             return
         except InstallError:
-            target.backend.uninstall(target)
+            backend.uninstall(target)
             target.backend = None
     reasons = []
     forced = forced_backend()
     for name in preferred():
         backend = get_backend(name)
+        # Named before it installs anything, so that an install an interrupt cut short is undone by
+        # the uninstall of the next detach (an InstallError comes before any change).
+        target.backend, target.chosen_under = backend, forced
         try:
             backend.install(target)
         except InstallError as exc:
+            target.backend = None
             reasons.append(f"{name}: {exc}")
             continue
-        target.backend, target.chosen_under = backend, forced
         return
     warn_once(
         target.warned,
@@ -461,12 +476,13 @@ def _install(target: Target) -> None:
 
 def _resume(target: Target, backend: Backend) -> bool:
     """Have ``backend`` install the plan ``target`` kept when its last subscriber left; false if it cannot."""
+    target.backend = backend  # before it installs anything (see _install)
     try:
         backend.install(target)
     except InstallError:
         backend.uninstall(target)
+        target.backend = None
         return False
-    target.backend = backend
     return True
 
 
@@ -505,15 +521,18 @@ def attach(
         # tuple.__new__: Wants(...) would run a Python __new__
         wants: Wants = tuple.__new__(Wants, (dict(sinks), collecting, dict(each or {}), dict(edits or {})))
         parked, target.parked = target.parked, None
+        target.changing = True
         if parked is not None and not target.subscriptions and parked[0] is owner and parked[1] == wants:
             if parked[3] == forced_backend() and func.__code__ is target.original_code:
                 target.subscriptions[owner] = wants
                 if _resume(target, parked[2]):
+                    target.changing = False
                     return parked[2].name
                 del target.subscriptions[owner]
             _forget_plan(target)
         target.subscriptions[owner] = wants
         _refresh(target)
+        target.changing = False
         return target.backend.name if target.backend is not None else None
 
 
@@ -551,27 +570,34 @@ def prepare(
 
 
 def detach(func: FunctionType, owner: object) -> None:
-    """Stop capture for ``owner``; the original code returns once no one else captures."""
+    """Stop capture for ``owner``; the original code returns once no one else captures.
+
+    Safe to run again: an attach or detach that an interrupt (Ctrl-C) cut short is finished here,
+    whatever owner the call names.
+    """
     with _lock:
         entry = _targets.get(id(func))  # _targets.find, inlined: this runs at every capture block's end
         if entry is None or entry[0]() is not func:
             return
         target = entry[1]
-        wants = target.subscriptions.pop(owner, None)
-        if wants is None:
+        if owner not in target.subscriptions and not target.changing:
             return
+        target.changing = True  # before the change, so that a detach cut short is finished by the next
+        wants = target.subscriptions.pop(owner, None)
         if target.subscriptions or target.backend is None:
             _refresh(target)
-            return
-        # The last subscriber left: the original code back. A capture block's plan is kept for the
-        # next block (see parked); it holds nothing of the function's. Other plans are dropped: their
-        # sinks and editors may hold the user's objects.
-        backend, target.backend = target.backend, None
-        backend.uninstall(target)
-        if wants.collect is not None and not wants.returns and not wants.edits:
-            target.parked = (owner, wants, backend, target.chosen_under)
         else:
-            _forget_plan(target)
+            # The last subscriber left: the original code back. A capture block's plan is kept for
+            # the next block (see parked); it holds nothing of the function's. Other plans are
+            # dropped: their sinks and editors may hold the user's objects.
+            backend = target.backend
+            backend.uninstall(target)
+            target.backend = None  # only now (see _release)
+            if wants is not None and wants.collect is not None and not wants.returns and not wants.edits:
+                target.parked = (owner, wants, backend, target.chosen_under)
+            else:
+                _forget_plan(target)
+        target.changing = False
 
 
 def attached_backend(func: FunctionType) -> str | None:

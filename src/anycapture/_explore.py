@@ -24,7 +24,7 @@ from typing import Any
 __all__ = ["Explorer", "explore"]
 
 MAX_ABS_ERROR = 0.01  # the most a stored value may differ from the captured one
-_PAGE_VERSION = "1"
+_PAGE_VERSION = "2"
 _ROLLOUT_LIMIT = 1024  # rollout (layers matrix products of T x T) is computed up to this many tokens
 _ASPECT_TOLERANCE = 0.1  # a patch grid whose shape is within 10% of the image's aspect ratio fits it
 _MAX_PREFIX = 16  # prefix tokens (CLS, registers, distillation) considered when inferring the grid
@@ -74,6 +74,12 @@ def _from_records(records: Sequence[Any], values: Sequence[Any]) -> tuple[list[A
     return list(values), labels
 
 
+def _modules(records: Sequence[Any]) -> str:
+    """How many records one forward makes: one per module path, where the records have paths."""
+    paths = {record.path for record in records}
+    return "layers" if None in paths else str(len(paths))
+
+
 def _pick_name(keys: list[str], name: str | None, where: str) -> str:
     if name is not None:
         if name in keys:
@@ -89,8 +95,18 @@ def _pick_name(keys: list[str], name: str | None, where: str) -> str:
     raise ValueError(f"explore() needs name= to pick one of the keys {where} holds: {keys!r}")
 
 
+class _Records(list[Any]):
+    """The captured values of a block, folder or mapping, one per layer, with what explore knows of them."""
+
+    def __init__(self, values: list[Any], key: str, reduced: bool, one_forward: str) -> None:
+        super().__init__(values)
+        self.key = key  # the name to give cap.stack() in a message
+        self.reduced = reduced  # kept by reduce=: the axes of each value are the user's, not a whole map's
+        self.one_forward = one_forward  # how to pass the values of one forward, for a message
+
+
 def _source_maps(source: Any, name: str | None) -> tuple[Any, list[str] | None]:
-    """The source as (array or list of values, layer labels or None)."""
+    """The source as (array, or the captured values as _Records; layer labels or None)."""
     from ._capture import Capture
     from ._disk import CaptureFolder, open_captures
 
@@ -102,6 +118,7 @@ def _source_maps(source: Any, name: str | None) -> tuple[Any, list[str] | None]:
                 "(capture(..., sink='folder/')), or an array, a capture block or get_local.cache"
             )
         source = open_captures(folder)
+    reduced = isinstance(source, Capture) and source.reduced
     if isinstance(source, Capture) and source.sink is not None:
         source = source.stored()  # a block that streamed to a sink: its records are on disk
     if isinstance(source, Capture | CaptureFolder):
@@ -110,19 +127,52 @@ def _source_maps(source: Any, name: str | None) -> tuple[Any, list[str] | None]:
         key = _pick_name(list(source), None, where) if name is None else name
         if isinstance(source, CaptureFolder):
             stored = source.select("*", key)
-            return _from_records(stored, [source.load(record) for record in stored])
-        records = source.select("*", key)
-        return _from_records(records, [record.value for record in records])
+            values, labels = _from_records(stored, [source.load(record) for record in stored])
+            one = f"[folder.load(r) for r in folder.select('*', {key!r})[:{_modules(stored)}]]"
+        else:
+            records = source.select("*", key)
+            values, labels = _from_records(records, [record.value for record in records])
+            one = f"[r.value for r in cap.select('*', {key!r})[:{_modules(records)}]]"
+        return _Records(values, key, reduced, one), labels
     if isinstance(source, Mapping):
         key = _pick_name(list(source), name, "the mapping (e.g. get_local.cache)")
         values = list(source[key])
-        return values, [f"{key} call {i}" for i in range(len(values))]
+        one = f"get_local.cache[{key!r}][:layers] (the first forward's calls)"
+        return _Records(values, key, False, one), [f"{key} call {i}" for i in range(len(values))]
     if name is not None:
         raise TypeError(
             f"explore() got name={name!r} with a {type(source).__name__}: name= picks a key of a capture block, "
             "a sink folder or get_local.cache; leave it out for an array"
         )
     return source, None
+
+
+def _check_records(first: Any, records: _Records) -> None:
+    """Refuse captured values whose axes explore would misread: it needs one whole map per value.
+
+    A value [batch, heads, queries, keys] or [heads, queries, keys] becomes one layer. What
+    ``reduce=`` kept has axes only its author knows: a [batch, heads, keys] row of one query and a
+    [batch, queries, keys] mean over heads have the rank of [heads, queries, keys] and would be read
+    as it, so a reduced value of rank 3 is refused with the ways to stack it right.
+    """
+    shape, key = _shape(first), f"cap.stack({records.key!r})"
+    if first.ndim == 4 or (first.ndim == 3 and not records.reduced):
+        return
+    if first.ndim == 3:
+        raise ValueError(
+            f"explore() got captured values of shape {shape} kept by reduce=, whose axes it cannot tell: it needs "
+            "one whole map per value, [batch, heads, queries, keys] or [heads, queries, keys]. Pass the array "
+            f"[layers, heads, queries, keys] instead: for rows of one query [batch, heads, keys], "
+            f"{key}[:, 0, :, None, :] with tokens=([query_token], tokens); for a mean over heads [batch, queries, "
+            f"keys], {key}[:, 0, None]; "
+            f"for one item's maps [heads, queries, keys], {key}"
+        )
+    raise ValueError(
+        f"explore() got captured values of shape {shape}, but needs one whole map per value, [batch, heads, "
+        f"queries, keys] or [heads, queries, keys]. Pass the array [layers, heads, queries, keys] instead: for "
+        f"one map per layer [queries, keys], {key}[:, None]; for rows of one query [heads, keys], "
+        f"{key}[:, :, None, :] with tokens=([query_token], tokens)"
+    )
 
 
 def _as_layers(source: Any, labels: list[str] | None, batch: int) -> tuple[Any, list[str]]:
@@ -132,10 +182,21 @@ def _as_layers(source: Any, labels: list[str] | None, batch: int) -> tuple[Any, 
         if not source:
             raise ValueError("explore() got no values: the source holds an empty list")
         arrays = [_float32(value, f"value {i}") for i, value in enumerate(source)]
-        shapes = {a.shape for a in arrays}
-        if len(shapes) > 1:
-            listing = ", ".join(_shape(a) for a in arrays[:6])
-            raise ValueError(f"explore() needs maps of one shape in every layer; got {listing}")
+        first_of: dict[tuple[int, ...], int] = {}
+        for i, array in enumerate(arrays):
+            first_of.setdefault(array.shape, i)
+        if len(first_of) > 1:
+            where = [f"{_shape(arrays[i])} from {labels[i] if labels else f'value {i}'}" for i in first_of.values()]
+            listing = ", ".join(where[:6]) + (f" and {len(where) - 6} more shapes" if len(where) > 6 else "")
+            hint = ""
+            if isinstance(source, _Records):
+                hint = (
+                    ": a block that saw several forwards (generate() with a cache, inputs of other lengths) holds "
+                    f"maps of each; pass one forward's, e.g. explore({source.one_forward})"
+                )
+            raise ValueError(f"explore() needs maps of one shape in every layer; got {listing}{hint}")
+        if isinstance(source, _Records):
+            _check_records(arrays[0], source)
         maps = np.stack(arrays)
     else:
         maps = _float32(source, "source")
@@ -372,6 +433,12 @@ def _little(array: Any) -> bytes:
     return bytes(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
 
 
+def _per_layer(name: str, ints: Any, layers: int) -> dict[str, str]:
+    """Stored integers (rows in layer order) as one base64 string per layer: ``name-0``, ``name-1``, ..."""
+    per_layer = ints.reshape(layers, -1)
+    return {f"{name}-{layer}": _b64(_little(per_layer[layer])) for layer in range(layers)}
+
+
 def _rollouts(maps: Any) -> Any:
     """The rollout through layers 0..L for every L, with the library's :func:`anycapture.viz.rollout`.
 
@@ -390,6 +457,13 @@ def _rollouts(maps: Any) -> Any:
         joint = step if joint is None else step @ joint
         result[layer] = joint
     return result
+
+
+_PLACEHOLDER = (
+    "This attention explorer is drawn by its script, which has not run. In a notebook, run the cell, or trust "
+    "the notebook (JupyterLab: the command “Trust Notebook”); a page saved with save() needs a browser with "
+    "JavaScript on."
+)
 
 
 def _json_for_script(value: Any) -> str:
@@ -441,7 +515,10 @@ class Explorer:
         self.query_tokens = query_tokens or [str(i) for i in range(queries)]
         self.key_tokens = key_tokens or [str(i) for i in range(keys)]
         kind, ints, low, step, error = quantise(maps)
-        self._blobs = {"maps": _b64(_little(ints)), "low": _b64(_little(low)), "step": _b64(_little(step))}
+        # One base64 string per layer: a browser's strings stop at about 512 million characters, so
+        # one string for the whole would cap the page far below what its memory allows.
+        self._blobs = {"low": _b64(_little(low)), "step": _b64(_little(step))}
+        self._blobs.update(_per_layer("maps", ints, layers))
         self.encoding = kind
         shared_max = float(maps.max())
         self.rollout = rollout
@@ -451,9 +528,8 @@ class Explorer:
             r_kind, r_ints, r_low, r_step, r_error = quantise(self.rollout)
             error = max(error, r_error)
             rollout_max = float(self.rollout.max())
-            self._blobs.update(
-                rollout=_b64(_little(r_ints)), rollout_low=_b64(_little(r_low)), rollout_step=_b64(_little(r_step))
-            )
+            self._blobs.update(rollout_low=_b64(_little(r_low)), rollout_step=_b64(_little(r_step)))
+            self._blobs.update(_per_layer("rollout", r_ints, layers))
         self.max_abs_error = error
         self._image = None if image is None else "data:image/png;base64," + _b64(_png(np.ascontiguousarray(image)))
         self._config: dict[str, Any] = {
@@ -496,6 +572,9 @@ class Explorer:
         return (
             f"<style>{style}</style>"
             f'<div class="acx" id="{element_id}" tabindex="0" data-anycapture-explorer>'
+            # Shown until the script runs: an untrusted notebook (JupyterLab strips its scripts) or a
+            # browser without JavaScript would otherwise show an empty box.
+            f"<p data-placeholder>{_PLACEHOLDER}</p>"
             f'<script type="application/json" data-config>{_json_for_script(self._config)}</script>'
             f"{blobs}{image}</div>"
             f"<script>{script}</script>"

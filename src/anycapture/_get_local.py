@@ -274,20 +274,40 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
             if cls._store.resize(size) or options != cls._options:
                 cls._reset_sinks()
             cls._options = options
-            cls._active = True
             cls._warned = set()
-            cls._install_all()
+            try:
+                cls._active = True
+                cls._install_all()
+            except BaseException:
+                # Cut short (Ctrl-C) or failed: capture is left off, every function with its own code,
+                # rather than half on; the exception goes on.
+                cls._active = False
+                with contextlib.suppress(Exception):
+                    cls._detach_all()
+                raise
 
     @classmethod
     def deactivate(cls) -> None:
         """Turn capture off: every decorated function runs its original code again.
 
-        Captured values stay in the cache until :meth:`clear`.
+        Captured values stay in the cache until :meth:`clear`. Safe to call again: one that an
+        interrupt (Ctrl-C) cut short finishes before the interrupt goes on, or at the next call.
         """
-        with cls._lock:
-            cls._active = False
-            for func in list(cls._registry.keys()):
-                _engine.detach(func, cls)
+        try:  # from the first line: an interrupt landing anywhere below is caught
+            with cls._lock:
+                cls._active = False
+                cls._detach_all()
+        except BaseException:
+            with cls._lock:
+                cls._active = False
+                with contextlib.suppress(Exception):  # idempotent: finishes a detach cut short
+                    cls._detach_all()
+            raise
+
+    @classmethod
+    def _detach_all(cls) -> None:
+        for func in list(cls._registry.keys()):
+            _engine.detach(func, cls)
 
     @classmethod
     def is_activated(cls) -> bool:

@@ -408,11 +408,13 @@ class BytecodeBackend:
             )
         if _MONITORING:
             _carry_local_events(current, code)
-        func.__code__ = code
-        target.installed_code = code
+        # One statement: no interrupt (Ctrl-C) can come between the swap and its record, which
+        # uninstall() needs to tell the code it put there from someone else's.
+        func.__code__ = target.installed_code = code
         _compile.installed(target, func, code)  # keeps torch.compile from tracing the rewritten code
 
     def uninstall(self, target: Target) -> None:
+        """The original code back; safe to run again after an interrupt cut it (or install) short."""
         func = target.ref()
         installed = target.installed_code
         if func is not None and installed is not None and func.__code__ is installed:

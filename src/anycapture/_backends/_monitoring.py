@@ -46,12 +46,14 @@ class MonitoringBackend:
 
     # -- tool id ---------------------------------------------------------------------------
     def _acquire(self) -> int:
-        if self._tool is not None:
-            return self._tool
         monitoring = sys.monitoring
+        if self._tool is not None and monitoring.get_tool(self._tool) == _TOOL_NAME:  # not freed by a release cut short
+            return self._tool
         for tool in _TOOL_IDS:
-            if monitoring.get_tool(tool) is None:
-                monitoring.use_tool_id(tool, _TOOL_NAME)
+            name = monitoring.get_tool(tool)
+            if name is None or name == _TOOL_NAME:  # ours already: an acquire an interrupt cut short
+                if name is None:
+                    monitoring.use_tool_id(tool, _TOOL_NAME)
                 monitoring.register_callback(tool, monitoring.events.PY_RETURN, self._callback)
                 self._tool = tool
                 return tool
@@ -59,14 +61,15 @@ class MonitoringBackend:
         raise InstallError(f"every sys.monitoring tool id anycapture may use is taken: {taken}")
 
     def _release(self) -> None:
-        tool, self._tool = self._tool, None
-        if tool is None:
-            return
+        """Give the tool id back; safe to run again after an interrupt (Ctrl-C) cut it, or an acquire, short."""
         monitoring = sys.monitoring
-        # On 3.12/3.13 free_tool_id neither unregisters callbacks nor clears events: do both.
-        monitoring.register_callback(tool, monitoring.events.PY_RETURN, None)
-        monitoring.set_events(tool, 0)
-        monitoring.free_tool_id(tool)
+        for tool in _TOOL_IDS:  # the one in use, or one an acquire cut short took before saying so
+            if monitoring.get_tool(tool) == _TOOL_NAME:
+                # On 3.12/3.13 free_tool_id neither unregisters callbacks nor clears events: do both.
+                monitoring.register_callback(tool, monitoring.events.PY_RETURN, None)
+                monitoring.set_events(tool, 0)
+                monitoring.free_tool_id(tool)
+        self._tool = None  # only now: a release cut short is run again by the next uninstall
 
     # -- Backend ---------------------------------------------------------------------------
     def prepare(self, target: Target) -> None:
@@ -86,6 +89,7 @@ class MonitoringBackend:
             sys.monitoring.set_local_events(tool, code, sys.monitoring.events.PY_RETURN)
 
     def uninstall(self, target: Target) -> None:
+        """Events off and the tool id free once no target is left; safe to run again after an interrupt."""
         with self._lock:
             code = target.original_code
             targets = tuple(t for t in self._by_code.get(id(code), ()) if t is not target)
@@ -95,8 +99,9 @@ class MonitoringBackend:
             else:
                 self._by_code.pop(id(code), None)
                 self._plans.pop(id(code), None)
-                if self._tool is not None:
-                    sys.monitoring.set_local_events(self._tool, code, 0)
+                tool = self._tool
+                if tool is not None and sys.monitoring.get_tool(tool) == _TOOL_NAME:  # (see _acquire)
+                    sys.monitoring.set_local_events(tool, code, 0)
             if not self._by_code:
                 self._release()
 

@@ -1,14 +1,14 @@
 /* anycapture attention explorer.
  *
  * One explorer per element carrying data-anycapture-explorer. Its maps arrive base64 encoded as
- * 8- or 16-bit integers with a float32 offset and step per row (value = low + q * step); they are
- * decoded once into typed arrays. All state lives in one plain object; render functions read it
+ * 8- or 16-bit integers with a float32 offset and step per row (value = low + q * step), one
+ * string per layer; they are decoded once into typed arrays. All state lives in one plain object; render functions read it
  * and draw on canvas. window.anycapture is the page's face: info(), state(), select(), value()
  * for the one explorer (the last mounted), get(id) and explorers for each of several.
  */
 (function () {
   "use strict";
-  var VERSION = "1";
+  var VERSION = "2";
   if (window.anycapture && window.anycapture.version === VERSION) return;
 
   var VIRIDIS = [
@@ -25,6 +25,21 @@
     [253, 231, 37],
   ];
   var LINE = [31, 119, 180]; // token view: lines and key shading in one hue, weight as opacity
+  // Every head in its colour (the token view's all_heads, as bertviz's head view): tab10 and two more.
+  var HEAD_COLOURS = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
+    [57, 59, 121],
+    [173, 73, 74],
+  ];
 
   function buildLut(stops) {
     var lut = new Uint8ClampedArray(256 * 3);
@@ -72,6 +87,11 @@
     return node;
   }
 
+  // A label cut to n characters, with an ellipsis saying it was cut.
+  function clip(text, n) {
+    return text.length > n ? text.slice(0, n - 1) + "…" : text;
+  }
+
   function fmt(v) {
     return Math.abs(v) >= 0.001 || v === 0 ? v.toFixed(4) : v.toExponential(2);
   }
@@ -92,8 +112,26 @@
       H = cfg.heads,
       Q = cfg.queries,
       K = cfg.keys;
+    // The integers come as one string per layer (name-0, name-1, ...), each decoded straight into
+    // its place in one buffer: no string ever holds the whole, so pages pass a browser's string limit.
+    function takeLayers(name, kind, perLayer) {
+      var size = kind === "u16" ? 2 : 1;
+      var bytes = new Uint8Array(L * perLayer * size);
+      for (var layer = 0; layer < L; layer++) {
+        var node = blobs[name + "-" + layer];
+        var text = atob(node.textContent.trim());
+        if (text.length !== perLayer * size) {
+          throw new Error(
+            "anycapture: " + name + "-" + layer + " holds " + text.length + " bytes, not " + perLayer * size,
+          );
+        }
+        node.textContent = "";
+        for (var i = 0, at = layer * perLayer * size; i < text.length; i++) bytes[at + i] = text.charCodeAt(i);
+      }
+      return size === 2 ? new Uint16Array(bytes.buffer) : bytes;
+    }
     var data = {
-      ints: take("maps", cfg.encoding),
+      ints: takeLayers("maps", cfg.encoding, H * Q * K),
       low: take("low", "f32"),
       step: take("step", "f32"),
       rollout: null,
@@ -101,7 +139,7 @@
       image: null,
     };
     if (cfg.rollout_encoding) {
-      data.rollout = take("rollout", cfg.rollout_encoding);
+      data.rollout = takeLayers("rollout", cfg.rollout_encoding, Q * K);
       data.rlow = take("rollout_low", "f32");
       data.rstep = take("rollout_step", "f32");
     }
@@ -117,7 +155,10 @@
       layer: L - 1,
       head: "mean",
       query: 0,
-      scale: "map",
+      // With an image the page opens on one query's spotlight: scaled to that row's patches, the
+      // image shows where it looks; a map's maximum (often another row's) would leave it dark.
+      scale: cfg.grid ? "row" : "map",
+      all_heads: false, // the token view draws every head at once, each in its colour
       hover: null,
     };
 
@@ -227,6 +268,9 @@
           "anycapture: view=" + JSON.stringify(s.view) + " is not a view; expected one of " + JSON.stringify(views),
         );
       }
+      if ("all_heads" in s && typeof s.all_heads !== "boolean") {
+        throw new Error("anycapture: all_heads=" + JSON.stringify(s.all_heads) + " is not true or false");
+      }
       if ("scale" in s && ["shared", "map", "row"].indexOf(s.scale) < 0) {
         throw new Error(
           "anycapture: scale=" + JSON.stringify(s.scale) + ' is not a scale; expected "shared", "map" or "row"',
@@ -279,6 +323,21 @@
 
     // token view: two columns of tokens and a canvas between them
     var ROW = 18;
+    var legend = el("div", { className: "acx-heads" }, ui.panels.tokens);
+    var allLabel = el("label", null, legend);
+    ui.allHeads = el("input", { type: "checkbox", "data-control": "all-heads" }, allLabel);
+    el("span", { text: " every head in its colour" }, allLabel);
+    ui.swatches = [];
+    for (var sw = 0; sw < H; sw++) {
+      var swatch = el(
+        "span",
+        { className: "acx-swatch", "data-head": String(sw), title: "show head " + sw + " alone" },
+        legend,
+      );
+      swatch.style.background = "rgb(" + HEAD_COLOURS[sw % HEAD_COLOURS.length].join(",") + ")";
+      swatch.textContent = String(sw);
+      ui.swatches.push(swatch);
+    }
     ui.scroll = el("div", { className: "acx-scroll" }, ui.panels.tokens);
     ui.scroll.style.height = Math.min(Math.max(Q, K) * ROW + 2, 520) + "px";
     var columns = el("div", { className: "acx-columns" }, ui.scroll);
@@ -297,7 +356,10 @@
     var matrixWrap = el("div", { className: "acx-stage" }, ui.panels.matrix);
     ui.matrix = el("canvas", { className: "acx-matrix" }, matrixWrap);
     ui.tip = el("div", { className: "acx-tip" }, matrixWrap);
-    var cell = Math.max(1, Math.min(24, Math.floor(560 / Math.max(Q, K))));
+    // Labelled cells (10 to 24 pixels) are whole pixels; past 56 tokens the map fills 560 pixels
+    // (cells of 2.84 for a ViT's 197) rather than shrinking to the whole number below.
+    var cell = Math.max(1, Math.min(24, 560 / Math.max(Q, K)));
+    if (cell >= 10) cell = Math.floor(cell);
     var labelsOn = cell >= 10;
     var margin = labelsOn ? 90 : 34;
     var offscreen = document.createElement("canvas");
@@ -309,16 +371,55 @@
     ui.model = el("canvas", { className: "acx-model" }, el("div", { className: "acx-stage" }, ui.panels.model));
     ui.modelTip = el("div", { className: "acx-tip" }, ui.model.parentNode);
     var thumb = Math.max(20, Math.min(72, Math.floor(760 / (H + 1))));
+    // A thumbnail keeps its map's shape (queries x keys): cross-attention's 7 x 23 is wide, not square.
+    var thumbW = K >= Q ? thumb : Math.max(8, Math.round((thumb * K) / Q)),
+      thumbH = Q >= K ? thumb : Math.max(8, Math.round((thumb * Q) / K));
     var modelLeft = 110,
       modelTop = 20,
       gap = 4;
     var thumbs = {}; // "layer/head" -> pooled Float64Array, made once
+    // Row labels: what tells the layers apart ("3" of "encoder.layer.3.attention.self"), by
+    // cutting the part every name shares at each end; the tooltip gives the whole name.
+    var shortNames = (function (names) {
+      if (names.length < 2)
+        return names.map(function (n) {
+          return clip(n, 16);
+        });
+      var head = names[0].length,
+        tail = names[0].length;
+      names.forEach(function (n) {
+        var i = 0;
+        while (i < head && i < n.length && n[i] === names[0][i]) i++;
+        head = i;
+        var j = 0;
+        while (j < tail && j < n.length && n[n.length - 1 - j] === names[0][names[0].length - 1 - j]) j++;
+        tail = j;
+      });
+      // cut only at separators: "a.1" is no shared part of "a.1.x" and "a.11.x"
+      var word = /[A-Za-z0-9_]/;
+      while (head > 0 && word.test(names[0][head - 1])) head--;
+      while (tail > 0 && word.test(names[0][names[0].length - tail])) tail--;
+      return names.map(function (n) {
+        var part = n.slice(head, Math.max(head, n.length - tail)) || n;
+        return clip(part, 16);
+      });
+    })(cfg.layer_names);
+    // what the canvas shows, for screen readers (and tests): its rows' labels and its columns
+    ui.model.setAttribute(
+      "aria-label",
+      "thumbnails of every layer and head; rows (layers): " +
+        shortNames.join(", ") +
+        "; columns: heads 0 to " +
+        (H - 1) +
+        " and their mean",
+    );
 
     // patch view
     if (cfg.grid) {
       var patchWrap = el("div", { className: "acx-patchwrap" }, ui.panels.patches);
       ui.imageBox = el("div", { className: "acx-image", "data-image": "" }, patchWrap);
       ui.patch = el("canvas", { className: "acx-patch" }, ui.imageBox);
+      ui.patchTip = el("div", { className: "acx-tip" }, ui.imageBox);
       ui.prefix = el("div", { className: "acx-prefix" }, patchWrap);
       var fit = 448 / Math.max(cfg.image_size[0], cfg.image_size[1]);
       ui.patch.width = Math.round(cfg.image_size[1] * fit);
@@ -351,7 +452,7 @@
       {
         className: "acx-help",
         text:
-          "Up/Down: query · Left/Right: head · Shift+Up/Down: layer · hover or click a token or patch to select it · stored to within " +
+          "Up/Down: query · Left/Right: head · Shift+Up/Down: layer · hover or click a query token or patch to select it, hover a key to see what attends to it · stored to within " +
           fmt(cfg.max_abs_error),
       },
       root,
@@ -367,6 +468,27 @@
           high: top,
           note: head === "rollout" ? "shared across all rollout maps" : "shared across all layers and heads",
         };
+      }
+      if (state.view === "tokens" && state.all_heads && !(state.scale === "shared" && head !== "rollout")) {
+        // Every head at once: one scale for all, so that their lines compare.
+        var most = -Infinity;
+        for (var h = 0; h < H; h++) {
+          var one = row(layer, h, query);
+          for (var j = 0; j < K; j++) if (one[j] > most) most = one[j];
+        }
+        return {
+          low: low,
+          high: most,
+          note:
+            "every head in its colour: to the largest weight of query " +
+            query +
+            " “" +
+            cfg.query_tokens[query] +
+            "” over heads",
+        };
+      }
+      if (state.scale === "row" && state.view === "matrix") {
+        return { low: low, high: null, top: "row max", note: "per query row: each row to its own maximum" };
       }
       if (state.scale === "row" && state.view !== "model") {
         // In the patch view the row's patches set the scale: the prefix tokens' weights are printed beside.
@@ -386,7 +508,9 @@
             (first ? ", its patches" : ""),
         };
       }
-      if (state.view === "model") return { low: low, high: null, note: "per map: each thumbnail to its own maximum" };
+      if (state.view === "model") {
+        return { low: low, high: null, top: "map max", note: "per map: each thumbnail to its own maximum" };
+      }
       return {
         low: low,
         high: map(layer, head).max,
@@ -416,19 +540,33 @@
         ctx.fillRect(x, 0, 1, 12);
       }
       ui.scaleLow.textContent = fmt(s.low);
-      ui.scaleHigh.textContent = s.high === null ? "map max" : fmt(s.high);
+      ui.scaleHigh.textContent = s.high === null ? s.top : fmt(s.high);
       ui.scaleNote.textContent = "scale: " + s.note;
       ui.scaleNote.setAttribute("data-scale", state.scale);
     }
 
     // -- views -----------------------------------------------------------------------------------
     var shades = new Int8Array(K); // each key's shading step now shown
+    var qshades = new Int8Array(Q); // each query's, while a key is hovered
     var shownQuery = null;
+    // A key hovered in the token view turns the lines round, as bertviz's head view does: from
+    // every query to that key, which shows what attends to it.
+    var keyFocus = null;
+    function shade(nodes, levels, i, level) {
+      if (levels[i] === level) return;
+      nodes[i].style.backgroundColor = level
+        ? "rgba(" + LINE.join(",") + "," + ((0.85 * level) / 32).toFixed(3) + ")"
+        : "";
+      levels[i] = level;
+    }
     function drawTokens(s) {
-      var values = row(state.layer, state.head, state.query);
       var view = ui.scroll,
         y = state.query * ROW;
-      if (view.clientHeight && (y < view.scrollTop || y + ROW > view.scrollTop + view.clientHeight)) {
+      if (
+        keyFocus === null &&
+        view.clientHeight &&
+        (y < view.scrollTop || y + ROW > view.scrollTop + view.clientHeight)
+      ) {
         view.scrollTop = Math.max(0, y - view.clientHeight / 2); // a query moved by the keys stays in sight
       }
       var canvas = ui.lines;
@@ -440,31 +578,69 @@
       var ctx = canvas.getContext("2d");
       ctx.clearRect(0, 0, width, height);
       var top = ui.scroll.scrollTop;
-      var y0 = state.query * ROW + ROW / 2 - top;
-      // Weights fall into 32 steps of opacity: one path per step (not one per key) and a key's
-      // shading written only when its step changed, so that thousands of keys redraw quickly.
-      var paths = [];
-      for (var k = 0; k < K; k++) {
-        var level = Math.round(norm(values[k], s) * 32);
-        if (shades[k] !== level) {
-          ui.ktok[k].style.backgroundColor = level
-            ? "rgba(" + LINE.join(",") + "," + ((0.85 * level) / 32).toFixed(3) + ")"
-            : "";
-          shades[k] = level;
+      // Weights fall into 32 steps of opacity: one path per step (not one per line) and a token's
+      // shading written only when its step changed, so that thousands of tokens redraw quickly.
+      var paths = [],
+        k,
+        q,
+        level;
+      var colour = LINE;
+      if (keyFocus === null && state.all_heads) {
+        // one group of paths per head and step: drawn in the head's colour below
+        var yq = state.query * ROW + ROW / 2 - top;
+        for (var h = 0; h < H; h++) {
+          var weights = row(state.layer, h, state.query);
+          for (k = 0; k < K; k++) {
+            level = Math.round(norm(weights[k], s) * 32);
+            if (level) (paths[h * 33 + level] || (paths[h * 33 + level] = [])).push([yq, k * ROW + ROW / 2 - top]);
+          }
         }
-        if (level) (paths[level] || (paths[level] = [])).push(k * ROW + ROW / 2 - top);
+        for (k = 0; k < K; k++) shade(ui.ktok, shades, k, 0);
+        for (q = 0; q < Q; q++) shade(ui.qtok, qshades, q, 0);
+      } else if (keyFocus === null) {
+        var values = row(state.layer, state.head, state.query);
+        var y0 = state.query * ROW + ROW / 2 - top;
+        for (k = 0; k < K; k++) {
+          level = Math.round(norm(values[k], s) * 32);
+          shade(ui.ktok, shades, k, level);
+          if (level) (paths[level] || (paths[level] = [])).push([y0, k * ROW + ROW / 2 - top]);
+        }
+        for (q = 0; q < Q; q++) shade(ui.qtok, qshades, q, 0);
+      } else {
+        var m = map(state.layer, state.head).values,
+          yk = keyFocus * ROW + ROW / 2 - top,
+          most = -Infinity;
+        for (q = 0; q < Q; q++) most = Math.max(most, m[q * K + keyFocus]);
+        var column = state.scale === "row" ? { low: s.low, high: most } : s;
+        for (q = 0; q < Q; q++) {
+          level = Math.round(norm(m[q * K + keyFocus], column) * 32);
+          shade(ui.qtok, qshades, q, level);
+          if (level) (paths[level] || (paths[level] = [])).push([q * ROW + ROW / 2 - top, yk]);
+        }
+        for (k = 0; k < K; k++) shade(ui.ktok, shades, k, k === keyFocus ? 32 : 0);
+        if (state.scale === "row") {
+          ui.scaleHigh.textContent = fmt(most);
+          ui.scaleNote.textContent =
+            "scale: per key column: key " + keyFocus + " “" + cfg.key_tokens[keyFocus] + "” only";
+        }
       }
-      for (var step = 1; step <= 32; step++) {
-        if (!paths[step]) continue;
-        ctx.strokeStyle = "rgba(" + LINE.join(",") + "," + (step / 32).toFixed(3) + ")";
+      paths.forEach(function (group, index) {
+        var step = index % 33,
+          hue =
+            state.all_heads && keyFocus === null ? HEAD_COLOURS[Math.floor(index / 33) % HEAD_COLOURS.length] : colour;
+        ctx.strokeStyle = "rgba(" + hue.join(",") + "," + (step / 32).toFixed(3) + ")";
         ctx.lineWidth = 0.5 + (2.5 * step) / 32;
         ctx.beginPath();
-        paths[step].forEach(function (y) {
-          ctx.moveTo(2, y0);
-          ctx.lineTo(width - 2, y);
+        group.forEach(function (ends) {
+          ctx.moveTo(2, ends[0]);
+          ctx.lineTo(width - 2, ends[1]);
         });
         ctx.stroke();
-      }
+      });
+      ui.allHeads.checked = state.all_heads;
+      ui.swatches.forEach(function (node, h) {
+        node.classList.toggle("acx-on", state.all_heads || h === state.head);
+      });
       if (shownQuery !== null && ui.qtok[shownQuery]) ui.qtok[shownQuery].classList.remove("acx-on");
       ui.qtok[state.query].classList.add("acx-on");
       shownQuery = state.query;
@@ -473,13 +649,29 @@
     function drawMatrix(s) {
       var m = map(state.layer, state.head);
       var px = new Uint32Array(pixels.data.buffer);
-      var span = s.high - s.low,
-        scale = span > 0 ? 255 / span : 0,
-        low = s.low,
-        values = m.values;
-      for (var i = 0, n = Q * K; i < n; i++) {
-        var c = (values[i] - low) * scale;
-        px[i] = LUT32[c <= 0 ? 0 : c >= 255 ? 255 : Math.round(c)];
+      var low = s.low,
+        values = m.values,
+        i,
+        c;
+      if (s.high === null) {
+        // per query row: each row from the scale's low to its own maximum
+        for (var r = 0; r < Q; r++) {
+          var top = -Infinity,
+            at = r * K;
+          for (i = at; i < at + K; i++) if (values[i] > top) top = values[i];
+          var rowScale = top - low > 0 ? 255 / (top - low) : 0;
+          for (i = at; i < at + K; i++) {
+            c = (values[i] - low) * rowScale;
+            px[i] = LUT32[c <= 0 ? 0 : c >= 255 ? 255 : Math.round(c)];
+          }
+        }
+      } else {
+        var span = s.high - s.low,
+          scale = span > 0 ? 255 / span : 0;
+        for (i = 0; i < Q * K; i++) {
+          c = (values[i] - low) * scale;
+          px[i] = LUT32[c <= 0 ? 0 : c >= 255 ? 255 : Math.round(c)];
+        }
       }
       offscreen.getContext("2d").putImageData(pixels, 0, 0);
       var canvas = ui.matrix;
@@ -494,15 +686,20 @@
         ctx.textAlign = "right";
         ctx.textBaseline = "middle";
         for (var q = 0; q < Q; q++)
-          ctx.fillText(cfg.query_tokens[q].slice(0, 12), margin - 4, margin + q * cell + cell / 2);
+          ctx.fillText(clip(cfg.query_tokens[q], 12), margin - 4, margin + q * cell + cell / 2);
         for (var k = 0; k < K; k++) {
           ctx.save();
           ctx.translate(margin + k * cell + cell / 2, margin - 4);
           ctx.rotate(-Math.PI / 2);
           ctx.textAlign = "left";
-          ctx.fillText(cfg.key_tokens[k].slice(0, 12), 0, 0);
+          ctx.fillText(clip(cfg.key_tokens[k], 12), 0, 0);
           ctx.restore();
         }
+        // the corner above the query labels names the axes
+        ctx.fillStyle = "#777";
+        ctx.textAlign = "right";
+        ctx.fillText("keys →", margin - 6, margin - 24);
+        ctx.fillText("queries ↓", margin - 6, margin - 10);
       } else {
         ctx.textAlign = "left";
         ctx.fillText("keys →", margin, margin - 8);
@@ -519,8 +716,8 @@
 
     // Thumbnails average blocks of cells when a map is larger than its thumbnail, and show every
     // cell (scaled up, not smoothed) when it is smaller.
-    var pw = Math.min(thumb, K),
-      ph = Math.min(thumb, Q);
+    var pw = Math.min(thumbW, K),
+      ph = Math.min(thumbH, Q);
     var small = document.createElement("canvas");
     small.width = pw;
     small.height = ph;
@@ -571,8 +768,8 @@
     function drawModel(s) {
       var canvas = ui.model;
       var columns = H + 1;
-      canvas.width = modelLeft + columns * (thumb + gap);
-      canvas.height = modelTop + L * (thumb + gap);
+      canvas.width = modelLeft + columns * (thumbW + gap);
+      canvas.height = modelTop + L * (thumbH + gap);
       var ctx = canvas.getContext("2d");
       ctx.imageSmoothingEnabled = false;
       ctx.font = "11px sans-serif";
@@ -580,13 +777,13 @@
       ctx.textBaseline = "middle";
       ctx.textAlign = "center";
       for (var h = 0; h <= H; h++)
-        ctx.fillText(h === H ? "mean" : "head " + h, modelLeft + h * (thumb + gap) + thumb / 2, 10);
+        ctx.fillText(h === H ? "mean" : "head " + h, modelLeft + h * (thumbW + gap) + thumbW / 2, 10);
       var sctx = small.getContext("2d");
       var image = sctx.createImageData(pw, ph);
       for (var layer = 0; layer < L; layer++) {
         ctx.textAlign = "right";
         ctx.fillStyle = "#333";
-        ctx.fillText(cfg.layer_names[layer].slice(-16), modelLeft - 6, modelTop + layer * (thumb + gap) + thumb / 2);
+        ctx.fillText(shortNames[layer], modelLeft - 6, modelTop + layer * (thumbH + gap) + thumbH / 2);
         for (h = 0; h <= H; h++) {
           var t = pooled(layer, h === H ? "mean" : h);
           var scale = state.scale === "shared" ? { low: s.low, high: cfg.shared_max } : { low: s.low, high: t.max };
@@ -598,13 +795,13 @@
             image.data[i * 4 + 3] = 255;
           }
           sctx.putImageData(image, 0, 0);
-          var x = modelLeft + h * (thumb + gap),
-            y = modelTop + layer * (thumb + gap);
-          ctx.drawImage(small, x, y, thumb, thumb);
+          var x = modelLeft + h * (thumbW + gap),
+            y = modelTop + layer * (thumbH + gap);
+          ctx.drawImage(small, x, y, thumbW, thumbH);
           if (layer === state.layer && (h === H ? "mean" : h) === state.head) {
             ctx.strokeStyle = "#e3342f";
             ctx.lineWidth = 2;
-            ctx.strokeRect(x - 1, y - 1, thumb + 2, thumb + 2);
+            ctx.strokeRect(x - 1, y - 1, thumbW + 2, thumbH + 2);
           }
         }
       }
@@ -669,7 +866,7 @@
         state.layer +
         named +
         " · " +
-        headName(state.head) +
+        (state.all_heads && state.view === "tokens" ? "every head in its colour" : headName(state.head)) +
         " · query " +
         state.query +
         " “" +
@@ -680,7 +877,7 @@
     function select(s) {
       s = s || {};
       check(s);
-      ["view", "layer", "head", "query", "scale"].forEach(function (key) {
+      ["view", "layer", "head", "query", "scale", "all_heads"].forEach(function (key) {
         if (key in s) state[key] = s[key];
       });
       render();
@@ -708,6 +905,9 @@
     ui.kcol.addEventListener("mouseover", function (event) {
       var k = tokenIndex(event, "data-key");
       if (k === null) return;
+      keyFocus = k;
+      state.hover = { query: null, key: k };
+      drawTokens(scaleFor(state.layer, state.head, state.query));
       ui.status.textContent =
         "query " +
         state.query +
@@ -718,7 +918,21 @@
         " “" +
         cfg.key_tokens[k] +
         "”: " +
-        fmt(row(state.layer, state.head, state.query)[k]);
+        fmt(row(state.layer, state.head, state.query)[k]) +
+        " · the lines: what attends to key " +
+        k;
+    });
+    ui.allHeads.addEventListener("change", function () {
+      select({ all_heads: ui.allHeads.checked });
+    });
+    legend.addEventListener("click", function (event) {
+      var node = event.target.closest("[data-head]");
+      if (node) select({ head: parseInt(node.getAttribute("data-head"), 10), all_heads: false });
+    });
+    ui.kcol.addEventListener("mouseleave", function () {
+      keyFocus = null;
+      state.hover = null;
+      if (state.view === "tokens") render();
     });
     ui.scroll.addEventListener("scroll", function () {
       if (state.view === "tokens") drawTokens(scaleFor(state.layer, state.head, state.query));
@@ -753,8 +967,7 @@
         "”: " +
         fmt(v);
       ui.tip.style.display = "block";
-      ui.tip.style.left = at.x + 14 + "px";
-      ui.tip.style.top = at.y + 10 + "px";
+      place(ui.tip, ui.matrix, at);
     });
     ui.matrix.addEventListener("mouseleave", function () {
       ui.tip.style.display = "none";
@@ -764,12 +977,18 @@
       var at = cellAt(event);
       if (at) select({ query: at.query });
     });
+    // A tooltip beside the pointer, on its left where the right side would leave the canvas.
+    function place(tip, canvas, at) {
+      var right = at.x + 14 + tip.offsetWidth > canvas.clientWidth;
+      tip.style.left = (right ? Math.max(0, at.x - 14 - tip.offsetWidth) : at.x + 14) + "px";
+      tip.style.top = at.y + 10 + "px";
+    }
     function thumbAt(event) {
       var box = ui.model.getBoundingClientRect();
       var x = (event.clientX - box.left) * (ui.model.width / box.width) - modelLeft;
       var y = (event.clientY - box.top) * (ui.model.height / box.height) - modelTop;
-      var h = Math.floor(x / (thumb + gap)),
-        layer = Math.floor(y / (thumb + gap));
+      var h = Math.floor(x / (thumbW + gap)),
+        layer = Math.floor(y / (thumbH + gap));
       if (h < 0 || h > H || layer < 0 || layer >= L) return null;
       return { layer: layer, head: h === H ? "mean" : h, x: event.clientX - box.left, y: event.clientY - box.top };
     }
@@ -783,15 +1002,43 @@
       if (!at) return;
       ui.modelTip.textContent =
         "layer " + at.layer + " (" + cfg.layer_names[at.layer] + "), " + headName(at.head) + ": click to open";
-      ui.modelTip.style.left = at.x + 14 + "px";
-      ui.modelTip.style.top = at.y + 10 + "px";
+      place(ui.modelTip, ui.model, at);
     });
     if (cfg.grid) {
-      ui.patch.addEventListener("click", function (event) {
+      var patchAt = function (event) {
         var box = ui.patch.getBoundingClientRect();
         var c = Math.floor(((event.clientX - box.left) / box.width) * cfg.grid[1]);
         var r = Math.floor(((event.clientY - box.top) / box.height) * cfg.grid[0]);
-        if (r >= 0 && r < cfg.grid[0] && c >= 0 && c < cfg.grid[1]) select({ query: cfg.prefix + r * cfg.grid[1] + c });
+        if (r < 0 || r >= cfg.grid[0] || c < 0 || c >= cfg.grid[1]) return null;
+        return { key: cfg.prefix + r * cfg.grid[1] + c, x: event.clientX - box.left, y: event.clientY - box.top };
+      };
+      ui.patch.addEventListener("click", function (event) {
+        var at = patchAt(event);
+        if (at) select({ query: at.key });
+      });
+      // Hovering a patch prints the selected query's weight on it.
+      ui.patch.addEventListener("mousemove", function (event) {
+        var at = patchAt(event);
+        state.hover = at ? { query: state.query, key: at.key } : null;
+        ui.patchTip.style.display = at ? "block" : "none";
+        if (!at) return;
+        ui.patchTip.textContent =
+          "query " +
+          state.query +
+          " “" +
+          cfg.query_tokens[state.query] +
+          "” → patch " +
+          cfg.key_tokens[at.key] +
+          " (token " +
+          at.key +
+          "): " +
+          fmt(row(state.layer, state.head, state.query)[at.key]) +
+          " · click to make it the query";
+        place(ui.patchTip, ui.patch, at);
+      });
+      ui.patch.addEventListener("mouseleave", function () {
+        ui.patchTip.style.display = "none";
+        state.hover = null;
       });
       ui.prefix.addEventListener("click", function (event) {
         var q = tokenIndex(event, "data-query");
@@ -824,7 +1071,8 @@
         select({ query: (state.query + move + Q) % Q });
       } else {
         var i = heads.indexOf(state.head);
-        select({ head: heads[(i + move + heads.length) % heads.length] });
+        // from every head in its colour, the keys go back to one head at a time
+        select({ head: heads[(i + move + heads.length) % heads.length], all_heads: false });
       }
     });
     root.addEventListener("mousedown", function (event) {
@@ -860,6 +1108,7 @@
           head: state.head,
           query: state.query,
           scale: state.scale,
+          all_heads: state.all_heads,
           hover: state.hover ? { query: state.hover.query, key: state.hover.key } : null,
         };
       },
@@ -886,9 +1135,24 @@
     mount: function (root) {
       if (!root) throw new Error("anycapture.mount() needs the explorer's element");
       if (registry[root.id]) return registry[root.id];
-      var explorer = Explorer(root);
+      // The static note shown until now ("the script has not run") goes once the explorer is
+      // drawn, or says why it could not be.
+      var note = root.querySelector("[data-placeholder]");
+      var explorer;
+      try {
+        explorer = Explorer(root);
+      } catch (error) {
+        if (note) note.textContent = "anycapture: this explorer could not be drawn: " + error.message;
+        throw error;
+      }
+      if (note) note.remove();
       registry[root.id] = explorer;
       order.push(root.id);
+      // A saved page (body.acx-page) holds one explorer: it takes the keyboard at once. Inline in a
+      // notebook it waits for a click, as taking the focus there would steal it from the cells.
+      if (document.body && document.body.classList.contains("acx-page") && order.length === 1) {
+        root.focus({ preventScroll: true });
+      }
       return explorer;
     },
     get: function (id) {

@@ -245,7 +245,7 @@ def _into(scores: Any, other: Any, apply: Callable[[Any, Any], Any]) -> Any:
     """``apply(scores, other)`` in place, on ``scores`` broadcast first when ``other`` is wider."""
     import torch
 
-    shape = torch.broadcast_shapes(scores.shape, other.shape)  # type: ignore[no-untyped-call]
+    shape = torch.broadcast_shapes(scores.shape, other.shape)  # type: ignore[no-untyped-call, unused-ignore]  # typed only where torch is installed
     if shape != scores.shape:
         scores = scores.expand(shape).clone()
     return apply(scores, other)

@@ -202,7 +202,7 @@ def edit(
     if path is not None and not isinstance(path, str):
         raise TypeError(f"path= is a glob over module paths such as 'blocks.3.attn'; got {path!r}")
     func, checked = _resolve(target, name, "edit")
-    bound_to = bound_object(target, func, "edit")
+    bound_to = bound_object(target, func, _engine.original_code(func), "edit")
     code = _engine.original_code(func)
     chosen = select_sites(func, code, checked, at, line, "edit()")
     if chosen is None:

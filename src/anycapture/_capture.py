@@ -18,7 +18,7 @@ from threading import get_ident
 from typing import Any, Literal, NamedTuple
 
 from . import _engine
-from ._backends import preferred, require_rewriting
+from ._backends import can, preferred, require
 from ._copies import any_pending, resolve
 from ._errors import _PACKAGE_DIR, CaptureError, CaptureWarning
 from ._functions import (
@@ -386,7 +386,7 @@ class _Dispatcher:
         # in file_each), so that ``assignment`` counts all of the call's assignments to the name.
         each = {name: (None, self._each_sink(name), True) for name in each_names} if each_names else None
         backend = _engine.attach(func, self, {}, (watched, self._collector(watched)), each=each)
-        if each and backend != "bytecode":
+        if each and not can(backend, "sees_assignments"):
             _engine.detach(func, self)
             raise CaptureError(
                 f"capturing every assignment in {self.label} needs the 'bytecode' backend, which could not "
@@ -1643,7 +1643,7 @@ def capture(
     targets = _normalise_targets(target, varnames)
     sites = None
     if when == "each":
-        require_rewriting("capture(..., when='each')")
+        require("sees_assignments", "capture(..., when='each')")
         sites = [
             {
                 name: select_sites(func, _engine.original_code(func), name, at, line, "capture(when='each')")

@@ -8,12 +8,23 @@ import threading
 import weakref
 from collections.abc import Callable
 from types import CodeType, FunctionType
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 from .._errors import warn_once
 from .._functions import label_of
 
-__all__ = ["MISSING", "Backend", "EachSink", "Editor", "InstallError", "Sink", "Target", "Wants"]
+__all__ = [
+    "MISSING",
+    "Backend",
+    "BackendKind",
+    "Capability",
+    "EachSink",
+    "Editor",
+    "InstallError",
+    "Sink",
+    "Target",
+    "Wants",
+]
 
 # Called with a variable's value at a return. Sinks never raise: they are the bound ``append``
 # of a store (a C call, the fast path) or a Python function that catches its own errors.
@@ -56,6 +67,36 @@ class Backend(Protocol):
     def install(self, target: Target) -> None: ...
 
     def uninstall(self, target: Target) -> None: ...
+
+
+# What a backend may be asked for beyond values at returns, by the name of its flag on BackendKind.
+Capability = Literal["sees_assignments", "can_edit"]
+
+
+class BackendKind:
+    """One backend as the selector knows it before importing it (its module may need packages this
+    Python lacks): its name, what it can do, whether it can run here, and how to make it.
+
+    A new backend is a module with a :class:`Backend` and a subclass of this in the selector's
+    table (``_backends/__init__.py``); nothing else names backends.
+    """
+
+    name: ClassVar[str]
+    sees_assignments: ClassVar[bool]  # reports values after each assignment (when="each")
+    can_edit: ClassVar[bool]  # changes a local variable where it is assigned (edit())
+    # Said where a capability is missing: "needs the 'x' backend, which <does>"; "<limits>." of the others.
+    does: ClassVar[str] = ""
+    limits: ClassVar[str] = ""
+
+    @staticmethod
+    def why_not() -> str:
+        """Empty when this backend can run on this Python, else the reason it cannot."""
+        raise NotImplementedError
+
+    @staticmethod
+    def create() -> Backend:
+        """A new instance of the backend (imports its module); only once ``why_not()`` is empty."""
+        raise NotImplementedError
 
 
 class Wants(NamedTuple):

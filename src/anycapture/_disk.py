@@ -43,10 +43,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from ._capture import _no_paths, check_selection, selects
 from ._copies import Pending, copy_to_host
-from ._engine import warn_once
-from ._errors import CaptureError, CaptureWarning
+from ._errors import CaptureError, CaptureWarning, warn_once
+from ._records import _no_paths, check_selection, selects
 
 __all__ = [
     "FORMAT",

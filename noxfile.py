@@ -27,11 +27,15 @@ TIMM = ["torch==2.14.1", "torchvision==0.29.1", "timm", "numpy", "matplotlib"]
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format check) and mypy --strict."""
-    session.install("ruff", "mypy", "bytecode", "pytest", "nox", "matplotlib", "pillow", "numpy", "safetensors")
+    """ruff (lint and format check), mypy --strict, and import-linter (the floors of pyproject.toml)."""
+    session.install(
+        "ruff", "mypy", "import-linter", "bytecode", "pytest", "nox", "matplotlib", "pillow", "numpy", "safetensors"
+    )
     session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "conftest.py", "noxfile.py")
     session.run("ruff", "format", "--check", "src", "tests", "examples", "conftest.py", "noxfile.py")
     session.run("mypy")
+    # Read from src/ (the package is not installed here); lazy and TYPE_CHECKING imports count.
+    session.run("lint-imports", env={"PYTHONPATH": "src"})
 
 
 @nox.session(python=PYTHONS)

@@ -10,6 +10,15 @@ four ways, each in a process of its own so that its peak RSS is its own:
   computed in query chunks (64 MiB of scores each), never holding a layer's full map;
 - ``full map``: ``capture_attention()``, every layer's whole ``[1, 8, n, n]`` map; skipped where it
   would need more than ``--limit-gb`` (the kept maps alone: 2 GiB a layer at 8k);
+- ``full map to sink``: ``capture_attention(sink=folder)``, every layer's whole map streamed to a
+  folder (in a temporary folder, removed after each forward) a chunk of rows at a time: its
+  growth is bounded by the chunk, the writer's queue of parts and its shard, not by the map. Its
+  budget: one chunk being computed + ``queue_bytes`` of parts waiting + twice the shard being
+  filled (``shard_bytes`` + one chunk: safetensors serialises a copy of it when it is written).
+  It writes every map to disk (16 GiB at 16k tokens), so it runs one timed pair at most, none at
+  16k tokens and more (time there: its one forward, against the plain case's). After its first
+  forward it reads back the last row of every layer (``stack("attn", rows=slice(-1, None))``),
+  and reports that read's time and peak RSS growth;
 - ``reduce last row`` (``--cases``, not run by default): ``capture_attention(reduce=lambda p: p[..., -1:, :])``,
   the way to get the last row before ``queries=``: a plain reduce is given the whole map.
 
@@ -36,9 +45,11 @@ import sys
 import time
 from typing import Any
 
-CASES = ("plain", "queries=-1", "head mean", "full map", "reduce last row")
+CASES = ("plain", "queries=-1", "head mean", "full map", "full map to sink", "reduce last row")
 LAYERS, HEADS, KEY_HEADS, HIDDEN = 2, 8, 2, 128
 CHUNK_BYTES = 64 << 20
+SHARD_BYTES, QUEUE_BYTES = 256 << 20, 128 << 20  # a Writer's defaults
+SINK_BUDGET = CHUNK_BYTES + QUEUE_BYTES + 2 * (SHARD_BYTES + CHUNK_BYTES)
 
 
 def _status(field: str) -> int:
@@ -57,6 +68,9 @@ def map_bytes(tokens: int) -> int:
 
 def child(case: str, tokens: int, repeat: int) -> dict[str, Any]:
     """Run one case in this process and measure it."""
+    import shutil
+    import tempfile
+
     import torch
     import transformers
 
@@ -81,11 +95,15 @@ def child(case: str, tokens: int, repeat: int) -> dict[str, Any]:
             return capture_attention(reduce=rowwise(lambda p: p.mean(1)))
         if which == "full map":
             return capture_attention()
+        if which == "full map to sink":
+            return capture_attention(sink=os.path.join(tempfile.mkdtemp(prefix="bench-long-context-"), "maps"))
         if which == "reduce last row":
             return capture_attention(reduce=lambda p: p[..., -1:, :])
         return None
 
-    def forward(which: str, inputs: Any) -> tuple[float, int]:
+    kept_folder: list[str] = []  # the sink of the measured forward, read back after it
+
+    def forward(which: str, inputs: Any, keep: bool = False) -> tuple[float, int]:
         cap = block(which)
         start = time.perf_counter()
         with torch.no_grad():
@@ -95,8 +113,15 @@ def child(case: str, tokens: int, repeat: int) -> dict[str, Any]:
             else:
                 with cap:
                     model(input_ids=inputs)
-                kept = sum(r.value.nbytes for r in cap.records)
+                if cap.sink is None:
+                    kept = sum(r.value.nbytes for r in cap.records)
         elapsed = time.perf_counter() - start
+        if cap is not None and cap.sink is not None:  # bytes written, then the folder goes
+            kept = sum(entry.stat().st_size for entry in os.scandir(cap.sink))
+            if keep:
+                kept_folder.append(cap.sink)
+            else:
+                shutil.rmtree(os.path.dirname(cap.sink))
         del cap
         return elapsed, kept
 
@@ -104,16 +129,31 @@ def child(case: str, tokens: int, repeat: int) -> dict[str, Any]:
     baseline = _status("VmRSS")
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # the peak RSS (VmHWM) starts again from here
-    _, kept = forward(case, ids)
+    first, kept = forward(case, ids, keep=True)
     growth = _status("VmHWM") - baseline
+    read = None
+    for folder in kept_folder:  # the last row of every layer, read back from the folder
+        before = _status("VmRSS")
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        began = time.perf_counter()
+        rows = anycapture.open_captures(folder).stack("attn", rows=slice(-1, None))
+        read = (time.perf_counter() - began, _status("VmHWM") - before, rows.nbytes)
+        del rows
+        shutil.rmtree(os.path.dirname(folder))
     # Time: the case and the plain forward alternate in this process, so that the load of a
     # shared machine hits both alike; the ratio is the median of the pairs' ratios.
     plain, timed = [], []
+    if case == "full map to sink":
+        repeat = min(repeat, 0 if tokens >= 16384 else 1)  # each forward writes every map to disk
     for _ in range(repeat):
         plain.append(forward("plain", ids)[0])
         timed.append(forward(case, ids)[0])
-    ratios = [t / p for t, p in zip(timed, plain, strict=True)]
-    return {"growth": growth, "time": statistics.median(timed), "ratio": statistics.median(ratios), "kept": kept}
+    result = {"growth": growth, "time": first, "ratio": None, "kept": kept, "read": read}
+    if timed:
+        ratios = [t / p for t, p in zip(timed, plain, strict=True)]
+        result.update(time=statistics.median(timed), ratio=statistics.median(ratios))
+    return result
 
 
 def main() -> int:
@@ -122,7 +162,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="forwards per process (1 at 16k tokens and more)")
     parser.add_argument("--limit-gb", type=float, default=3.5, help="skip a case that would need more memory")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES[:4]), help="plain always runs")
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES[:5]), help="plain always runs")
     parser.add_argument("--child", nargs=3, metavar=("CASE", "TOKENS", "REPEAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -177,12 +217,21 @@ def main() -> int:
                 plain = result
             growth, seconds = result["growth"], result["time"]
             over = "" if plain is None or case == "plain" else f"{(growth - plain['growth']) / full:.1%}"
-            if case == "head mean" and plain is not None:
-                budget = result["kept"] + 2 * CHUNK_BYTES
+            budget = {"head mean": result["kept"] + 2 * CHUNK_BYTES, "full map to sink": SINK_BUDGET}.get(case)
+            if budget is not None and plain is not None:
                 over += (
                     f" (budget {budget / 2**20:.0f} MiB: {'met' if growth - plain['growth'] <= budget else 'MISSED'})"
                 )
-            ratio = f"{result['ratio']:.2f}x"
+            if case == "full map to sink":
+                seconds_read, grown, nbytes = result["read"]
+                over += (
+                    f", {result['kept'] / 2**30:.2f} GiB written; stack(rows=slice(-1, None)) read back "
+                    f"{nbytes / 2**10:.0f} KiB in {seconds_read * 1000:.0f} ms, peak RSS +{grown / 2**20:.0f} MiB"
+                )
+            if result["ratio"] is not None:
+                ratio = f"{result['ratio']:.2f}x"
+            else:  # one forward, no pair: against the plain case's time
+                ratio = f"{seconds / plain['time']:.2f}x (one forward)" if plain is not None else ""
             print(f"| {tokens} | {case} | {growth / 2**20:.0f} MiB | {over} | {seconds:.2f} s | {ratio} |", flush=True)
     return 0
 

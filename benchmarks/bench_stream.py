@@ -1,7 +1,7 @@
 """What streaming every attention map of a ViT-S forward to disk costs, and whether memory stays flat.
 
-The model is a self-contained ViT-S/16 shape built with ``torch.nn`` (224x224 images: 197 tokens, dim 384, 6 heads,
-12 blocks, random weights, eval mode, ``torch.no_grad()``). Its attention computes
+The model is the toy ``ViT`` of tests/_toys.py in the ViT-S/16 shape (224x224 images: 197 tokens, dim 384, 6
+heads, 12 blocks, random weights, eval mode, ``torch.no_grad()``). Its attention computes
 ``attn = (q @ k.transpose(-2, -1) * scale).softmax(-1)`` in Python (no fused kernel), and hands ``attn`` to a sink:
 captured forwards run inside ``anycapture.capture(Attention.forward, "attn", model=model, values="tensor",
 sink=writer)`` (12 records a forward, each ``[batch, 6, 197, 197]`` float32: 7.1 MiB at batch 8;
@@ -39,56 +39,14 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 import anycapture
 from anycapture import Writer, open_captures
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _toys import Attention, ViT  # the toy models the tests share
+
 DIM, HEADS, DEPTH, TOKENS, PATCH, IMAGE = 384, 6, 12, 197, 16, 224
-
-
-class Attention(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.qkv = nn.Linear(DIM, DIM * 3)
-        self.proj = nn.Linear(DIM, DIM)
-        self.scale = (DIM // HEADS) ** -0.5
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, tokens, dim = x.shape
-        qkv = self.qkv(x).reshape(batch, tokens, 3, HEADS, dim // HEADS).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)
-        attn = (q @ k.transpose(-2, -1) * self.scale).softmax(-1)
-        return self.proj((attn @ v).transpose(1, 2).reshape(batch, tokens, dim))
-
-
-class Block(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(DIM)
-        self.attn = Attention()
-        self.norm2 = nn.LayerNorm(DIM)
-        self.mlp = nn.Sequential(nn.Linear(DIM, 4 * DIM), nn.GELU(), nn.Linear(4 * DIM, DIM))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
-
-
-class ViT(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.patch_embed = nn.Conv2d(3, DIM, PATCH, PATCH)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, DIM))
-        self.pos_embed = nn.Parameter(torch.randn(1, TOKENS, DIM) * 0.02)
-        self.blocks = nn.Sequential(*[Block() for _ in range(DEPTH)])
-        self.norm = nn.LayerNorm(DIM)
-        self.head = nn.Linear(DIM, 1000)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.patch_embed(images).flatten(2).transpose(1, 2)
-        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
-        return self.head(self.norm(self.blocks(x))[:, 0])
 
 
 def rss_mib() -> float:
@@ -126,7 +84,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
-    model = ViT().eval()
+    model = ViT(DIM, HEADS, DEPTH, image=IMAGE, patch=PATCH, classes=1000, mlp_ratio=4).eval()
     images = torch.randn(args.batch, 3, IMAGE, IMAGE)
     temporary = args.out is None
     out = Path(tempfile.mkdtemp(prefix="bench_stream_")) / "captures" if temporary else args.out

@@ -1,7 +1,7 @@
 """A torchrun job that tests/test_distributed.py runs on 2 ranks (gloo, CPU): ``python -m torch.distributed.run
 --standalone --nproc_per_node=2 tests/_torchrun_job.py OUT``.
 
-Each rank runs the same two-block attention model (same weights) on its own input, captures the
+Each rank runs the same two-block attention model of tests/_toys.py (same weights) on its own input, captures the
 attention maps in memory and gathers them, then streams them to ``OUT/captures``. What each rank
 computed and received is saved under ``OUT`` for the test to compare. torch is imported in
 ``main()`` only, so that collecting this file (pytest --doctest-modules) needs no torch.
@@ -22,28 +22,8 @@ def main(out: Path) -> None:
     from torch import nn
 
     import anycapture
+    from _toys import Attention, Block  # tests/, this script's folder, is on sys.path
     from anycapture import CaptureError, Record, distributed
-
-    class Attention(nn.Module):
-        def __init__(self, dim: int = 8, heads: int = 2) -> None:
-            super().__init__()
-            self.heads = heads
-            self.qkv = nn.Linear(dim, dim * 3)
-            self.proj = nn.Linear(dim, dim)
-
-        def forward(self, x: Any) -> Any:
-            b, n, d = x.shape
-            q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-            attn = (q @ k.transpose(-2, -1) * (d // self.heads) ** -0.5).softmax(-1)
-            return self.proj((attn @ v).transpose(1, 2).reshape(b, n, d))
-
-    class Block(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.attn = Attention()
-
-        def forward(self, x: Any) -> Any:
-            return x + self.attn(x)
 
     dist.init_process_group("gloo")
     rank = dist.get_rank()

@@ -10,7 +10,7 @@ import pytest
 
 import anycapture
 from anycapture import BackendUnavailableError, get_local
-from anycapture._backends import preferred
+from anycapture._backends import KINDS, can, get_backend, preferred, require
 
 
 def test_backends_lists_what_runs_here() -> None:
@@ -31,6 +31,36 @@ def test_forcing_an_unknown_backend_is_a_clear_error(monkeypatch: pytest.MonkeyP
     with pytest.raises(BackendUnavailableError):
         get_local.activate()
     get_local.deactivate()
+
+
+def test_each_backend_declares_what_it_can_do() -> None:
+    """Every backend in the table declares its capabilities and why it cannot run; the selector and can() read them."""
+    assert list(KINDS) == [info.name for info in anycapture.backend_info()]
+    for name, kind in KINDS.items():
+        assert kind.name == name
+        assert isinstance(kind.sees_assignments, bool)
+        assert isinstance(kind.can_edit, bool)
+        assert kind.why_not() == {info.name: info.reason for info in anycapture.backend_info()}[name]
+        assert can(name, "sees_assignments") == kind.sees_assignments
+        assert can(name, "can_edit") == kind.can_edit
+        if not kind.why_not():
+            assert get_backend(name).name == name
+    assert not can(None, "can_edit")
+    assert not can("nonsense", "sees_assignments")
+
+
+@pytest.mark.skipif("monitoring" not in anycapture.backends(), reason="sys.monitoring needs Python 3.12+")
+def test_a_capability_the_forced_backend_lacks_names_the_one_that_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """require() under ANYCAPTURE_BACKEND=monitoring names the backend that can, and why it is not used."""
+    monkeypatch.setenv("ANYCAPTURE_BACKEND", "monitoring")
+    with pytest.raises(BackendUnavailableError) as raised:
+        require("can_edit", "edit()")
+    assert str(raised.value) == (
+        "edit() needs the 'bytecode' backend, which rewrites the function's code; it cannot be used here: "
+        "ANYCAPTURE_BACKEND='monitoring' forces another backend. sys.monitoring only sees returns."
+    )
+    monkeypatch.setenv("ANYCAPTURE_BACKEND", "bytecode")
+    require("sees_assignments", "get_local(..., when='each')")  # no error
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="monitoring exists on 3.12+")

@@ -458,12 +458,15 @@ def test_a_bound_method_captures_only_its_own_objects_calls(backend: str, option
 
 
 def test_a_classmethod_bound_to_its_class_captures_every_call(backend: str) -> None:
+    """A classmethod given bound to its class captures its calls through that class and through subclasses."""
     with capture(Counted.make, "made") as cap:
         Counted.make(1), Sub.make(2)
     assert cap["Counted.make.made"] == [2, 3]
 
 
 def test_a_bound_method_whose_object_never_called_it_is_reported(backend: str) -> None:
+    """A bound method whose own object never called it is reported as never run, even though another object's call
+    ran."""
     first, second = Layer(), Layer()
     with pytest.warns(CaptureWarning, match=r"Layer\.forward \(bound to 1 Layer object\) never ran"):
         with capture(second.forward, "attn") as cap:
@@ -551,6 +554,7 @@ def test_a_bound_method_whose_calls_cannot_be_told_apart_is_refused() -> None:
 
 
 def test_a_result_does_not_keep_the_bound_object_alive(backend: str) -> None:
+    """A block's result keeps the values of a bound method's calls but not the object the method was bound to."""
     import gc
     import weakref
 
@@ -565,6 +569,8 @@ def test_a_result_does_not_keep_the_bound_object_alive(backend: str) -> None:
 
 
 def test_bound_methods_of_one_function_with_other_names_are_refused() -> None:
+    """One function given bound to two objects, or bound and unbound, with different variable names is refused with a
+    TypeError; with the same names it captures both objects."""
     first, second = Layer(), Layer()
     with pytest.raises(TypeError, match=r"bound to an object and again .* with other variable names \(attn / hidden\)"):
         capture({first.forward: "attn", second.forward: "hidden"})

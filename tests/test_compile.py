@@ -355,7 +355,8 @@ def test_dynamo_settings_of_the_function_are_left_alone(backend: str) -> None:
 def test_private_dynamo_api_missing_degrades_to_one_warning(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a torch without the dynamo internals used, capture still begins and records uncompiled
     calls, with one warning that names torch.compile, and never an exception."""
-    from anycapture import _compile, _engine
+    from anycapture import _engine
+    from anycapture._backends import _compile
 
     model, args = _model("top")
     expected_out, attn = _eager(model, args)

@@ -9,7 +9,6 @@ the asynchrony itself. ``tests/test_cuda.py`` checks the real thing where a GPU 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +27,14 @@ from anycapture import (  # noqa: E402
 )
 
 
-@pytest.fixture
-def async_cpu(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """CPU tensors take the asynchronous path, with torch.cpu's stand-in streams and events."""
-    monkeypatch.setitem(_copies.ASYNC_DEVICE_TYPES, "cpu", "cpu")
-    yield
-    get_local.deactivate()
-    get_local.clear()
-    get_local.set_size(None)
-
-
 def scale(x: Any) -> Any:
     y = x * 2
     return y
 
 
 def test_get_local_values_are_pending_until_read_through_the_cache(async_cpu: None) -> None:
+    """A value copied without blocking is a Pending in get_local's live list until read through get_local.cache, which
+    puts the arrays in place."""
     get_local("y")(scale)
     get_local.activate()
     x = torch.arange(6.0).reshape(2, 3)
@@ -63,6 +54,7 @@ def test_get_local_values_are_pending_until_read_through_the_cache(async_cpu: No
 
 
 def test_bounded_cache_gives_ready_values(async_cpu: None) -> None:
+    """A bounded get_local store keeps the newest values, as arrays ready to use."""
     get_local("y")(scale)
     get_local.activate(max_size=2)
     for i in range(4):
@@ -92,6 +84,7 @@ def test_the_value_is_the_one_at_capture_even_if_changed_in_place_later(async_cp
     ],
 )
 def test_numpy_dtypes_match_the_blocking_path(async_cpu: None, dtype: Any, expected: Any) -> None:
+    """Each tensor dtype arrives as the numpy dtype the blocking copy would give."""
     get_local("y")(scale)
     get_local.activate()
     scale(torch.arange(4).to(dtype))
@@ -101,6 +94,8 @@ def test_numpy_dtypes_match_the_blocking_path(async_cpu: None, dtype: Any, expec
 
 
 def test_conjugate_and_negative_views_are_materialised(async_cpu: None) -> None:
+    """A conjugate view is copied with its conjugation applied, as numpy.conj of the original."""
+
     def view(z: Any) -> Any:
         c = z.conj()
         return c
@@ -115,6 +110,8 @@ def test_conjugate_and_negative_views_are_materialised(async_cpu: None) -> None:
 
 
 def test_capture_block_readers_wait_for_copies(async_cpu: None) -> None:
+    """A block's keys, records and stack wait for copies in flight, tensors nested in a dict included."""
+
     def layer(x: Any) -> Any:
         attn = x.softmax(-1)
         stats = {"max": attn.max(), "shape": tuple(attn.shape)}
@@ -134,6 +131,7 @@ def test_capture_block_readers_wait_for_copies(async_cpu: None) -> None:
 
 
 def test_values_tensor_with_device_cpu_gives_host_tensors(async_cpu: None) -> None:
+    """values='tensor' with device='cpu' gives a detached CPU tensor."""
     with capture(scale, "y", values="tensor", device="cpu") as cap:
         scale(torch.ones(2, requires_grad=True))
     (value,) = cap["scale.y"]
@@ -144,6 +142,8 @@ def test_values_tensor_with_device_cpu_gives_host_tensors(async_cpu: None) -> No
 
 
 def test_a_sink_writes_values_copied_without_blocking(async_cpu: None, tmp_path: Path) -> None:
+    """A block streaming values='tensor' to a sink writes the values copied without blocking, read back equal by
+    open_captures."""
     pytest.importorskip("safetensors")
     with capture(scale, "y", values="tensor", sink=tmp_path / "caps"):
         for i in range(3):

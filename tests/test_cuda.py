@@ -36,6 +36,7 @@ def active() -> Iterator[None]:
 
 
 def test_values_arrive_in_pinned_memory_and_equal_the_blocking_copy(active: None) -> None:
+    """A CUDA value is copied into pinned host memory while the call returns, and reads equal to the blocking copy."""
     x = torch.randn(512, 512, device="cuda")
     scale(x)
     values = get_local.cache["scale.y"]
@@ -71,6 +72,8 @@ def test_capturing_does_not_synchronise_the_device(active: None) -> None:
 
 
 def test_a_later_in_place_change_does_not_reach_the_value(active: None) -> None:
+    """An in-place change to the returned tensor after the call, while its copy is still queued, does not reach the
+    captured value."""
     x = torch.randn(2048, 2048, device="cuda")
     for _ in range(20):  # keep the device busy, so the copy is still queued when the change is
         x = x @ x / 2048
@@ -81,6 +84,7 @@ def test_a_later_in_place_change_does_not_reach_the_value(active: None) -> None:
 
 
 def test_bfloat16_and_capture_blocks() -> None:
+    """A bfloat16 CUDA tensor captured by a block arrives as a float32 array of the same values."""
     x = torch.randn(64, 64, device="cuda", dtype=torch.bfloat16)
     with capture(scale, "y") as cap:
         scale(x)

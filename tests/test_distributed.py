@@ -135,7 +135,7 @@ def test_torchrun_gather_brings_every_rank_to_rank_0(job: Path) -> None:
     assert [(r[0], r[2], r[3], r[5]) for r in first["gathered"]] == [
         (rank, path, call, "Tensor") for rank in (0, 1) for call, path in enumerate(paths)
     ]
-    assert {r[1] for r in first["gathered"]} == {"main.<locals>.Attention.forward.attn"}
+    assert {r[1] for r in first["gathered"]} == {"Attention.forward.attn"}
     with np.load(job / "gathered.npz") as gathered:
         values = [gathered[f"arr_{i}"] for i in range(4)]
     for rank in (0, 1):

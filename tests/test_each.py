@@ -178,6 +178,9 @@ def test_clear_errors() -> None:
 
 
 def test_mixed_modes_on_one_variable_are_refused(backend: str) -> None:
+    """Decorating a variable already captured with when='return' again with when='each' raises a ValueError saying
+    so."""
+
     def f(x: int) -> int:
         y = x
         return y

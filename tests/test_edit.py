@@ -43,6 +43,7 @@ def test_edit_changes_what_the_rest_of_the_function_uses(rewriting: str) -> None
 
 
 def test_one_site_needs_no_at(rewriting: str) -> None:
+    """A variable assigned at one site only is edited without at=."""
     with edit(single, "y", lambda y: 0):
         assert single(5) == 0
 
@@ -107,6 +108,7 @@ def test_edits_compose_and_restore_in_any_order(rewriting: str) -> None:
 
 
 def test_code_is_restored_when_the_block_raises(rewriting: str) -> None:
+    """An exception raised inside an edit block propagates and the function's original code is restored."""
     original = scores.__code__
     with pytest.raises(KeyError), edit(scores, "attn", lambda v: 0.0, at=1):
         raise KeyError("x")
@@ -122,6 +124,8 @@ def test_edit_under_capture_of_the_final_value(rewriting: str) -> None:
 
 
 def test_bad_arguments() -> None:
+    """edit() refuses a non-callable fn, a path= without model=, an at= past the assignments, an argument name and an
+    unknown variable, each with its own error."""
     with pytest.raises(TypeError, match="fn must be callable"):
         edit(scores, "attn", 3, at=0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="give model= as well"):

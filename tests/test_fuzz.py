@@ -42,50 +42,91 @@ class Ctx:
 
 # ANYCAPTURE_FUZZ_EXAMPLES=N runs N examples per test instead (a longer run than CI's).
 RETURN_EXAMPLES = int(os.environ.get("ANYCAPTURE_FUZZ_EXAMPLES", "60"))
+EACH_EXAMPLES = int(os.environ.get("ANYCAPTURE_FUZZ_EXAMPLES", "40"))
 
 
 def _expr(draw: Any) -> str:
     return str(draw(st.sampled_from(["x", "x + 1", "len(NAMES)", "7", "x * 2", "[x]"])))
 
 
+def _fresh(draw: Any) -> str:
+    """An expression that makes a new object each time, so a tracer sees every assignment."""
+    return str(draw(st.sampled_from(["[x]", "[x + 1]", "(x, 7)", "[len(NAMES)]", "Box(x)"])))
+
+
+class Box:
+    """A fresh object per assignment, compared by content."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Box) and other.value == self.value
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @st.composite
-def blocks(draw: Any, depth: int = 0) -> list[str]:
-    """A list of source lines (indented relatively) forming a block."""
+def programs(draw: Any, each: bool, depth: int = 0) -> list[str]:
+    """A list of source lines (indented relatively) forming a block over the names a, b and c.
+
+    ``each=False`` draws values from a few plain expressions, for the captures at returns.
+    ``each=True`` makes every assignment bind a new object, so that an opcode tracer sees it, and
+    adds augmented, unpacking and walrus assignments, while loops and ``with ... as`` targets.
+    """
+    value = _fresh if each else _expr
     lines: list[str] = []
     for _ in range(draw(st.integers(1, 3))):
         kinds = ["assign", "assign", "return", "del"]
+        if each:
+            kinds += ["aug", "unpack", "walrus"]
         if depth < 2:
             kinds += ["if", "for", "try", "with", "closure"]
+            if each:
+                kinds.append("while")
         kind = draw(st.sampled_from(kinds))
-        name = draw(st.sampled_from(NAMES))
+        name, other = draw(st.permutations(NAMES))[:2]
+
+        def inner() -> list[str]:
+            return ["    " + line for line in draw(programs(each, depth + 1))]
+
         if kind == "assign":
-            lines.append(f"{name} = {_expr(draw)}")
+            lines.append(f"{name} = {value(draw)}")
+        elif kind == "aug":
+            lines.append(f"{name} = (x,); {name} += (1,)")
+        elif kind == "unpack":
+            lines.append(f"{name}, {other} = {value(draw)}, {value(draw)}")
+        elif kind == "walrus":
+            lines.append(f"if ({name} := {value(draw)}): pass")
         elif kind == "return":
             lines.append(f"if x % {draw(st.integers(2, 4))} == 0: return {draw(st.sampled_from(['x', '-1']))}")
         elif kind == "del":
-            lines.append(f"{name} = 0; del {name}")
+            lines.append(f"{name} = {'[0]' if each else '0'}; del {name}")
         elif kind == "if":
             lines.append(f"if x > {draw(st.integers(0, 4))}:")
-            lines += ["    " + line for line in draw(blocks(depth + 1))]
+            lines += inner()
             lines.append("else:")
-            lines += ["    " + line for line in draw(blocks(depth + 1))]
+            lines += inner()
         elif kind == "for":
-            lines.append(f"for {name} in range(x % 3):")
-            lines += ["    " + line for line in draw(blocks(depth + 1))]
+            lines.append(f"for {name} in {'map(Box, range(x % 3))' if each else 'range(x % 3)'}:")
+            lines += inner()
+        elif kind == "while":
+            lines += ["n = 0", "while n < x % 3:", "    n += 1"]
+            lines += inner()
         elif kind == "try":
             lines.append("try:")
-            lines += ["    " + line for line in draw(blocks(depth + 1))]
+            lines += inner()
             lines.append(f"    if x == {draw(st.integers(0, 5))}: raise KeyError(x)")
             lines.append(f"except KeyError as {name}:")
-            lines += ["    " + line for line in draw(blocks(depth + 1))]
+            lines += inner()
             lines.append("finally:")
-            lines += ["    " + line for line in draw(blocks(depth + 1))]
+            lines += inner()
         elif kind == "with":
-            lines.append("with Ctx():")
-            lines += ["    " + line for line in draw(blocks(depth + 1))]
+            lines.append(f"with Ctx() as {name}:" if each else "with Ctx():")
+            lines += inner()
             lines.append(f"    if x == {draw(st.integers(0, 5))}: raise ValueError(x)")
         else:  # a closure reading a variable makes it a cell variable
-            lines.append(f"{name} = x")
+            lines.append(f"{name} = {value(draw) if each else 'x'}")
             lines.append(f"inner = lambda: {name}")
     return lines
 
@@ -113,7 +154,7 @@ def _ground_truth(func: types.FunctionType, x: int) -> tuple[Any, dict[str, Any]
 
 @pytest.mark.parametrize("how", ["get_local", "capture", "both"])
 @settings(max_examples=RETURN_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=blocks())
+@given(body=programs(each=False))
 def test_generated_functions_capture_what_the_frame_holds(backend: str, how: str, body: list[str]) -> None:
     """For generated functions, the captured final values equal the frame's at every return:
     through get_local (a sink per variable), a capture block (all of a call's values in one
@@ -151,79 +192,6 @@ def test_generated_functions_capture_what_the_frame_holds(backend: str, how: str
 
 
 # -- when="each": every assignment, against an opcode-tracing ground truth ---------------------
-
-EACH_EXAMPLES = int(os.environ.get("ANYCAPTURE_FUZZ_EXAMPLES", "40"))
-
-
-def _fresh(draw: Any) -> str:
-    """An expression that makes a new object each time, so a tracer sees every assignment."""
-    return str(draw(st.sampled_from(["[x]", "[x + 1]", "(x, 7)", "[len(NAMES)]", "Box(x)"])))
-
-
-class Box:
-    """A fresh object per assignment, compared by content."""
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Box) and other.value == self.value
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-@st.composite
-def each_blocks(draw: Any, depth: int = 0) -> list[str]:
-    """Source lines where every assignment to a, b, c binds a new object."""
-    lines: list[str] = []
-    for _ in range(draw(st.integers(1, 3))):
-        kinds = ["assign", "assign", "aug", "unpack", "walrus", "return", "del"]
-        if depth < 2:
-            kinds += ["if", "for", "while", "try", "with", "closure"]
-        kind = draw(st.sampled_from(kinds))
-        name, other = draw(st.permutations(NAMES))[:2]
-        if kind == "assign":
-            lines.append(f"{name} = {_fresh(draw)}")
-        elif kind == "aug":
-            lines.append(f"{name} = (x,); {name} += (1,)")
-        elif kind == "unpack":
-            lines.append(f"{name}, {other} = {_fresh(draw)}, {_fresh(draw)}")
-        elif kind == "walrus":
-            lines.append(f"if ({name} := {_fresh(draw)}): pass")
-        elif kind == "return":
-            lines.append(f"if x % {draw(st.integers(2, 4))} == 0: return {draw(st.sampled_from(['x', '-1']))}")
-        elif kind == "del":
-            lines.append(f"{name} = [0]; del {name}")
-        elif kind == "if":
-            lines.append(f"if x > {draw(st.integers(0, 4))}:")
-            lines += ["    " + line for line in draw(each_blocks(depth + 1))]
-            lines.append("else:")
-            lines += ["    " + line for line in draw(each_blocks(depth + 1))]
-        elif kind == "for":
-            lines.append(f"for {name} in map(Box, range(x % 3)):")
-            lines += ["    " + line for line in draw(each_blocks(depth + 1))]
-        elif kind == "while":
-            lines.append("n = 0")
-            lines.append("while n < x % 3:")
-            lines.append("    n += 1")
-            lines += ["    " + line for line in draw(each_blocks(depth + 1))]
-        elif kind == "try":
-            lines.append("try:")
-            lines += ["    " + line for line in draw(each_blocks(depth + 1))]
-            lines.append(f"    if x == {draw(st.integers(0, 5))}: raise KeyError(x)")
-            lines.append(f"except KeyError as {name}:")
-            lines += ["    " + line for line in draw(each_blocks(depth + 1))]
-            lines.append("finally:")
-            lines += ["    " + line for line in draw(each_blocks(depth + 1))]
-        elif kind == "with":
-            lines.append(f"with Ctx() as {name}:")
-            lines += ["    " + line for line in draw(each_blocks(depth + 1))]
-            lines.append(f"    if x == {draw(st.integers(0, 5))}: raise ValueError(x)")
-        else:  # a closure reading a variable makes it a cell variable
-            lines.append(f"{name} = {_fresh(draw)}")
-            lines.append(f"inner = lambda: {name}")
-    return lines
-
 
 _UNSET = object()
 
@@ -323,7 +291,7 @@ def _in_line_order(assigned: list[tuple[str, Any, int | None]]) -> list[tuple[st
 
 
 @settings(max_examples=EACH_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=each_blocks())
+@given(body=programs(each=True))
 def test_each_assignment_is_captured_as_a_tracer_sees_it(backend: str, body: list[str]) -> None:
     """when='each' records exactly the assignments an opcode tracer sees, with their lines."""
     if backend != "bytecode":

@@ -9,48 +9,7 @@ import pytest
 from anycapture import CaptureWarning, capture
 
 torch = pytest.importorskip("torch")
-nn = torch.nn
-
-
-class Attention(nn.Module):
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(dim, dim * 3)
-        self.proj = nn.Linear(dim, dim)
-
-    def forward(self, x: Any) -> Any:
-        b, n, d = x.shape
-        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        attn = q @ k.transpose(-2, -1) * (d // self.heads) ** -0.5
-        attn = attn.softmax(dim=-1)
-        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, d))
-
-
-class Block(nn.Module):
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(dim)
-        self.attn = Attention(dim, heads)
-        self.mlp = nn.Sequential(nn.Linear(dim, dim * 2), nn.GELU(), nn.Linear(dim * 2, dim))
-
-    def forward(self, x: Any) -> Any:
-        x = x + self.attn(self.norm(x))
-        return x + self.mlp(x)
-
-
-class TinyViT(nn.Module):
-    """A cls token, 3 blocks, a linear head: enough for gradient x attention relevance."""
-
-    def __init__(self, dim: int = 16, heads: int = 2, depth: int = 3, classes: int = 5) -> None:
-        super().__init__()
-        self.cls = nn.Parameter(torch.randn(1, 1, dim))
-        self.blocks = nn.Sequential(*[Block(dim, heads) for _ in range(depth)])
-        self.head = nn.Linear(dim, classes)
-
-    def forward(self, tokens: Any) -> Any:
-        x = torch.cat([self.cls.expand(tokens.shape[0], -1, -1), tokens], dim=1)
-        return self.head(self.blocks(x)[:, 0])
+from _toys import Attention, TinyViT  # noqa: E402  (after torch: a Python without it skips)
 
 
 def _model() -> Any:

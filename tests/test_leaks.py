@@ -31,6 +31,7 @@ def _dead(ref: weakref.ref[Any]) -> bool:
 
 
 def test_get_local_clear_releases_values(active: str) -> None:
+    """get_local.clear() lets the values the cache held be freed."""
     func = make_function()
     get_local("held")(func)
     value_ref = weakref.ref(func(True))
@@ -69,6 +70,7 @@ def test_dropping_a_block_frees_its_values_without_the_garbage_collector(backend
 
 
 def test_capture_clear_releases_values(backend: str) -> None:
+    """A block's clear() lets the values it held be freed."""
     func = make_function()
     with capture(func, "held", values="raw") as cap:
         value_ref = weakref.ref(func(False))

@@ -104,6 +104,8 @@ def test_a_reduce_that_slices_does_not_keep_the_whole_map_alive(backend: str, va
 
 
 def test_compact_copies_only_views_of_larger_memory() -> None:
+    """compact() copies a tensor or array view that holds a small part of larger memory, in containers too and in the
+    autograd graph, and keeps anything else as it is."""
     from anycapture._values import compact
 
     full = torch.arange(24.0).reshape(2, 3, 4)

@@ -181,7 +181,7 @@ def test_demo_finds_unfused_attention_and_names_what_it_cannot_draw(
     with pytest.raises(_demo.DemoError, match=r"not \[heads, tokens, tokens\] over 1 prefix token\(s\) and a 0x0"):
         monkeypatch.setattr(timm, "create_model", lambda *a, **k: _without_grid(unfused(*a, **k)))
         model = _demo.load_timm(str(checkpoint), "vit_small_patch16_224", lambda line: None)
-        _demo.timm_part(tmp_path / "again", model, "vit_small_patch16_224", None, lambda line: None)
+        _demo.timm_part(tmp_path / "again", model, "vit_small_patch16_224", None, lambda line: None, [])
 
 
 def _without_grid(model: Any) -> Any:

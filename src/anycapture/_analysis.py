@@ -22,7 +22,7 @@ from typing import Any, TypeGuard
 from bytecode import Bytecode
 from bytecode.instr import CellVar, FreeVar, Instr, Label, TryBegin, TryEnd
 
-from ._functions import Site
+from ._records import Site
 
 __all__ = [
     "Site",

@@ -245,7 +245,7 @@ def _into(scores: Any, other: Any, apply: Callable[[Any, Any], Any]) -> Any:
     """``apply(scores, other)`` in place, on ``scores`` broadcast first when ``other`` is wider."""
     import torch
 
-    shape = torch.broadcast_shapes(scores.shape, other.shape)  # type: ignore[no-untyped-call]
+    shape = torch.broadcast_shapes(scores.shape, other.shape)  # type: ignore[no-untyped-call, unused-ignore]  # typed only where torch is installed
     if shape != scores.shape:
         scores = scores.expand(shape).clone()
     return apply(scores, other)
@@ -469,6 +469,8 @@ class AttentionCapture(Capture):
             number = next(self._calls)
             self._seen = number + 1
             path = self._path_from_stack(caller) if self.model is not None else None
+            if self._streams_rows and self._stream(call, path, number):
+                return
             value = self._probabilities(call, shared)
             self._file(self._attention_records, KEY, "attn", value, _LABEL, path, number)
         except Exception as exc:
@@ -486,12 +488,24 @@ class AttentionCapture(Capture):
         shared.append((wanted, probs))
         return probs
 
-    def _reduce_rows(self, call: _Call, reduce: RowwiseReduce) -> Any:
-        """The row-wise reduce applied chunk by chunk, its results joined along its row axis."""
+    def _stream(self, call: _Call, path: str | None, number: int) -> bool:
+        """With ``sink=``: send a map of more than one chunk of rows to the writer a chunk at a time
+        (``Writer.write_rows``), so the whole map is never held; whether it was sent that way."""
+        total = len(_rows(self._queries, call.query.size(-2)))
+        if total <= _chunk_rows(call, self._chunk):
+            return False  # one chunk: written whole, as a record of one tensor
+        reduce = self._rowwise
+        if reduce is None:
+            parts, axis = attention_chunks(call, self._queries, self._chunk), -2
+        else:
+            parts, axis = (compact(part) for _, part in self._reduced_chunks(call, reduce)), reduce.dim
+        self._file_rows(KEY, "attn", parts, total, axis, _LABEL, path, number)
+        return True
+
+    def _reduced_chunks(self, call: _Call, reduce: RowwiseReduce) -> Any:
+        """``(axis, reduce(chunk))`` for each chunk of rows, checked to keep the chunk's rows on that axis."""
         import torch
 
-        out = None
-        done = total = 0
         for chunk in attention_chunks(call, self._queries, self._chunk):
             part = reduce.fn(chunk)
             rows = chunk.size(-2)
@@ -504,6 +518,16 @@ class AttentionCapture(Capture):
                     f"does not keep the chunk's {rows} query row(s) along dim={reduce.dim}; give "
                     "rowwise(fn, dim=<the axis of the rows in fn's result>)"
                 )
+            del chunk  # the part may be a view of it; the chunk itself is not needed
+            yield axis, part
+            del part  # before the next chunk is made
+
+    def _reduce_rows(self, call: _Call, reduce: RowwiseReduce) -> Any:
+        """The row-wise reduce applied chunk by chunk, its results joined along its row axis."""
+        out = None
+        done = total = 0
+        for axis, part in self._reduced_chunks(call, reduce):
+            rows = part.size(axis)
             if out is None:
                 total = len(_rows(self._queries, call.query.size(-2)))
                 if rows == total:
@@ -512,7 +536,7 @@ class AttentionCapture(Capture):
                 out = part.new_empty((*part.shape[:axis], total, *part.shape[axis + 1 :]))
             out.narrow(axis, done, rows).copy_(part)
             done += rows
-            del chunk, part  # before the next chunk is made
+            del part  # before the next chunk is made
         return reduce.fn(_assemble(call, self._queries, self._chunk)) if out is None else out
 
     def _failed(self, exc: BaseException) -> None:
@@ -546,7 +570,8 @@ def capture_attention(
     so outputs are bit-identical; the probabilities are computed beside it (before dropout). With
     ``model=``, each record carries the path of the module that called the kernel. Other options
     are those of :func:`anycapture.capture`; ``sink="folder/"`` streams the maps to disk as
-    :func:`anycapture.capture` does (docs/scale.md). Several blocks may be active at once: each
+    :func:`anycapture.capture` does (docs/scale.md), a map of more than one chunk of rows a chunk at
+    a time (row parts of one record: it is never held whole). Several blocks may be active at once: each
     receives every call made while it is active.
 
     Long sequences (docs/capture.md, "Decoder LLMs"): ``queries=`` keeps only some query rows (an

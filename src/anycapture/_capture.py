@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import functools
 import inspect
 import itertools
@@ -19,9 +18,9 @@ from threading import get_ident
 from typing import Any, Literal, NamedTuple
 
 from . import _engine
-from ._backends import preferred, require_rewriting
+from ._backends import can, preferred, require
 from ._copies import any_pending, resolve
-from ._errors import CaptureError, CaptureWarning
+from ._errors import _PACKAGE_DIR, CaptureError, CaptureWarning
 from ._functions import (
     bound_object,
     check_varnames,
@@ -31,6 +30,7 @@ from ._functions import (
     resolve_function,
     select_sites,
 )
+from ._records import _no_paths, check_selection, selects
 from ._store import check_max_size
 from ._values import PLAIN_TYPES, Converter, compact, make_converter
 from .recipes import Recipe, recipe_hints
@@ -386,7 +386,7 @@ class _Dispatcher:
         # in file_each), so that ``assignment`` counts all of the call's assignments to the name.
         each = {name: (None, self._each_sink(name), True) for name in each_names} if each_names else None
         backend = _engine.attach(func, self, {}, (watched, self._collector(watched)), each=each)
-        if each and backend != "bytecode":
+        if each and not can(backend, "sees_assignments"):
             _engine.detach(func, self)
             raise CaptureError(
                 f"capturing every assignment in {self.label} needs the 'bytecode' backend, which could not "
@@ -515,7 +515,7 @@ class _Dispatcher:
             return
         if self._calls:  # when="each": the call has ended
             frame = sys._getframe(1)
-            if frame.f_code.co_filename.startswith(_engine._PACKAGE_DIR):  # read from the frame by a hook
+            if frame.f_code.co_filename.startswith(_PACKAGE_DIR):  # read from the frame by a hook
                 frame = frame.f_back  # type: ignore[assignment]
             self._calls.pop(id(frame), None)
         context = self._context
@@ -1190,11 +1190,7 @@ class Capture(Mapping[str, list[Any]]):
         if self._processing:
             value = self._process(key, value)
         if self._writer is not None:
-            meta = {"key": key, "name": name, "function": label, "path": path, "call": call, "thread": get_ident()}
-            meta.update(order=order, line=line, site=site, assignment=assignment)
-            if self._block is not None:
-                meta["block"] = self._block
-            self._writer._put(meta, value)
+            self._writer._put(self._meta(key, name, label, path, call, order, line, site, assignment), value)
             return
         slot = self._gradients.get(order) if self._track_grads else None
         if slot is not None:
@@ -1202,6 +1198,41 @@ class Capture(Mapping[str, list[Any]]):
         if records.maxlen is not None and len(records) == records.maxlen and self._gradients:
             self._gradients.pop(records[0].order, None)  # the record max_size drops, and its gradient
         records.append(Record(key, name, value, label, path, call, get_ident(), order, line, site, assignment))
+
+    def _meta(
+        self,
+        key: str,
+        name: str,
+        label: str,
+        path: str | None,
+        call: int,
+        order: int,
+        line: int | None = None,
+        site: int | None = None,
+        assignment: int | None = None,
+    ) -> dict[str, Any]:
+        """A record's metadata as the writer of ``sink=`` stores it."""
+        meta = {"key": key, "name": name, "function": label, "path": path, "call": call, "thread": get_ident()}
+        meta.update(order=order, line=line, site=site, assignment=assignment)
+        if self._block is not None:
+            meta["block"] = self._block
+        return meta
+
+    @property
+    def _streams_rows(self) -> bool:
+        """Whether a value made in parts along one axis can go to the sink a part at a time: a sink,
+        and nothing that needs the whole value (a reduce, a collate_fn, gradients)."""
+        return self._writer is not None and self._reduce is None and not self._custom and not self._track_grads
+
+    def _file_rows(
+        self, key: str, name: str, parts: Any, rows: int, axis: int, label: str, path: str | None, call: int
+    ) -> None:
+        """File one record whose value comes in ``parts`` along ``axis`` straight to the sink, each part
+        converted (``values=``) on its own: the whole value is never held (see ``Writer.write_rows``)."""
+        meta = self._meta(key, name, label, path, call, next(self._order))
+        convert = self._convert
+        converted = parts if convert is None else (convert(part) for part in parts)
+        self._writer._put_rows(meta, converted, rows, axis)
 
     def _watch_gradient(self, key: str, value: Any, order: int) -> None:
         """Keep the gradient that reaches ``value`` in backward, under its record's order."""
@@ -1455,52 +1486,6 @@ def _ready(record: Record) -> Record:
     return record if value is record.value else record._replace(value=value)
 
 
-def selects(record: Any, pattern: str, name: str | None) -> bool:
-    """Whether ``record`` (in memory or on disk) has variable or key ``name`` and a module path
-    matching the glob ``pattern`` (``"*"`` also keeps records without a path)."""
-    return (name is None or name in (record.name, record.key)) and (
-        pattern == "*" or (record.path is not None and fnmatch.fnmatchcase(record.path, pattern))
-    )
-
-
-def _no_paths(model: Any = ..., api: str = "capture") -> str:
-    """Why ``by_path()`` found no module path among the records it selected (``model``: the
-    block's ``model=``; left out for a folder, which does not say whether one was given)."""
-    if model is ...:
-        return (
-            "by_path(): the records selected have no module path: the capture had no model=, or these calls "
-            "ran for no module of it; read them by key (folder[key], folder.records)"
-        )
-    if model is None:
-        return (
-            f"by_path(): the records selected have no module path: give {api}(..., model=<the root nn.Module>) "
-            "so that each record knows its layer (or read them by key: cap[key], cap.records)"
-        )
-    return (
-        "by_path(): none of the calls selected ran for a module of the model= given (their records have no "
-        "module path); read them by key (cap[key], cap.records), or give the model that holds those modules"
-    )
-
-
-def check_selection(records: Sequence[Any], pattern: str, name: str | None, known: Iterable[str] | None = None) -> None:
-    """Raise when no record in ``records`` was selected because of a mistake: a ``name`` that is
-    none of the ``known`` variables and keys (those a block asked for; by default, those of the
-    records), or a variable name given as the pattern (``select`` takes the pattern first)."""
-    if known is None:
-        if not records:
-            return
-        names = {record.name for record in records} | {record.key for record in records}
-    else:
-        names = set(known)
-    if name is not None and name not in names:
-        raise KeyError(f"nothing was captured as {name!r}; the variables and keys captured: {sorted(names)}")
-    if name is None and pattern in names:
-        raise ValueError(
-            f"{pattern!r} is a captured variable, and no module path matches it: select(pattern, name) takes the "
-            f"module path pattern first; use select(name={pattern!r}) or select('*', {pattern!r})"
-        )
-
-
 def _describe(record: Record) -> str:
     return f"{record.path or record.function} call {record.call}"
 
@@ -1566,7 +1551,8 @@ def _normalise_targets(
         func = resolve_function(obj, names, "capture")
         if not any(hints):  # the function a recipe names, given by name or object: the recipe's hints too
             hints = recipe_hints(func)
-        bound_to = bound_object(obj, func, "capture")  # a method bound to one object: its calls alone
+        # a method bound to one object: its calls alone
+        bound_to = bound_object(obj, func, _engine.original_code(func), "capture")
         objects = None if bound_to is None else (bound_to,)
         if func in merged:
             known, known_hints, known_objects = merged[func]
@@ -1691,7 +1677,7 @@ def capture(
     targets = _normalise_targets(target, varnames)
     sites = None
     if when == "each":
-        require_rewriting("capture(..., when='each')")
+        require("sees_assignments", "capture(..., when='each')")
         sites = [
             {
                 name: select_sites(func, _engine.original_code(func), name, at, line, "capture(when='each')")

@@ -28,6 +28,8 @@ import threading
 import weakref
 from typing import Any
 
+from ._errors import warn_once
+
 __all__ = ["Pending", "any_pending", "copy_to_host", "resolve", "start_host_copy"]
 
 # Device types whose tensors are copied asynchronously, and the torch module with their Stream,
@@ -130,8 +132,6 @@ def copy_to_host(tensor: Any, *, numpy: bool) -> Pending | None:
     try:
         return start_host_copy(tensor, numpy=numpy)
     except Exception as exc:
-        from ._engine import warn_once
-
         warn_once(
             _copy_failures,
             type(exc),

@@ -3,9 +3,11 @@
 A capture folder holds ``index.json`` and shards ``shard-00000.safetensors``, ``shard-00001...``.
 Each shard is an ordinary safetensors file: its tensors are named by record number (``"17"``) and
 its ``__metadata__`` holds one entry, ``"anycapture"``, the JSON of its records (key, variable,
-function, module path, call, thread, order, ...; small scalars are stored there as values). The
-index lists the complete shards; it is replaced atomically whenever a shard is written and at every
-flush, so a job that dies leaves a folder whose listed shards are all complete and readable.
+function, module path, call, thread, order, ...; small scalars are stored there as values). A
+record too big to hold is stored in row parts, tensors ``"17.0"``, ``"17.512"``, ... whose entries
+say their ``rows: [start, stop]`` (format version 2), which the reader joins back. The index lists
+the complete shards; it is replaced atomically whenever a shard is written and at every flush, so
+a job that dies leaves a folder whose listed shards are all complete and readable.
 
 Under torchrun (a rank known from ``torch.distributed`` or the ``RANK`` variable), each rank's
 writer uses ``<folder>/rank-<r>/``, whose index records the rank, so ranks never share a file; the
@@ -38,14 +40,13 @@ import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from ._capture import _no_paths, check_selection, selects
 from ._copies import Pending, copy_to_host
-from ._engine import warn_once
-from ._errors import CaptureError, CaptureWarning
+from ._errors import CaptureError, CaptureWarning, warn_once
+from ._records import _no_paths, check_selection, selects
 
 __all__ = [
     "FORMAT",
@@ -59,7 +60,8 @@ __all__ = [
 ]
 
 FORMAT = "anycapture.captures"
-VERSION = 1
+VERSION = 2  # the newest format version this reads; a folder without row parts is written as version 1
+_PLAIN_VERSION = 1  # a folder whose records are all whole (see Writer.write_rows)
 INDEX = "index.json"
 _METADATA_KEY = "anycapture"
 _SHARD_NAME = re.compile(r"shard-\d{5,}\.safetensors")
@@ -156,9 +158,36 @@ class _Queue:
 
     def get(self) -> Any:
         item = self._items.get()
-        if not self._room.qsize():
-            self._room.put(None)  # wakes a put waiting for room
+        self.wake()
         return item
+
+    def wake(self) -> None:
+        """Wake a caller waiting for room (in put(), or wait_room())."""
+        if not self._room.qsize():
+            self._room.put(None)
+
+    def wait_room(self) -> None:
+        """Wait until wake() (or at most 0.1 s: the caller checks again)."""
+        with contextlib.suppress(queue.Empty):
+            self._room.get(timeout=0.1)
+
+
+class _Part:
+    """A queue item: rows ``start:stop`` (of ``rows``, along ``axis``) of the record streamed as ``stream``.
+
+    ``value`` is ``_ABORT`` when the stream ended before its last rows (see ``Writer._put_rows``).
+    """
+
+    __slots__ = ("axis", "meta", "nbytes", "rows", "start", "stop", "stream", "value")
+
+    def __init__(
+        self, stream: int, meta: dict[str, Any], start: int, stop: int, rows: int, axis: int, value: Any, nbytes: int
+    ) -> None:
+        self.stream, self.meta, self.start, self.stop = stream, meta, start, stop
+        self.rows, self.axis, self.value, self.nbytes = rows, axis, value, nbytes
+
+
+_ABORT = object()
 
 
 class _Shard:
@@ -166,7 +195,9 @@ class _Shard:
 
     def __init__(self) -> None:
         self.tensors: dict[str, Any] = {}
-        self.entries: list[str] = []  # each record's JSON
+        self.entries: list[str] = []  # each record's JSON (or a row part's: see Writer.write_rows)
+        self.finished = 0  # records whose last entry is in this shard: what the index counts once it is listed
+        self.parts = False  # whether it holds row parts (then the file says format version 2)
         self.json = 0  # their length
         self.nbytes = 0
         self.torch = False  # whether any tensor is a torch tensor (then the shard is written by torch)
@@ -336,7 +367,9 @@ class Writer:
 
     ``write()`` puts a record on a bounded queue and returns; a daemon thread converts values and
     writes shards of about ``shard_bytes``. When ``queue_size`` records wait, ``write()`` blocks
-    until the thread catches up (back-pressure: nothing is dropped). ``flush()`` returns when every
+    until the thread catches up (back-pressure: nothing is dropped). ``write_rows()`` writes a value
+    given in parts along one axis (a map bigger than memory, a chunk of rows at a time), at most
+    ``queue_bytes`` of its parts waiting. ``flush()`` returns when every
     record written so far is on disk; ``close()`` flushes and stops the thread (it also runs at
     interpreter exit for a writer left open).
 
@@ -368,9 +401,12 @@ class Writer:
         shard_bytes: int = 256 << 20,
         queue_size: int = 64,
         rank: int | Literal["auto"] | None = "auto",
+        queue_bytes: int = 128 << 20,
     ) -> None:
         if isinstance(shard_bytes, bool) or not isinstance(shard_bytes, int) or shard_bytes < 1:
             raise ValueError(f"shard_bytes must be a positive int; got {shard_bytes!r}")
+        if isinstance(queue_bytes, bool) or not isinstance(queue_bytes, int) or queue_bytes < 1:
+            raise ValueError(f"queue_bytes must be a positive int (bytes of row parts waiting); got {queue_bytes!r}")
         if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
             raise ValueError(
                 f"queue_size must be a positive int (unbounded queues cannot push back); got {queue_size!r}"
@@ -386,6 +422,7 @@ class Writer:
             _check_rank_parent(self.folder, self._launch)
             self.folder = self.folder / f"rank-{self.rank}"
         self.shard_bytes = shard_bytes
+        self.queue_bytes = queue_bytes
         _check_new_folder(self.folder)
         made = not self.folder.exists()
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -409,6 +446,17 @@ class Writer:
         self._reported = False
         self._forked = False  # set in a forked child, where the thread does not exist (see _after_fork_in_child)
         self._dropped = 0  # records written in such a child, dropped there
+        # Row parts (write_rows): the bytes of those queued and not yet stored (the queue counts
+        # items, and a part may be large); a C lock, see _Queue. Counted once a part is queued, so an
+        # interrupt between the two can only undercount (a little more waits), never block for good.
+        self._part_bytes = 0
+        self._bytes_lock = _thread.allocate_lock()
+        self._streams = itertools.count()
+        # Owned by the writer thread: each record being streamed, by stream, with its number
+        # (None once it was skipped); numbers of records whose stream stopped before its end.
+        self._open: dict[int, int | None] = {}
+        self._abandoned: list[int] = []
+        self._version = _PLAIN_VERSION
         self._blocks = itertools.count()  # capture blocks that wrote here (see Capture.__enter__)
         # Held while the writer thread runs (it releases it as it ends): is_alive() and join() with a
         # C lock, where threading.Thread.start() waits on an Event an interrupt can leave locked.
@@ -491,6 +539,90 @@ class Writer:
             # writer thread waits for it. If it cannot start, the writer thread copies it as it is.
             value = copy_to_host(value, numpy=False) or value
         self._queue.put((meta, value), self._running.locked)
+
+    def write_rows(self, meta: Mapping[str, Any], parts: Iterable[Any], rows: int, axis: int = -2) -> None:
+        """Write one record whose value comes in parts along ``axis``, without ever holding it whole.
+
+        ``parts`` yields arrays or tensors that, joined along ``axis`` in order, make the value (a
+        map of ``rows`` query rows, a chunk of rows at a time); each is queued as it comes and
+        stored as a row part of the record (``rows: [start, stop]`` in the folder: see
+        docs/scale.md). Readers join the parts back: the record reads as one value, and
+        ``CaptureFolder.load(record, rows=slice(...))`` reads only the parts it needs. Parts
+        waiting in the queue hold at most ``queue_bytes`` (one part always passes): this call
+        blocks until the writer thread has stored earlier ones. ``meta`` is as for :meth:`write`.
+        If ``parts`` raises, or gives other than ``rows`` rows, the record is dropped (the folder
+        lists it as abandoned) and the error propagates.
+
+        Example::
+
+            with Writer("captures/") as writer:
+                writer.write_rows({"key": "big"}, (numpy.ones((2, 1000, 8)) for _ in range(3)), rows=3000)
+            open_captures("captures/").load(open_captures("captures/").records[0], rows=slice(-1, None))
+        """
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            raise ValueError(f"rows must be the record's number of rows along axis, an int >= 1; got {rows!r}")
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"axis must be an int (the axis the parts are joined along); got {axis!r}")
+        self._put_rows(_checked_meta(meta), parts, rows, axis)
+
+    def _put_rows(self, meta: dict[str, Any], parts: Iterable[Any], rows: int, axis: int) -> None:
+        """``write_rows()`` for metadata made by anycapture (a capture block)."""
+        stream = next(self._streams)
+        start = 0
+        shape: tuple[int, ...] | None = None
+        torch = sys.modules.get("torch")
+        try:
+            for value in parts:
+                if self._failure is not None and "failed" not in self._warned:
+                    self._warn_failed()
+                if self._closed:
+                    raise CaptureError(
+                        f"the writer for {str(self.folder)!r} is closed; records can no longer be written"
+                    )
+                if self._forked:
+                    if start == 0:
+                        self._drop_in_child()
+                    start = rows
+                    continue
+                dims = tuple(getattr(value, "shape", ()))
+                if shape is None:
+                    if not -len(dims) <= axis < len(dims):
+                        raise ValueError(
+                            f"write_rows() got a part of shape {dims}, which has no axis {axis}; give parts with "
+                            "that axis, or axis= the axis they are joined along"
+                        )
+                    axis %= len(dims)
+                    shape = dims[:axis] + dims[axis + 1 :]
+                if dims[:axis] + dims[axis + 1 :] != shape or len(dims) != len(shape) + 1:
+                    raise ValueError(
+                        f"write_rows() got parts of shapes that do not join along axis {axis}: {dims} after "
+                        f"parts of {shape[:axis]} x rows x {shape[axis:]}"
+                    )
+                count = dims[axis]
+                if start + count > rows:
+                    raise ValueError(f"write_rows() got more than the rows={rows} it was told along axis {axis}")
+                if count == 0:
+                    continue
+                nbytes = int(getattr(value, "nbytes", 0))
+                if torch is not None and isinstance(value, torch.Tensor):
+                    nbytes = value.numel() * value.element_size()
+                    value = copy_to_host(value, numpy=False) or value
+                # Back-pressure in bytes: a part waits while earlier ones hold queue_bytes.
+                while self._part_bytes > 0 and self._part_bytes + nbytes > self.queue_bytes and self._running.locked():
+                    self._queue.wait_room()
+                self._queue.put(
+                    _Part(stream, meta, start, start + count, rows, axis, value, nbytes), self._running.locked
+                )
+                with self._bytes_lock:
+                    self._part_bytes += nbytes
+                del value  # the queue holds the part; this frame must not keep it alive
+                start += count
+            if start != rows:
+                raise ValueError(f"write_rows() was told rows={rows} but its parts gave {start} along axis {axis}")
+        except BaseException:
+            if start and not self._forked and not self._closed:
+                self._queue.put(_Part(stream, meta, start, start, rows, axis, _ABORT, 0), self._running.locked)
+            raise
 
     def flush(self) -> None:
         """Return once every record written so far is on disk and listed in the index.
@@ -611,6 +743,8 @@ class Writer:
         while True:
             item = get()
             if isinstance(item, _Flush):
+                if item.final and item.write:
+                    self._abandon_open()
                 if self._failure is None and item.write:
                     try:
                         if self._shard.entries:
@@ -625,6 +759,9 @@ class Writer:
                     return
                 item.done.release()
                 continue
+            if isinstance(item, _Part):
+                self._take_part(item)
+                continue
             meta, value = item
             del item  # a record's value must not outlive its turn in the queue
             if self._failure is not None:
@@ -635,6 +772,82 @@ class Writer:
             except Exception as exc:
                 self._fail(exc, "while storing a record")
             del meta, value
+
+    def _take_part(self, part: _Part) -> None:
+        try:
+            if self._failure is not None:
+                if part.start == 0:
+                    self._received += 1  # lost: dropped at once, so memory stays bounded
+                return
+            try:
+                self._add_part(part)
+            except Exception as exc:
+                self._fail(exc, "while storing a record")
+        finally:
+            part.value = None  # stored in the shard, or dropped: no longer waiting
+            with self._bytes_lock:
+                self._part_bytes -= part.nbytes
+            self._queue.wake()
+
+    def _abandon_open(self) -> None:
+        """At close: records still being streamed (their writer stopped mid-way) will not end."""
+        for number in self._open.values():
+            if number is not None:
+                self._abandoned.append(number)
+                self._received -= 1
+        self._open.clear()
+
+    def _add_part(self, part: _Part) -> None:
+        """Store one row part of a streamed record in the shard being filled."""
+        if part.value is _ABORT:
+            stopped = self._open.pop(part.stream, None)
+            if stopped is not None:  # some parts are stored: the reader must know to leave them out
+                self._abandoned.append(stopped)
+                self._received -= 1
+            return
+        number = next(self._numbers) if part.start == 0 else self._open.get(part.stream)
+        if part.start == 0:
+            self._received += 1
+            self._open[part.stream] = number
+        if number is None:
+            if part.stop == part.rows:
+                self._open.pop(part.stream, None)
+            return  # an earlier part was skipped: so is the record
+        try:
+            stored = _to_storable(part.value, self._shard.storages)
+            why = _UNSTORABLE_WHY
+        except Exception as exc:
+            stored, why = None, f"could not be copied ({type(exc).__name__}: {exc})"
+        if stored is None:
+            self._skip(part.meta, part.value, why)
+            self._received -= 1
+            self._open[part.stream] = None
+            if part.start:
+                self._abandoned.append(number)
+            if part.stop == part.rows:
+                del self._open[part.stream]
+            return
+        tensor, nbytes, is_torch = stored
+        name = f"{number}.{part.start}"
+        entry: dict[str, Any] = {"meta": part.meta, "n": number, "tensor": name}
+        entry.update(rows=[part.start, part.stop], of=part.rows, axis=part.axis)
+        kind = _kind_of(part.value, is_torch)
+        if kind is not None:
+            entry["type"] = kind
+        shard = self._shard
+        shard.tensors[name] = tensor
+        shard.nbytes += nbytes
+        shard.torch = shard.torch or is_torch
+        shard.parts = True
+        self._version = VERSION
+        text = _record_json(entry)
+        shard.entries.append(text)
+        shard.json += len(text)
+        if part.stop == part.rows:
+            del self._open[part.stream]
+            shard.finished += 1
+        if shard.nbytes >= self.shard_bytes or len(shard.entries) >= _SHARD_RECORDS or shard.json >= _SHARD_JSON:
+            self._write_current()
 
     def _add(self, meta: dict[str, Any], value: Any) -> None:
         if value is _UNSTORABLE:  # refused (and warned about) by write()
@@ -670,6 +883,7 @@ class Writer:
         if stored is not None:
             shard.sources[name] = (len(shard.entries), meta, _described(value))
         shard.entries.append(text)
+        shard.finished += 1
         shard.json += len(text)
         if shard.nbytes >= self.shard_bytes or len(shard.entries) >= _SHARD_RECORDS or shard.json >= _SHARD_JSON:
             self._write_current()
@@ -710,14 +924,15 @@ class Writer:
             return
         self._shards.append({"file": name, "records": len(shard.entries), "bytes": path.stat().st_size})
         try:
-            self._write_index(complete=False, pending=len(shard.entries))
+            self._write_index(complete=False, pending=shard.finished)
         except Exception as exc:
             self._shards.pop()
             self._fail(exc, f"while writing {INDEX}")
 
     @staticmethod
     def _write_file(path: Path, shard: _Shard) -> None:
-        records = f'{{"format": {json.dumps(FORMAT)}, "version": {VERSION}, "records": [{", ".join(shard.entries)}]}}'
+        version = VERSION if shard.parts else _PLAIN_VERSION
+        records = f'{{"format": {json.dumps(FORMAT)}, "version": {version}, "records": [{", ".join(shard.entries)}]}}'
         _write_shard(path, shard.tensors, {_METADATA_KEY: records}, shard.torch)
 
     def _drop_unwritable(self, shard: _Shard) -> bool:
@@ -745,6 +960,7 @@ class Writer:
             self._skip(meta, None, why, described)
         shard.entries = [entry for position, entry in enumerate(shard.entries) if position not in dropped]
         self._received -= len(dropped)
+        shard.finished -= len(dropped)  # whole records only: row parts are never in sources
         return True
 
     def _write_index(self, complete: bool, pending: int = 0) -> None:
@@ -753,12 +969,13 @@ class Writer:
             self.folder / INDEX,
             {
                 "format": FORMAT,
-                "version": VERSION,
+                "version": self._version,
                 **self._launch,
                 "complete": complete,
                 "records": indexed,
                 "skipped": self._skipped,
                 "shards": self._shards,
+                **({"abandoned": self._abandoned} if self._abandoned else {}),
             },
         )
         self._indexed = indexed
@@ -1042,13 +1259,17 @@ class CaptureFolder(Mapping[str, list[Any]]):
         self._kinds: dict[tuple[str, int], str] = {}  # what tensor records were written from (see _kind_of)
         # Each shard's records, by (prefix, name, bytes): a folder opened again while its writer
         # goes on (earlier=, see Capture.stored) reads only the shards written since.
-        self._shards: dict[tuple[str, str, Any], tuple[list[StoredRecord], dict[tuple[str, int], Any], Any]] = {}
+        self._shards: dict[tuple[str, str, Any], tuple[list[StoredRecord], dict[tuple[str, int], Any], Any, Any]] = {}
+        # A record stored in row parts (Writer.write_rows), by (shard of its first part, number):
+        # its row axis and its parts, (start, stop, shard, tensor) in row order.
+        self._pieces: dict[tuple[str, int], tuple[int, list[tuple[int, int, str, str]]]] = {}
         reuse = earlier._shards if earlier is not None and earlier.folder == folder else {}
         parts = _parts(folder, self._check_inside)
         records: list[StoredRecord] = []
         for prefix, rank, index in parts:
             index_path = folder / prefix / INDEX
             found = []
+            all_parts: dict[tuple[str, str], tuple[int, int, int, int]] = {}
             listed: set[Any] = set()
             for shard in index["shards"]:
                 _check_listed(index_path, shard)
@@ -1058,14 +1279,17 @@ class CaptureFolder(Mapping[str, list[Any]]):
                 listed.add(name)
                 known = (prefix, name, shard.get("bytes"))
                 if known in reuse:
-                    shard_records, scalars, kinds = reuse[known]
+                    shard_records, scalars, kinds, row_parts = reuse[known]
                 else:
-                    scalars, kinds = {}, {}
-                    shard_records = self._read_shard(index_path, prefix, rank, shard, scalars, kinds)
-                self._shards[known] = (shard_records, scalars, kinds)
+                    scalars, kinds, row_parts = {}, {}, {}
+                    shard_records = self._read_shard(index_path, prefix, rank, shard, scalars, kinds, row_parts)
+                self._shards[known] = (shard_records, scalars, kinds, row_parts)
                 self._scalars.update(scalars)
                 self._kinds.update(kinds)
+                all_parts.update(row_parts)
                 found += shard_records
+            if all_parts:
+                found = self._join_parts(index_path, index, found, all_parts)
             _check_numbers(index_path, found)
             if len(found) != index["records"]:
                 raise CaptureFileError(
@@ -1112,9 +1336,10 @@ class CaptureFolder(Mapping[str, list[Any]]):
         shard: Any,
         scalars: dict[tuple[str, int], Any],
         kinds: dict[tuple[str, int], str],
+        parts: dict[tuple[str, str], tuple[int, int, int, int]],
     ) -> list[StoredRecord]:
         """The records of one shard the index lists; the values of its scalars go into ``scalars``,
-        what its tensors were written from into ``kinds``."""
+        what its tensors were written from into ``kinds``, its row parts into ``parts``."""
         name = shard["file"]
         path = self.folder / prefix / name
         if not path.is_file():
@@ -1159,7 +1384,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
         records = []
         used: set[str] = set()
         for entry in content["records"]:
-            records.append(self._record(path, prefix + name, rank, entry, tensors, scalars, kinds))
+            records.append(self._record(path, prefix + name, rank, entry, tensors, scalars, kinds, parts))
             if records[-1].tensor is not None:
                 used.add(records[-1].tensor)
         extra = sorted(set(tensors) - used)
@@ -1176,6 +1401,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
         tensors: dict[str, tuple[list[int], str]],
         scalars: dict[tuple[str, int], Any],
         kinds: dict[tuple[str, int], str],
+        parts: dict[tuple[str, str], tuple[int, int, int, int]],
     ) -> StoredRecord:
         try:
             meta = entry["meta"]
@@ -1195,14 +1421,25 @@ class CaptureFolder(Mapping[str, list[Any]]):
                 raise CaptureFileError(
                     f"{str(path)!r}: record {number} names tensor {_shown(tensor)}, which the file lacks"
                 )
-            if tensor != str(number):
-                # The writer names each tensor by its record's number; a record that names
-                # another's tensor would read that record's value.
+            part = _row_part(path, number, entry) if isinstance(entry, dict) and "rows" in entry else None
+            expected = str(number) if part is None else f"{number}.{part[0]}"
+            if tensor != expected:
+                # The writer names each tensor by its record's number (and a part's first row); a
+                # record that names another's tensor would read that record's value.
                 raise CaptureFileError(
-                    f"{str(path)!r}: record {number} names tensor {_shown(tensor)}; its tensor is named {str(number)!r}"
+                    f"{str(path)!r}: record {number} names tensor {_shown(tensor)}; its tensor is named {expected!r}"
                 )
             dims, code = tensors[tensor]
             shape, dtype = tuple(dims), _DTYPE_NAMES.get(code, code)
+            if part is not None:
+                start, stop, of, axis = part
+                if axis >= len(shape) or shape[axis] != stop - start:
+                    raise CaptureFileError(
+                        f"{str(path)!r}: record {number}'s part, rows [{start}, {stop}) along axis {axis}, has a "
+                        f"tensor of shape {list(shape)}; its axis {axis} should hold {stop - start} row(s)"
+                    )
+                shape = (*shape[:axis], of, *shape[axis + 1 :])  # the whole record's
+                parts[shard, tensor] = part
             kind = entry.get("type")
             if kind in ("torch", "numpy.generic"):
                 kinds[shard, number] = kind
@@ -1219,6 +1456,73 @@ class CaptureFolder(Mapping[str, list[Any]]):
         if fields["name"] is None:
             fields["name"] = key
         return StoredRecord(number=number, shape=shape, dtype=dtype, shard=shard, tensor=tensor, rank=rank, **fields)
+
+    def _join_parts(
+        self,
+        index_path: Path,
+        index: dict[str, Any],
+        found: list[StoredRecord],
+        parts: dict[tuple[str, str], tuple[int, int, int, int]],
+    ) -> list[StoredRecord]:
+        """``found`` with each record stored in row parts as one record, where its first part was.
+
+        The parts of a record must agree (key, shape, dtype, axis) and tile its rows with neither
+        gap nor overlap. A record whose last rows are missing is one a running or killed writer
+        had not finished: left out of a folder not ``complete``, an error in one that is. A record
+        the index lists as ``abandoned`` (its stream stopped) is left out.
+        """
+        abandoned = set(index.get("abandoned", ()))
+        groups: dict[int, list[StoredRecord]] = {}
+        joined: list[StoredRecord | list[StoredRecord]] = []
+        for record in found:
+            if record.tensor is None or (record.shard, record.tensor) not in parts:
+                joined.append(record)
+                continue
+            group = groups.get(record.number)
+            if group is None:
+                group = groups[record.number] = []
+                joined.append(group)
+            group.append(record)
+        result = []
+        for item in joined:
+            if isinstance(item, StoredRecord):
+                result.append(item)
+                continue
+            first = item[0]
+            if first.number in abandoned:
+                continue
+            pieces = sorted(((parts[record.shard, record.tensor or ""], record) for record in item), key=_first)
+            axis = pieces[0][0][3]
+            done = 0
+            where = f"{str(index_path)!r}: record {first.number} ({first.key!r})"
+            for (start, stop, of, part_axis), record in pieces:
+                if (record.key, record.shape, record.dtype, part_axis) != (first.key, first.shape, first.dtype, axis):
+                    raise CaptureFileError(
+                        f"{where} has parts that disagree: {_shown(first.key)} {first.shape} {first.dtype} along axis "
+                        f"{axis} in {first.shard}, {_shown(record.key)} {record.shape} {record.dtype} along axis "
+                        f"{part_axis} in {record.shard}; a record's parts are rows of one value"
+                    )
+                if start != done:
+                    problem = "overlap" if start < done else "leave a gap"
+                    raise CaptureFileError(
+                        f"{where} has row parts that {problem}: rows [{start}, {stop}) in {record.shard} after rows "
+                        f"up to {done}; a record's parts cover its {of} rows once each, in order"
+                    )
+                done = stop
+            of = pieces[0][0][2]
+            if done != of:
+                if not index.get("complete"):
+                    continue  # being written when the folder was read, or when its writer was killed
+                raise CaptureFileError(
+                    f"{where} has rows [0, {done}) of its {of} in a folder whose writer closed: the parts of rows "
+                    f"[{done}, {of}) are missing (a shard was removed or changed?)"
+                )
+            self._pieces[first.shard, first.number] = (
+                axis,
+                [(start, stop, record.shard, record.tensor) for (start, stop, _, _), record in pieces],  # type: ignore[misc]
+            )
+            result.append(first)
+        return result
 
     # -- mapping -------------------------------------------------------------------------------
     def __getitem__(self, key: str) -> list[Any]:
@@ -1255,9 +1559,24 @@ class CaptureFolder(Mapping[str, list[Any]]):
             check_selection(records, pattern, name, self._known)
         return selected
 
-    def load(self, record: StoredRecord) -> Any:
-        """The value of one record, read from disk now."""
-        return self._load_many([record])[0]
+    def load(self, record: StoredRecord, *, rows: slice | None = None) -> Any:
+        """The value of one record, read from disk now; with ``rows=``, only those rows.
+
+        ``rows`` is a slice along the record's row axis: the axis its row parts were joined along
+        (a map streamed by ``capture_attention(sink=...)``: the query axis), the second to last
+        for a record written whole. Only the bytes of those rows are read (``rows=slice(-1,
+        None)``: the last token's row of a map bigger than memory).
+        """
+        if rows is None:
+            return self._load_many([record])[0]
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise TypeError(f"rows= takes a slice of consecutive rows (slice(start, stop)); got {rows!r}")
+        if record.shape is None or ((record.shard, record.number) not in self._pieces and len(record.shape) < 2):
+            raise TypeError(
+                f"rows= reads rows of an array or tensor of two axes or more; record {record.number} of "
+                f"{record.key!r} has shape {record.shape}"
+            )
+        return self._load_rows(record, rows)
 
     def by_path(self, name: str | None = None, pattern: str = "*", *, rank: int | None = None) -> dict[str, list[Any]]:
         """``{module path: [values in record order]}`` for variable ``name`` (or key), of one ``rank`` or all."""
@@ -1271,11 +1590,15 @@ class CaptureFolder(Mapping[str, list[Any]]):
             result.setdefault(record.path, []).append(value)  # type: ignore[arg-type]
         return result
 
-    def stack(self, name: str | None = None, pattern: str = "*", *, rank: int | None = None) -> Any:
+    def stack(
+        self, name: str | None = None, pattern: str = "*", *, rank: int | None = None, rows: slice | None = None
+    ) -> Any:
         """The selected values stacked on a new first axis, as one numpy array (or tensor).
 
         Shapes are checked from the headers before any value is read. In a folder of ranks, the
-        values of every rank are stacked (rank 0's first) unless ``rank`` picks one.
+        values of every rank are stacked (rank 0's first) unless ``rank`` picks one. ``rows=`` stacks
+        only those rows of each value, reading nothing else (see :meth:`load`):
+        ``stack("attn", rows=slice(-1, None))`` is what the last token reads in every layer.
         """
         records = self.select(pattern, name, rank=rank)
         if not records:
@@ -1291,7 +1614,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
         if len({record.shape for record in records}) > 1:
             listing = "; ".join(f"{_describe(record)}: {record.shape}" for record in records)
             raise ValueError(f"cannot stack values of different shapes: {listing}")
-        values = self._load_many(records)
+        values = self._load_many(records) if rows is None else [self.load(record, rows=rows) for record in records]
         loaded = sys.modules.get("torch")
         if self.value_mode == "tensor" or (loaded is not None and isinstance(values[0], loaded.Tensor)):
             import torch
@@ -1309,6 +1632,8 @@ class CaptureFolder(Mapping[str, list[Any]]):
         for record in records:
             if record.tensor is None:
                 values[record.shard, record.number] = self._scalars.get((record.shard, record.number))
+            elif (record.shard, record.number) in self._pieces:
+                values[record.shard, record.number] = self._load_rows(record, None)
             else:
                 by_shard.setdefault(record.shard, []).append(record)
         for shard, wanted in by_shard.items():
@@ -1322,6 +1647,47 @@ class CaptureFolder(Mapping[str, list[Any]]):
                 loaded = self._load_shard(self.folder / shard, wanted, self.value_mode == "tensor")
             values.update(((shard, number), value) for number, value in loaded.items())
         return [values[record.shard, record.number] for record in records]
+
+    def _load_rows(self, record: StoredRecord, rows: slice | None) -> Any:
+        """Rows of one record (all of them for ``None``), reading only the parts (and bytes) they lie in."""
+        shape, tensor = record.shape or (), record.tensor or ""  # a record of an array or tensor (see load)
+        whole = (len(shape) - 2, [(0, shape[-2] if len(shape) >= 2 else 0, record.shard, tensor)])
+        axis, pieces = self._pieces.get((record.shard, record.number), whole)
+        start, stop, _ = (rows or slice(None)).indices(shape[axis])
+        stop = max(start, stop)
+        kind = self._kinds.get((record.shard, record.number))
+        tensor_mode = self.value_mode == "tensor" or (self.value_mode == "raw" and kind == "torch")
+        # The parts that hold a wanted row; with none wanted, an empty read of the first gives the shape.
+        wanted = [piece for piece in pieces if max(piece[0], start) < min(piece[1], stop)] or pieces[:1]
+        out: Any = None
+        for first, last, shard, tensor in wanted:
+            low, high = max(first, start), min(last, stop)
+            low, high = (low, high) if low < high else (first, first)
+            try:
+                piece = _read_rows(
+                    self.folder / shard, tensor, record.dtype, tensor_mode, axis, low - first, high - first
+                )
+            except (CaptureError, ImportError):
+                raise
+            except Exception as exc:
+                raise CaptureFileError(
+                    f"{str(self.folder / shard)!r} could not be read (changed since it was opened?): {exc}"
+                ) from exc
+            if len(wanted) == 1:
+                return piece  # one part holds every row asked for
+            if out is None:
+                shape = (*piece.shape[:axis], stop - start, *piece.shape[axis + 1 :])
+                if tensor_mode:
+                    import torch
+
+                    out = torch.empty(shape, dtype=piece.dtype)
+                else:
+                    import numpy
+
+                    out = numpy.empty(shape, dtype=piece.dtype)
+            out[(slice(None),) * axis + (slice(low - start, high - start),)] = piece
+            del piece  # before the next part is read
+        return out
 
     def _load_shard(self, path: Path, records: list[StoredRecord], tensor_mode: bool) -> dict[int, Any]:
         from safetensors import safe_open
@@ -1367,20 +1733,42 @@ def _load_upcast(path: Path, records: list[StoredRecord]) -> dict[int, Any]:
                 f"record {record.number} of {str(path)!r} is {record.dtype}, which numpy cannot hold: install torch "
                 "to read it"
             )
-        values[record.number] = _read_bfloat16(path, record)
+        values[record.number] = _read_bfloat16(path, record.tensor)  # type: ignore[arg-type]
     return values
 
 
-def _read_bfloat16(path: Path, record: StoredRecord) -> Any:
+def _read_rows(path: Path, tensor: str, dtype: str | None, tensor_mode: bool, axis: int, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` along ``axis`` of one tensor of a shard, reading only their bytes where it can.
+
+    As ``_load_shard`` gives values: the stored dtype for tensors, float32 numpy arrays for dtypes
+    numpy lacks."""
+    from safetensors import safe_open
+
+    where = (slice(None),) * axis + (slice(start, stop),)
+    if tensor_mode or dtype in _NUMPY_DTYPES:
+        with safe_open(str(path), framework="pt" if tensor_mode else "np") as file:
+            return file.get_slice(tensor)[where]
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        if dtype != "bfloat16":
+            message = f"{tensor!r} of {str(path)!r} is {dtype}, which numpy cannot hold: install torch to read it"
+            raise ImportError(message) from None
+        return _read_bfloat16(path, tensor)[where]
+    with safe_open(str(path), framework="pt") as file:
+        return file.get_slice(tensor)[where].float().numpy()
+
+
+def _read_bfloat16(path: Path, tensor: str) -> Any:
     """A bfloat16 tensor as a float32 numpy array, without torch: its bytes are a float32's top half."""
     import numpy
 
     with open(path, "rb") as file:
         (size,) = struct.unpack("<Q", file.read(8))
         header = json.loads(file.read(size))
-    start, end = header[record.tensor]["data_offsets"]
+    start, end = header[tensor]["data_offsets"]
     raw = numpy.fromfile(path, dtype="<u2", count=(end - start) // 2, offset=8 + size + start)
-    return (raw.astype("<u4") << 16).view("<f4").reshape(record.shape)
+    return (raw.astype("<u4") << 16).view("<f4").reshape(header[tensor]["shape"])
 
 
 _FIELD_TYPES = tuple((field, str) for field in _META_TEXT) + tuple((field, int) for field in _META_INT)
@@ -1401,6 +1789,29 @@ def _check_listed(index_path: Path, shard: Any) -> None:
             raise CaptureFileError(
                 f"{str(index_path)!r} says shard {shard['file']!r} has {field!r} {_shown(shard[field])}, not an int"
             )
+
+
+def _first(item: tuple[tuple[int, int, int, int], StoredRecord]) -> int:
+    return item[0][0]
+
+
+def _row_part(path: Path, number: int, entry: dict[str, Any]) -> tuple[int, int, int, int]:
+    """``(start, stop, of, axis)`` of a row part's entry (see ``Writer.write_rows``), checked."""
+    rows, of, axis = entry.get("rows"), entry.get("of"), entry.get("axis")
+    if (
+        type(rows) is not list
+        or len(rows) != 2
+        or not all(type(row) is int for row in rows)
+        or type(of) is not int
+        or type(axis) is not int
+        or not 0 <= rows[0] < rows[1] <= of
+        or axis < 0
+    ):
+        raise CaptureFileError(
+            f"{str(path)!r}: record {number} is a row part with rows {_shown(rows)}, of {_shown(of)}, axis "
+            f"{_shown(axis)}; expected rows [start, stop] with 0 <= start < stop <= of, and an axis >= 0"
+        )
+    return rows[0], rows[1], of, axis
 
 
 def _check_numbers(index_path: Path, records: list[StoredRecord]) -> None:
@@ -1508,6 +1919,9 @@ def _read_index(folder: Path, path: Path) -> dict[str, Any]:
     for field, kind in (("skipped", int), ("complete", bool)):
         if field in index and type(index[field]) is not kind:
             raise CaptureFileError(f"{str(path)!r} says {field!r} is {_shown(index[field])}, not a {kind.__name__}")
+    abandoned = index.get("abandoned", [])
+    if type(abandoned) is not list or not all(type(number) is int for number in abandoned):
+        raise CaptureFileError(f"{str(path)!r} says 'abandoned' is {_shown(abandoned)}, not a list of record numbers")
     return index
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _engine
-from ._backends import require_rewriting
+from ._backends import can, require
 from ._capture import Capture, TargetSpec, _reference, check_flag
 from ._errors import CaptureError, CaptureWarning
 from ._functions import (
@@ -77,12 +77,12 @@ class Edit:
     def __enter__(self) -> Edit:
         if self._active:
             raise RuntimeError("this edit block is already active; create a new one instead")
-        require_rewriting("edit()")
+        require("can_edit", "edit()")
         self._layers._begin_paths()
         editors = {(self.name, position): self._edit for position in self.positions}
         try:
             backend = _engine.attach(self.function, self, {}, None, edits=editors)
-            if backend == "bytecode":
+            if can(backend, "can_edit"):
                 self._active = True
                 return self
         except BaseException:  # cut short by an interrupt (Ctrl-C), up to the return: the function as it was
@@ -202,7 +202,7 @@ def edit(
     if path is not None and not isinstance(path, str):
         raise TypeError(f"path= is a glob over module paths such as 'blocks.3.attn'; got {path!r}")
     func, checked = _resolve(target, name, "edit")
-    bound_to = bound_object(target, func, "edit")
+    bound_to = bound_object(target, func, _engine.original_code(func), "edit")
     code = _engine.original_code(func)
     chosen = select_sites(func, code, checked, at, line, "edit()")
     if chosen is None:
@@ -215,7 +215,7 @@ def edit(
                 f"line=: {describe_sites(sites)}"
             )
         chosen = frozenset({sites[0].position})
-    require_rewriting("edit()")
+    require("can_edit", "edit()")
     check_flag("strict", strict)
     return Edit(func, checked, fn, chosen, model=model, path=path, strict=strict, bound_to=bound_to)
 

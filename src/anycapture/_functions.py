@@ -14,9 +14,10 @@ import inspect
 import sys
 import types
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from ._errors import UnknownVariableError
+from ._records import Site
 
 __all__ = [
     "Site",
@@ -171,18 +172,17 @@ def _inner_owner(code: types.CodeType, name: str) -> str | None:
     return None
 
 
-def bound_object(obj: object, func: types.FunctionType, who: str) -> Any:
+def bound_object(obj: object, func: types.FunctionType, code: types.CodeType, who: str) -> Any:
     """The object a bound method ``obj`` (``vit.blocks[3].attn.forward``) is bound to, whose calls of
     ``func`` alone are wanted; None for anything else (a function, a method bound to a class).
+    ``code`` is the code ``func`` runs uncaptured (``_engine.original_code``), not the rewritten code
+    of a block capturing it now.
 
     Its calls are told apart by ``func``'s first parameter, read at returns and assignments: a
     function without one, or that assigns it, is refused.
     """
     if not isinstance(obj, types.MethodType) or isinstance(obj.__self__, type):
         return None
-    from ._engine import original_code  # the engine imports this module
-
-    code = original_code(func)  # not the rewritten code of a block capturing it now
     label = label_of(func)
     instead = "capture the function itself, with model=, and select its records by module path"
     if not code.co_argcount:
@@ -259,15 +259,6 @@ def locate_target(spec: str) -> tuple[str, tuple[str, ...], object]:
             obj = getattr(obj, part)
         return module_name, parts, obj
     raise ImportError(f"cannot import a module for target {spec!r}: " + "; ".join(errors))
-
-
-class Site(NamedTuple):
-    """One place in a function's source where a variable is assigned."""
-
-    position: int  # 0 for the first assignment in source order, 1 for the next, ...
-    line: int | None
-    column: int | None
-    source: str  # that line of source, stripped ("" where the source is not available)
 
 
 WHEN = ("return", "each")

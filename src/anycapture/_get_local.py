@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
 from . import _engine
-from ._backends import Sink, preferred, require_rewriting
+from ._backends import Sink, preferred, require
 from ._errors import BackendUnavailableError
 from ._functions import check_varnames, check_when, key_for, resolve_function, select_sites
 from ._store import CacheView, Store, check_max_size
@@ -226,7 +226,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
                 )
         if each:
             try:
-                require_rewriting("get_local(..., when='each')")
+                require("sees_assignments", "get_local(..., when='each')")
             except BackendUnavailableError as exc:
                 # One function that cannot be captured this way must not stop activate() for all.
                 _engine.warn_once(cls._warned, ("each", label), f"{label}: {exc} Its values are not captured.", None)

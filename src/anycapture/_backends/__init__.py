@@ -1,10 +1,12 @@
 """Choose the capture mechanism, and say why the others were not chosen.
 
-Backends, fastest first (see ``benchmarks/bench_overhead.py``):
+Backends, fastest first (see ``benchmarks/bench_overhead.py``), in the table ``KINDS``:
 
 - ``bytecode``: rewrites the function's code object (3.11-3.13, via the ``bytecode`` package);
 - ``monitoring``: ``sys.monitoring`` ``PY_RETURN`` events on the target code objects (3.12+).
 
+Each declares what it can do (``sees_assignments``, ``can_edit``) and ``why_not()`` it cannot run
+here; callers ask :func:`can` and :func:`require`, never a backend's name.
 ``ANYCAPTURE_BACKEND=<name>`` forces one.
 """
 
@@ -16,23 +18,79 @@ import sys
 from dataclasses import dataclass
 
 from .._errors import BackendUnavailableError
-from ._base import Backend, InstallError, Sink
+from ._base import Backend, BackendKind, Capability, InstallError, Sink
 
 __all__ = [
     "ENV_VAR",
     "Backend",
     "BackendInfo",
+    "BackendKind",
+    "Capability",
     "InstallError",
+    "KINDS",
     "Sink",
     "backend_info",
     "backends",
+    "can",
+    "forced_backend",
     "get_backend",
     "preferred",
-    "require_rewriting",
+    "require",
 ]
 
 ENV_VAR = "ANYCAPTURE_BACKEND"
-_ORDER = ("bytecode", "monitoring")
+
+
+class _Bytecode(BackendKind):
+    """Rewrites the function's code object (3.11-3.13, via the ``bytecode`` package)."""
+
+    name = "bytecode"
+    sees_assignments = True
+    can_edit = True
+    does = "rewrites the function's code"
+
+    @staticmethod
+    def why_not() -> str:
+        if sys.version_info >= (3, 14):
+            return "anycapture's code rewriting is written and tested for CPython 3.11-3.13"
+        if sys.implementation.name != "cpython":
+            return f"code rewriting needs CPython, not {sys.implementation.name}"
+        try:
+            import bytecode  # noqa: F401
+        except ImportError as exc:
+            return f"the 'bytecode' package cannot be imported ({exc})"
+        return ""
+
+    @staticmethod
+    def create() -> Backend:
+        from ._bytecode import BytecodeBackend
+
+        return BytecodeBackend()
+
+
+class _Monitoring(BackendKind):
+    """``sys.monitoring`` ``PY_RETURN`` events on the target code objects (3.12+)."""
+
+    name = "monitoring"
+    sees_assignments = False
+    can_edit = False
+    limits = "sys.monitoring only sees returns"
+
+    @staticmethod
+    def why_not() -> str:
+        if sys.version_info >= (3, 12):
+            return ""
+        return f"sys.monitoring needs Python 3.12 or newer; this is {sys.version.split()[0]}"
+
+    @staticmethod
+    def create() -> Backend:
+        from ._monitoring import MonitoringBackend
+
+        return MonitoringBackend()
+
+
+# Every backend by name, fastest first (the order of preference).
+KINDS: dict[str, type[BackendKind]] = {kind.name: kind for kind in (_Bytecode, _Monitoring)}
 _instances: dict[str, Backend] = {}
 
 
@@ -48,21 +106,10 @@ class BackendInfo:
 @functools.cache
 def _why_not(name: str) -> str:
     """Empty when ``name`` can run here, else the reason it cannot (fixed for the process's life)."""
-    if name == "bytecode":
-        if sys.version_info >= (3, 14):
-            return "anycapture's code rewriting is written and tested for CPython 3.11-3.13"
-        if sys.implementation.name != "cpython":
-            return f"code rewriting needs CPython, not {sys.implementation.name}"
-        try:
-            import bytecode  # noqa: F401
-        except ImportError as exc:
-            return f"the 'bytecode' package cannot be imported ({exc})"
-        return ""
-    if name == "monitoring":
-        if sys.version_info >= (3, 12):
-            return ""
-        return f"sys.monitoring needs Python 3.12 or newer; this is {sys.version.split()[0]}"
-    return f"no backend is called {name!r}; known: {', '.join(_ORDER)}"
+    kind = KINDS.get(name)
+    if kind is None:
+        return f"no backend is called {name!r}; known: {', '.join(KINDS)}"
+    return kind.why_not()
 
 
 def backend_info() -> list[BackendInfo]:
@@ -71,13 +118,13 @@ def backend_info() -> list[BackendInfo]:
     >>> [info.name for info in backend_info()]
     ['bytecode', 'monitoring']
     """
-    return [BackendInfo(name, not _why_not(name), _why_not(name)) for name in _ORDER]
+    return [BackendInfo(name, not _why_not(name), _why_not(name)) for name in KINDS]
 
 
 @functools.cache
 def backends() -> tuple[str, ...]:
     """Names of the backends that can run on this Python, fastest first."""
-    return tuple(name for name in _ORDER if not _why_not(name))
+    return tuple(name for name in KINDS if not _why_not(name))
 
 
 def get_backend(name: str) -> Backend:
@@ -87,16 +134,14 @@ def get_backend(name: str) -> Backend:
         raise BackendUnavailableError(f"backend {name!r} cannot be used: {reason}")
     backend = _instances.get(name)
     if backend is None:
-        if name == "bytecode":
-            from ._bytecode import BytecodeBackend
-
-            backend = BytecodeBackend()
-        else:
-            from ._monitoring import MonitoringBackend
-
-            backend = MonitoringBackend()
-        _instances[name] = backend
+        backend = _instances[name] = KINDS[name].create()
     return backend
+
+
+def can(name: str | None, capability: Capability) -> bool:
+    """Whether the backend called ``name`` (``None``: none attached) has ``capability``."""
+    kind = KINDS.get(name) if name is not None else None
+    return kind is not None and getattr(kind, capability)
 
 
 # os.environ.get runs four Python calls; capture blocks read the variable twice each. Where
@@ -124,12 +169,15 @@ def preferred() -> list[str]:
     return list(backends())
 
 
-def require_rewriting(what: str) -> None:
-    """Raise unless the code-rewriting backend may be used: ``what`` needs it (no other can)."""
+def require(capability: Capability, what: str) -> None:
+    """Raise unless a backend with ``capability`` may be used: ``what`` needs it (no other can)."""
     names = preferred()
-    if "bytecode" not in names:
-        why = _why_not("bytecode") or f"{ENV_VAR}={forced_backend()!r} forces another backend"
-        raise BackendUnavailableError(
-            f"{what} needs the 'bytecode' backend, which rewrites the function's code; it cannot be used "
-            f"here: {why}. sys.monitoring only sees returns."
-        )
+    if any(can(name, capability) for name in names):
+        return
+    able = [kind for kind in KINDS.values() if getattr(kind, capability)]
+    unable = "; ".join(kind.limits for kind in KINDS.values() if kind.limits and not getattr(kind, capability))
+    first = able[0]
+    why = _why_not(first.name) or f"{ENV_VAR}={forced_backend()!r} forces another backend"
+    raise BackendUnavailableError(
+        f"{what} needs the {first.name!r} backend, which {first.does}; it cannot be used here: {why}. {unable}."
+    )

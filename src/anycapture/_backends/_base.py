@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import threading
+import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from types import CodeType, FunctionType
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
-if TYPE_CHECKING:
-    from .._engine import Target
+from .._errors import warn_once
+from .._functions import label_of
 
-__all__ = ["MISSING", "Backend", "InstallError", "Sink"]
+__all__ = [
+    "MISSING",
+    "Backend",
+    "BackendKind",
+    "Capability",
+    "EachSink",
+    "Editor",
+    "InstallError",
+    "Sink",
+    "Target",
+    "Wants",
+]
 
 # Called with a variable's value at a return. Sinks never raise: they are the bound ``append``
 # of a store (a C call, the fast path) or a Python function that catches its own errors.
 Sink = Callable[[Any], Any]
+# Called with a variable's value and the position of the assignment site just run; never raises.
+EachSink = Callable[[Any, int], Any]
+# Called with a variable's value right after an assignment; returns the value the variable gets.
+Editor = Callable[[Any], Any]
 
 
 class _Missing:
@@ -47,3 +67,193 @@ class Backend(Protocol):
     def install(self, target: Target) -> None: ...
 
     def uninstall(self, target: Target) -> None: ...
+
+
+# What a backend may be asked for beyond values at returns, by the name of its flag on BackendKind.
+Capability = Literal["sees_assignments", "can_edit"]
+
+
+class BackendKind:
+    """One backend as the selector knows it before importing it (its module may need packages this
+    Python lacks): its name, what it can do, whether it can run here, and how to make it.
+
+    A new backend is a module with a :class:`Backend` and a subclass of this in the selector's
+    table (``_backends/__init__.py``); nothing else names backends.
+    """
+
+    name: ClassVar[str]
+    sees_assignments: ClassVar[bool]  # reports values after each assignment (when="each")
+    can_edit: ClassVar[bool]  # changes a local variable where it is assigned (edit())
+    # Said where a capability is missing: "needs the 'x' backend, which <does>"; "<limits>." of the others.
+    does: ClassVar[str] = ""
+    limits: ClassVar[str] = ""
+
+    @staticmethod
+    def why_not() -> str:
+        """Empty when this backend can run on this Python, else the reason it cannot."""
+        raise NotImplementedError
+
+    @staticmethod
+    def create() -> Backend:
+        """A new instance of the backend (imports its module); only once ``why_not()`` is empty."""
+        raise NotImplementedError
+
+
+class Wants(NamedTuple):
+    """What one subscriber wants from a function."""
+
+    returns: dict[str, Sink]
+    # (names, collect, packed): at each return, collect(*values of names), MISSING for an unbound
+    # one; packed: collect.append((*values, threading.get_ident())), one tuple (see attach)
+    collect: tuple[tuple[str, ...], Any, bool] | None  # a callable, or an object with append
+    # name -> (positions of the assignment sites wanted, or None for all; sink; whether the sink
+    # takes the site's position as a second argument, or the value alone)
+    each: dict[str, tuple[frozenset[int] | None, Callable[..., Any], bool]]
+    # (name, site position) -> editor
+    edits: dict[tuple[str, int], Editor]
+
+
+class Target:
+    """One function being captured: its original code and what its subscribers want."""
+
+    def __init__(self, func: FunctionType) -> None:
+        self.ref = weakref.ref(func, self._on_collected)  # the function, while it lives
+        self.original_code: CodeType = func.__code__
+        self.label = label_of(func)
+        self.subscriptions: dict[object, Wants] = {}
+        # Every variable read at returns, and its sink there (None: only collectors want it).
+        self.varnames: tuple[str, ...] = ()
+        self.sinks: tuple[Sink | None, ...] = ()
+        # At each return, after the sinks: collect(*values) per collector, its variables given
+        # by index into varnames (packed: collect.append((*values, thread id))). Collectors
+        # report unbound variables themselves.
+        self.collectors: tuple[tuple[tuple[int, ...], Any, bool], ...] = ()
+        # What the instrumented code's layout depends on (not the sinks themselves): a backend
+        # builds code once per shape and reuses it.
+        self.shape: tuple[Any, ...] = ()
+        # After assignments: ((name, site positions or None for all, whether the sink takes the
+        # site), ...) and one sink for each.
+        self.each_plan: tuple[tuple[str, tuple[int, ...] | None, bool], ...] = ()
+        self.each_sinks: tuple[Callable[..., Any], ...] = ()
+        # Edits: ((name, site position), ...) and one editor for each.
+        self.edit_plan: tuple[tuple[str, int], ...] = ()
+        self.editors: tuple[Editor, ...] = ()
+        # What each edit spot does now: read through a stable _engine._EditSpot (an Editor), so
+        # instrumented code the backend keeps for reuse never holds an edit block (or its fn, or
+        # the function itself).
+        self.edit_functions: dict[tuple[str, int], Editor] = {}
+        self.edit_spots: dict[tuple[str, int], Editor] = {}
+        self.backend: Backend | None = None
+        self.installed_code: CodeType | None = None
+        # Per backend, per tuple of names: whatever the backend built once and reuses.
+        self.templates: dict[Any, Any] = {}
+        self.warned: set[object] = set()
+        # The torch.compile guard's state (see _compile): the rewritten code it last told dynamo to
+        # skip, and, while capturing, whether it set dynamo's attributes on the function (None:
+        # nothing done yet; False: the function has dynamo settings of its own, left alone).
+        self.skipped_code: CodeType | None = None
+        self.dynamo_attributes: bool | None = None
+        self.gate: Any = None  # its _compile._Gate, made once (it holds no reference to the function)
+        # When the last subscriber left: (it, what it wanted, the backend, and ANYCAPTURE_BACKEND
+        # as it was when that backend was chosen).
+        # The plan is kept, so that the same subscriber wanting the same again (a loop of capture
+        # blocks) has the backend install it at once, without planning it anew.
+        self.parked: tuple[object, Wants, Backend, str] | None = None
+        self.chosen_under = ""  # ANYCAPTURE_BACKEND when the backend installed now was chosen
+        # True while attach() or detach() changes what is installed: one that an interrupt (Ctrl-C)
+        # cut short is finished by the next detach(), even one for an owner already gone.
+        self.changing = False
+
+    def _on_collected(self, _ref: object, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+        backend = self.backend
+        if backend is not None:
+            try:
+                backend.uninstall(self)
+            except Exception:
+                # At interpreter exit, modules' globals may be gone already (None): the
+                # function is going away with everything else; nothing is left to undo.
+                if not _finalizing():
+                    raise
+            except BaseException:
+                # An interrupt (Ctrl-C) here is lost (Python ignores a callback's exceptions), and
+                # no detach will follow for a dead function: finish now (uninstall is idempotent).
+                with contextlib.suppress(Exception):
+                    backend.uninstall(self)
+                raise
+            self.backend = None
+
+    # -- called from inside the captured function: must never raise ------------------------
+    def missing(self, name: str) -> None:
+        if ("unbound", name) in self.warned:
+            return
+        why = ""
+        with contextlib.suppress(Exception):  # only to explain: it must not fail
+            from .._analysis import comprehension_only
+
+            why = comprehension_only(self.original_code, name)
+        warn_once(
+            self.warned,
+            ("unbound", name),
+            f"{name!r} was not bound when {self.label} returned, so that call recorded no value for it "
+            f"{f'({why}; ' if why else '('}this warning is shown once per function and variable)",
+            stacklevel=3,
+        )
+
+    def failed(self, exc: BaseException) -> None:
+        warn_once(
+            self.warned,
+            "failed",
+            f"capturing from {self.label} failed ({type(exc).__name__}: {exc}); the function itself ran "
+            "unchanged (this warning is shown once per function)",
+            stacklevel=3,
+        )
+
+    def frame_reader(self, index: int) -> Callable[[], None]:
+        """A hook that reads variable ``index`` from the calling frame, if it is bound there.
+
+        Used by the rewriting backend at returns where the variable may be unbound. A call that
+        returns after capture changed (or ended) under it is dropped: the sinks are the current
+        plan's, which need not be the one the running code was built for.
+        """
+        name, shape, target = self.varnames[index], self.shape, self
+
+        def read_frame() -> None:
+            try:
+                if target.shape != shape:
+                    return
+                value = sys._getframe(1).f_locals.get(name, MISSING)
+                sink = target.sinks[index]
+                if value is MISSING:
+                    target.missing(name)
+                elif sink is not None:
+                    sink(value)
+            except Exception as exc:
+                target.failed(exc)
+
+        return read_frame
+
+    def frame_collector(self, position: int) -> Callable[[], None]:
+        """A hook that calls collector ``position`` with its variables read from the calling frame.
+
+        Used by the rewriting backend at returns where one of them may be unbound. A call that
+        returns after capture changed under it goes to the collector the code was built with, as
+        the code's own calls of it do (collectors handle calls of code they no longer use).
+        """
+        shape, target = self.shape, self
+        built = (self.varnames, self.collectors[position])
+
+        def collect_from_frame() -> None:
+            try:
+                names, (indices, collect, packed) = (
+                    (target.varnames, target.collectors[position]) if target.shape == shape else built
+                )
+                local_vars = sys._getframe(1).f_locals
+                values = [local_vars.get(names[i], MISSING) for i in indices]
+                if packed:
+                    collect.append((*values, threading.get_ident()))
+                else:
+                    collect(*values)
+            except Exception as exc:
+                target.failed(exc)
+
+        return collect_from_frame

@@ -13,12 +13,11 @@ import sys
 from collections.abc import Callable
 from threading import get_ident
 from types import CodeType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from bytecode import Bytecode
 from bytecode.instr import CellVar, FreeVar, Instr, Label, TryBegin, TryEnd
 
-from .. import _compile
 from .._analysis import (
     assignment_stores,
     bound_at_returns,
@@ -26,10 +25,8 @@ from .._analysis import (
     site_positions,
     split_superinstructions,
 )
-from ._base import MISSING, InstallError
-
-if TYPE_CHECKING:
-    from .._engine import Target
+from . import _compile
+from ._base import MISSING, InstallError, Target
 
 __all__ = ["BytecodeBackend"]
 

@@ -15,12 +15,9 @@ import sys
 import threading
 from collections.abc import Callable
 from types import CodeType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from ._base import MISSING, InstallError
-
-if TYPE_CHECKING:
-    from .._engine import Target
+from ._base import MISSING, InstallError, Target
 
 __all__ = ["MonitoringBackend"]
 

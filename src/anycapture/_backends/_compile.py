@@ -39,12 +39,12 @@ import sys
 from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any
 
-from ._engine import _PACKAGE_DIR, warn_once
+from .._errors import _PACKAGE_DIR, warn_once
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._engine import Target
+    from ._base import Target
 
 __all__ = ["frame_hook", "installed", "removed"]
 

@@ -1,8 +1,9 @@
-"""Filing directly with ``model=``: a block alone on a method of an ``nn.Module`` class.
+"""capture(..., model=): which calls are filed directly, and the layer paths their records get.
 
-Such a block's calls are filed by the function's own code (one C append of the call's module, values and
-thread) and their layers looked up when the block is read. The records must equal those of the two other
-ways: through ``_Dispatcher.record`` (filing directly turned off) and per call (``max_size=``).
+A block alone on a method of an ``nn.Module`` class files its calls directly: the function's own code
+appends the call's module, values and thread (one C append), and the layers are looked up when the block
+is read. The records must equal those of the two other ways: through ``_Dispatcher.record`` (filing
+directly turned off) and per call (``max_size=``).
 """
 
 from __future__ import annotations
@@ -262,6 +263,7 @@ class Wrapper:
 
 
 def test_a_model_whose_paths_cannot_be_checked_is_indexed_once() -> None:
+    """A model= with named_modules() but no _modules is walked once for all blocks, and its paths are still given."""
     net = Net()
     model = Wrapper(net)
     with torch.no_grad(), capture(Scale.forward, "score", model=model, values="numpy") as cap:
@@ -288,6 +290,8 @@ class Forwarding(nn.Module):
 
 @pytest.mark.parametrize("values", ["raw", "numpy"])
 def test_paths_that_never_check_out_index_the_model_once_per_block(values: str) -> None:
+    """A model whose named_modules() paths never match its own tree is walked at most twice in a block, not once per
+    call."""
     model = Forwarding(Net())
     with torch.no_grad(), capture(Scale.forward, "score", model=model, values=values) as cap:
         for _ in range(10):
@@ -297,6 +301,8 @@ def test_paths_that_never_check_out_index_the_model_once_per_block(values: str) 
 
 
 def test_a_module_outside_the_model_does_not_walk_the_model_after_every_clear() -> None:
+    """A call of a module outside the model gets no path, and walks the model only once more, not again after every
+    clear()."""
     net, outsider = Wrapper(Net()), Scale()
     with torch.no_grad(), capture(Scale.forward, "score", model=net, values="numpy") as cap:
         for _ in range(10):
@@ -308,6 +314,7 @@ def test_a_module_outside_the_model_does_not_walk_the_model_after_every_clear() 
 
 
 def test_by_path_says_why_calls_outside_the_model_have_no_path() -> None:
+    """by_path() on records whose modules are all outside the model raises a ValueError saying so."""
     with torch.no_grad(), capture(Scale.forward, "score", model=Net(), values="raw") as cap:
         Scale()(torch.ones(1))
     with pytest.raises(ValueError, match=r"none of the calls selected ran for a module of the model= given"):

@@ -1,6 +1,6 @@
-"""The short way of a block alone on its function (records made when read) against the per-call way.
+"""Every way a block files its calls gives the same records, as the per-call way does.
 
-A block that alone captures a function, keeps its values in memory without a bound and has one target
+The short way: a block that alone captures a function, keeps its values in memory without a bound and has one target
 files each call on the block's ``_pending`` list and makes the records later (``Capture._settle``).
 ``max_size=`` forces the per-call way, which each test here takes as the reference. The last tests
 are regressions for differences an adversarial review found in the first version of the short way.

@@ -15,7 +15,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from threading import get_ident
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from . import _engine
 from ._backends import can, preferred, require
@@ -30,7 +30,7 @@ from ._functions import (
     resolve_function,
     select_sites,
 )
-from ._records import _no_paths, check_selection, selects
+from ._records import Record, _make_record, _no_paths, check_selection, selects
 from ._store import check_max_size
 from ._values import PLAIN_TYPES, Converter, compact, make_converter
 from .recipes import Recipe, recipe_hints
@@ -43,36 +43,6 @@ _STACK_DEPTH = 24  # callers searched for the layer a plain function ran in
 
 class EmptyCaptureError(CaptureError):
     """With ``strict=True``: a target never ran in the block, or a variable was never bound."""
-
-
-class Record(NamedTuple):
-    """One captured value and where it came from (a named tuple: cheap to make at every call).
-
-    ``path`` is the module path of the ``nn.Module`` the function ran for (its ``self``, or a module
-    passed as its first argument) inside the ``model=`` given to :func:`capture`, e.g.
-    ``"blocks.3.attn"``; ``None`` when there is no such module or no model.
-
-    With ``when="each"``, ``line`` is the source line of the assignment, ``site`` its position
-    among the variable's assignments in source order (as :func:`anycapture.assignments` lists
-    them) and ``assignment`` how many assignments to the variable that call had made before
-    (0 for its first); all three are ``None`` for values captured at returns.
-    """
-
-    key: str
-    name: str
-    value: Any
-    function: str
-    path: str | None
-    call: int
-    thread: int
-    order: int
-    line: int | None = None
-    site: int | None = None
-    assignment: int | None = None
-
-
-# Record(...) runs a Python __new__; tuple.__new__(Record, fields) makes the same record in C.
-_make_record: Any = tuple.__new__
 
 
 class _Recorder:

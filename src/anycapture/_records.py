@@ -7,7 +7,37 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-__all__ = ["Site", "check_selection", "selects"]
+__all__ = ["Record", "Site", "check_selection", "selects"]
+
+
+class Record(NamedTuple):
+    """One captured value and where it came from (a named tuple: cheap to make at every call).
+
+    ``path`` is the module path of the ``nn.Module`` the function ran for (its ``self``, or a module
+    passed as its first argument) inside the ``model=`` given to :func:`capture`, e.g.
+    ``"blocks.3.attn"``; ``None`` when there is no such module or no model.
+
+    With ``when="each"``, ``line`` is the source line of the assignment, ``site`` its position
+    among the variable's assignments in source order (as :func:`anycapture.assignments` lists
+    them) and ``assignment`` how many assignments to the variable that call had made before
+    (0 for its first); all three are ``None`` for values captured at returns.
+    """
+
+    key: str
+    name: str
+    value: Any
+    function: str
+    path: str | None
+    call: int
+    thread: int
+    order: int
+    line: int | None = None
+    site: int | None = None
+    assignment: int | None = None
+
+
+# Record(...) runs a Python __new__; tuple.__new__(Record, fields) makes the same record in C.
+_make_record: Any = tuple.__new__
 
 
 class Site(NamedTuple):

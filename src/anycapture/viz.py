@@ -25,11 +25,48 @@ imports none of them.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeGuard
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._viz_draw import (
+    _DPI,
+    _check_aspect,
+    _check_cmap,
+    _colorbar,
+    _finish,
+    _label_axes,
+    _label_size,
+    _limits,
+    _matplotlib,
+    _new_figure,
+    _outline,
+    _overlay,
+    _panel_size,
+    _pool,
+    _prefix_weights,
+    _show_image,
+    _whole_ticks,
+)
+from ._viz_maps import (
+    _alpha,
+    _array,
+    _check_finite,
+    _grid,
+    _image,
+    _index_hint,
+    _is_int,
+    _labels,
+    _layers,
+    _map2d,
+    _numpy,
+    _positive_int,
+    _prefix,
+    _prefix_names,
+    _shape,
+    _tokens,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -40,436 +77,11 @@ if TYPE_CHECKING:
 
 __all__ = ["grid_to_grid", "head", "heads", "model_view", "rollout", "rollout_overlay"]
 
-_DPI = 120
-_OVERLAY_CMAP = "inferno"
 _MODEL_VIEW_TOKENS = 16  # the most token labels that stay legible beside one panel, enlarged to fit them
 _TOKEN_INCHES = 0.13  # the height of one token label's line in model_view
-_PrefixNames = Sequence[str] | None
 # How an overlay's colours map to weights: 0 to the map's largest, its smallest to largest, 0 to 1,
 # or fixed limits shared by several pictures.
 Scale = Literal["zero", "range", "absolute"] | tuple[float, float]
-_SCALE_NAMES = {"zero": "0 to this map's largest", "range": "this map's smallest to largest", "absolute": "0 to 1"}
-
-
-# -- lazy imports ------------------------------------------------------------------------------
-def _numpy() -> Any:
-    try:
-        import numpy
-    except ImportError as exc:  # pragma: no cover - numpy is present wherever tests run
-        raise ImportError("anycapture.viz needs numpy: pip install numpy matplotlib") from exc
-    return numpy
-
-
-def _matplotlib() -> Any:
-    try:
-        import matplotlib
-    except ImportError as exc:
-        raise ImportError(
-            "anycapture.viz draws with matplotlib, which is not installed: pip install matplotlib"
-        ) from exc
-    return matplotlib
-
-
-def _new_figure(**kwargs: Any) -> Figure:
-    # A bare Figure (no pyplot): no global state, no GUI backend; savefig renders with Agg.
-    _matplotlib()
-    from matplotlib.figure import Figure
-
-    return Figure(**kwargs)
-
-
-# -- converting and checking inputs ------------------------------------------------------------
-def _is_tensor(value: Any) -> bool:
-    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
-
-
-def _array(value: Any, what: str) -> Any:
-    """``value`` (numpy array, torch tensor, nested lists) as a float64 numpy array."""
-    np = _numpy()
-    if _is_tensor(value):
-        value = value.detach().float().cpu().numpy()
-    elif isinstance(value, list | tuple) and any(_is_tensor(item) for item in value):
-        value = [_array(item, what) for item in value]
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"{what} must be a numpy array or torch tensor of numbers; got {type(value).__name__} "
-            f"that numpy cannot read as numbers ({exc})"
-        ) from exc
-
-
-def _shape(arr: Any) -> str:
-    return str(tuple(int(n) for n in arr.shape))
-
-
-def _index_hint(name: str, extra_dims: int) -> str:
-    return f"{name}[{', '.join(['0'] * extra_dims)}]"
-
-
-def _map2d(value: Any, func: str) -> Any:
-    """One [queries, keys] map, or an error that says what to select."""
-    arr = _array(value, "attn")
-    if arr.ndim == 2:
-        if 0 in arr.shape:
-            raise ValueError(f"{func}() got an empty attention map of shape {_shape(arr)}")
-        return arr
-    if arr.ndim > 2:
-        extra = arr.ndim - 2
-        what = {1: "a head", 2: "a batch item and head"}.get(extra, "a layer, batch item and head")
-        raise ValueError(
-            f"{func}() needs a 2-D [queries, keys] map; got shape {_shape(arr)}: select {what} first, "
-            f"e.g. {_index_hint('attn', extra)}"
-            + (", or average the heads with attn.mean(0)" if extra == 1 else "")
-            + (" (or draw every head with heads(attn))" if extra == 1 and func == "head" else "")
-        )
-    raise ValueError(
-        f"{func}() needs a 2-D [queries, keys] map; got shape {_shape(arr)}: pass the whole matrix, "
-        "or make a single row 2-D with attn[None, :]"
-    )
-
-
-def _check_finite(arr: Any, func: str, axes: Sequence[str]) -> None:
-    """Refuse NaN and infinities, which would spread through a product of maps (all NaN) or a colour scale."""
-    np = _numpy()
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        where = ", ".join(f"{axis} {int(i)}" for axis, i in zip(axes, np.argwhere(bad)[0], strict=False))
-        raise ValueError(
-            f"{func}() got maps holding NaN or infinity ({int(bad.sum())} value(s); the first at {where}): a query "
-            "whose keys are all masked out (a padding token) has a NaN row, as in PyTorch. Keep the real tokens "
-            "(e.g. maps[..., :n, :n] for the first n), or replace the NaN with numpy.nan_to_num(maps)"
-        )
-
-
-def _layers(attentions: Any, func: str, *, square: bool) -> Any:
-    """A whole model's maps as one [layers, heads, queries, keys] array."""
-    np = _numpy()
-    if isinstance(attentions, list | tuple):
-        if not attentions:
-            raise ValueError(f"{func}() got an empty list of attention maps: pass one [heads, T, T] map per layer")
-        maps: list[Any] = []
-        for i, item in enumerate(attentions):
-            arr = _array(item, f"attentions[{i}]")
-            if arr.ndim == 4 and arr.shape[0] == 1:
-                arr = arr[0]
-            if arr.ndim == 4:
-                raise ValueError(
-                    f"{func}() needs one image or sequence; layer {i} has shape {_shape(arr)}, a batch of "
-                    f"{arr.shape[0]}: select one item, e.g. [a[0] for a in attentions]"
-                )
-            if arr.ndim != 3:
-                raise ValueError(
-                    f"{func}() needs one [heads, queries, keys] (or [1, heads, queries, keys]) map per layer; "
-                    f"layer {i} has shape {_shape(arr)}"
-                    + (": add a heads axis, e.g. [a[None] for a in attentions]" if arr.ndim == 2 else "")
-                )
-            if maps and arr.shape != maps[0].shape:
-                raise ValueError(
-                    f"{func}() needs maps of one shape in every layer; layer 0 has {_shape(maps[0])}, "
-                    f"layer {i} has {_shape(arr)}"
-                )
-            maps.append(arr)
-        stacked = np.stack(maps)
-    else:
-        stacked = _array(attentions, "attentions")
-        if stacked.ndim == 5:
-            if stacked.shape[1] != 1:
-                raise ValueError(
-                    f"{func}() needs one image or sequence; got shape {_shape(stacked)}, read as [layers, batch, "
-                    f"heads, queries, keys] with a batch of {stacked.shape[1]}: select one item, "
-                    "e.g. attentions[:, 0]"
-                )
-            stacked = stacked[:, 0]
-        elif stacked.ndim == 3:
-            raise ValueError(
-                f"{func}() needs [layers, heads, queries, keys]; got shape {_shape(stacked)}, which has no heads "
-                "axis: if the heads are already fused, add one with attentions[:, None]"
-            )
-        elif stacked.ndim != 4:
-            raise ValueError(
-                f"{func}() needs [layers, heads, queries, keys] or [layers, 1, heads, queries, keys], "
-                f"or a list of [heads, queries, keys] maps; got shape {_shape(stacked)}"
-            )
-    if 0 in stacked.shape:
-        raise ValueError(f"{func}() got empty attention maps of shape {_shape(stacked)}")
-    if square and stacked.shape[-1] != stacked.shape[-2]:
-        raise ValueError(
-            f"{func}() needs square [tokens, tokens] self-attention maps; got {stacked.shape[-2]} queries and "
-            f"{stacked.shape[-1]} keys (layers x heads x queries x keys = {_shape(stacked)})"
-        )
-    return stacked
-
-
-def _tokens(tokens: Any, count: int, func: str, what: str, name: str = "tokens") -> list[str] | None:
-    """Labels as strings safe for matplotlib, or an error naming the length expected."""
-    if tokens is None:
-        return None
-    if isinstance(tokens, str):
-        raise TypeError(
-            f"{func}() needs {name} as a list of strings, one per token; got the string {tokens[:40]!r}: "
-            "split it first, e.g. tokens=text.split() or tokenizer.convert_ids_to_tokens(ids)"
-        )
-    try:
-        labels = [str(token) for token in tokens]
-    except TypeError as exc:
-        raise TypeError(f"{func}() needs {name} as a list of strings; got {type(tokens).__name__}") from exc
-    if len(labels) != count:
-        raise ValueError(f"{func}() got {len(labels)} {name} for {what}: pass exactly {count}, one per token")
-    # A '$' pair would start matplotlib's mathtext; tokens are plain text.
-    return [label.replace("$", r"\$") for label in labels]
-
-
-def _is_int(value: Any) -> TypeGuard[int]:
-    """A Python or numpy integer, or a 0-d integer array or tensor (``.argmax()``'s result), not a
-    bool: what ``int()`` takes as it is."""
-    if isinstance(value, numbers.Integral):
-        return not isinstance(value, bool)
-    dtype = getattr(value, "dtype", None)
-    if getattr(value, "ndim", None) != 0 or dtype is None:
-        return False
-    if _is_tensor(value):
-        return not (value.is_floating_point() or value.is_complex() or str(dtype) == "torch.bool")
-    return getattr(dtype, "kind", "") in ("i", "u")
-
-
-def _positive_int(value: Any, name: str, func: str) -> int:
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{func}() needs {name} as a positive int; got {value!r}")
-    return int(value)
-
-
-def _alpha(value: Any, func: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{func}() needs alpha between 0 (image only) and 1 (attention only); got {value!r}")
-    return float(value)
-
-
-def _check_cmap(cmap: str | Colormap, func: str) -> None:
-    if isinstance(cmap, str) and cmap not in _matplotlib().colormaps:
-        raise ValueError(
-            f"{func}() got an unknown cmap {cmap!r}: use a matplotlib colormap name such as "
-            "'viridis', 'magma', 'Blues' or 'gray', or a Colormap object"
-        )
-
-
-def _image(image: Any, func: str) -> Any:
-    """An H x W x 3 float image with values in [0, 1]."""
-    np = _numpy()
-    if type(image).__module__.startswith("PIL") and hasattr(image, "convert"):
-        image = np.asarray(image.convert("RGB"))
-    elif _is_tensor(image):
-        image = image.detach().cpu()
-        image = (image if str(image.dtype) == "torch.uint8" else image.float()).numpy()
-    arr = np.asarray(image)
-    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3, 4):
-        arr = arr.transpose(1, 2, 0)  # a torch-style [channels, H, W] image
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=-1)
-    if arr.ndim != 3 or arr.shape[-1] not in (3, 4) or 0 in arr.shape:
-        raise ValueError(
-            f"{func}() needs image as H x W x 3 (uint8, or float in [0, 1]) or a PIL image; got shape "
-            f"{_shape(arr)}: a [3, H, W] tensor or an H x W grey image works too; select one image of a batch"
-        )
-    arr = arr[..., :3]
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float64) / 255.0
-    if not np.issubdtype(arr.dtype, np.integer) and not np.issubdtype(arr.dtype, np.floating):
-        raise TypeError(f"{func}() needs image values as uint8 or float numbers; got dtype {arr.dtype}")
-    integers = np.issubdtype(arr.dtype, np.integer)
-    arr = arr.astype(np.float64)
-    low, high = float(np.nanmin(arr)), float(np.nanmax(arr))
-    if integers:
-        if low < 0 or high > 255:
-            raise ValueError(f"{func}() needs integer image values in 0..255; got {low:g}..{high:g}")
-        return arr / 255.0
-    if low < -1e-3 or high > 1 + 1e-3:
-        raise ValueError(
-            f"{func}() needs float image values in [0, 1]; got {low:.3g}..{high:.3g}: undo the model's "
-            "normalisation first (image * std + mean), or pass the uint8 image"
-        )
-    return np.clip(arr, 0.0, 1.0)
-
-
-def _grid(patches: int, total: int, prefix: int, grid: Any, func: str) -> tuple[int, int]:
-    """The (rows, cols) of the patch grid, given or inferred, checked against the token count."""
-    if grid is None:
-        side = math.isqrt(patches)
-        if side * side == patches and patches > 0:
-            return side, side
-        shapes = [(r, patches // r) for r in range(1, patches + 1) if patches % r == 0]
-        near = sorted(shapes, key=lambda rc: abs(rc[0] - rc[1]))[:2]
-        hint = ", ".join(f"grid={rc}" for rc in near)
-        other = [p for p in range(0, min(total, 17)) if p != prefix and math.isqrt(total - p) ** 2 == total - p]
-        message = (
-            f"{func}() cannot infer the patch grid: {total} tokens less prefix={prefix} leave {patches} patches, "
-            f"not a square number; pass grid=(rows, cols)"
-        )
-        if near:
-            message += f", e.g. {hint}"
-        if other:
-            p = min(other, key=lambda p: abs(p - prefix))
-            side = math.isqrt(total - p)
-            message += f"; or check prefix: prefix={p} would leave {side}x{side} patches"
-        raise ValueError(message)
-    if not isinstance(grid, tuple | list) or len(grid) != 2 or not all(_is_int(n) and n > 0 for n in grid):
-        raise ValueError(f"{func}() needs grid as (rows, cols) of positive ints; got {grid!r}")
-    rows, cols = int(grid[0]), int(grid[1])
-    if rows * cols != patches:
-        raise ValueError(
-            f"{func}() got grid={tuple(grid)!r} ({rows * cols} patches), but the map has {total} tokens and "
-            f"prefix={prefix}, so {patches} patches: fix grid or prefix"
-        )
-    return rows, cols
-
-
-def _prefix(prefix: Any, total: int, func: str) -> int:
-    if not _is_int(prefix) or not 0 <= prefix < total:
-        raise ValueError(
-            f"{func}() needs prefix, the number of tokens before the patches (CLS, registers, distillation), "
-            f"as an int from 0 to {total - 1}; got {prefix!r}"
-        )
-    return int(prefix)
-
-
-def _prefix_names(names: _PrefixNames, prefix: int, func: str) -> list[str]:
-    if names is None:
-        return ["CLS", *(f"prefix {i}" for i in range(1, prefix))] if prefix else []
-    labels = _tokens(names, prefix, func, f"prefix={prefix}", name="prefix_names")
-    return labels or []
-
-
-def _resize(values: Any, height: int, width: int) -> Any:
-    """A [rows, cols] grid resized to [height, width]: bilinear with Pillow, else nearest neighbour."""
-    np = _numpy()
-    try:
-        from PIL import Image
-    except ImportError:
-        rows, cols = values.shape
-        # Nearest neighbour by index arithmetic: np.repeat's result when the sizes divide, exact otherwise.
-        row_index = (np.arange(height) * rows) // height
-        col_index = (np.arange(width) * cols) // width
-        return values[row_index[:, None], col_index[None, :]]
-    img = Image.fromarray(values.astype(np.float32))  # mode "F"
-    return np.asarray(img.resize((width, height), resample=Image.Resampling.BILINEAR), dtype=np.float64)
-
-
-# -- drawing helpers ---------------------------------------------------------------------------
-def _finish(fig: Figure, save: str | os.PathLike[str] | None) -> Figure:
-    if isinstance(save, str | os.PathLike):  # not a file object, which matplotlib writes to as well
-        from pathlib import Path
-
-        folder = Path(save).parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)  # save="figures/layer3.png" makes figures/
-        except OSError as exc:
-            raise OSError(
-                f"cannot save the picture to {str(save)!r}: its folder {str(folder)!r} cannot be made "
-                f"({exc.strerror or exc}); give save= a path in a folder you can write to"
-            ) from exc
-    if save is not None:
-        fig.savefig(save, dpi=_DPI, bbox_inches="tight")
-    return fig
-
-
-def _label_axes(ax: Axes, labels_x: list[str] | None, labels_y: list[str] | None, *, fontsize: float) -> None:
-    if labels_x is not None:
-        ax.set_xticks(range(len(labels_x)), labels_x, rotation=90, fontsize=fontsize)
-    if labels_y is not None:
-        ax.set_yticks(range(len(labels_y)), labels_y, fontsize=fontsize)
-
-
-def _label_size(count: int) -> float:
-    return max(4.0, min(10.0, 300.0 / max(count, 1)))
-
-
-def _outline(ax: Axes, row: int, col: int, patch_h: float, patch_w: float, width: float) -> None:
-    from matplotlib.patches import Rectangle
-
-    ax.add_patch(
-        Rectangle((col * patch_w, row * patch_h), patch_w, patch_h, fill=False, edgecolor="red", linewidth=width)
-    )
-
-
-def _show_image(ax: Axes, img: Any, title: str) -> None:
-    height, width = img.shape[:2]
-    ax.imshow(img, extent=(0, width, height, 0))
-    ax.set_title(title, fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _limits(weights: Any, scale: Any, func: str) -> tuple[float, float, str]:
-    """The colour scale's (low, high) for ``weights`` under ``scale``, and words saying which it is."""
-    np = _numpy()
-    if isinstance(scale, tuple | list):
-        if (
-            len(scale) != 2
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in scale)
-            or not scale[0] < scale[1]
-        ):
-            raise ValueError(f"{func}() needs scale=(low, high) with low < high, two finite numbers; got {scale!r}")
-        return float(scale[0]), float(scale[1]), f"fixed, {scale[0]:g} to {scale[1]:g}"
-    if scale not in _SCALE_NAMES:
-        raise ValueError(
-            f"{func}() got scale={scale!r}: use 'zero' (0 to the map's largest weight), 'range' (its smallest to "
-            "largest), 'absolute' (0 to 1), or (low, high) to share one scale between pictures"
-        )
-    if scale == "absolute":
-        return 0.0, 1.0, _SCALE_NAMES[scale]
-    low, high = float(np.nanmin(weights)), float(np.nanmax(weights))
-    if scale == "zero":
-        low = min(low, 0.0)
-    if high <= low:
-        # Equal weights everywhere (e.g. a rollout row that discard_ratio emptied): a scale from 0
-        # to that weight, or 0 to 1 for zeros, rather than a colour bar spanning rounding error.
-        low, high = min(low, 0.0), max(high, 0.0)
-        high = high if high > low else low + 1.0
-    return low, high, _SCALE_NAMES[scale]
-
-
-def _check_aspect(img: Any, rows: int, cols: int, func: str) -> None:
-    """Warn when the patch grid is laid over an image of another shape than the one the model saw."""
-    height, width = img.shape[:2]
-    if abs((height / width) / (rows / cols) - 1.0) > 0.05:
-        warnings.warn(
-            f"{func}() lays a {rows} x {cols} patch grid over an image of {height} x {width} pixels (rows x "
-            "columns), another shape, so each weight is drawn over the wrong part of the image: pass the image "
-            "the model saw, e.g. its resized centre crop (timm: timm.data.create_transform(**timm.data."
-            "resolve_data_config({}, model=model))), not the original photo",
-            stacklevel=3,
-        )
-
-
-def _overlay(ax: Axes, img: Any, weights: Any, alpha: float, title: str, limits: tuple[float, float]) -> Any:
-    """The image with a [rows, cols] grid of weights resized over it; returns the colour-mapped layer."""
-    height, width = img.shape[:2]
-    _show_image(ax, img, title)
-    low, high = limits
-    return ax.imshow(
-        _resize(weights, height, width),
-        extent=(0, width, height, 0),
-        cmap=_OVERLAY_CMAP,
-        alpha=alpha,
-        vmin=low,
-        vmax=high,
-        interpolation="nearest",
-    )
-
-
-def _colorbar(fig: Figure, layer: Any, cax: Axes, label: str) -> None:
-    """A colour bar for a translucent layer, drawn opaque so that its colours can be read."""
-    from matplotlib.cm import ScalarMappable
-
-    fig.colorbar(ScalarMappable(norm=layer.norm, cmap=layer.cmap), cax=cax, label=label)
-
-
-def _panel_size(img: Any) -> tuple[float, float]:
-    height, width = img.shape[:2]
-    scale = 4.0 / max(height, width)
-    return width * scale, height * scale
 
 
 # -- public functions --------------------------------------------------------------------------
@@ -514,17 +126,6 @@ def head(
     if title:
         ax.set_title(title)
     return _finish(fig, save)
-
-
-def _whole_ticks(ax: Axes, queries: int, keys: int) -> None:
-    """Ticks at token positions only: every token of a short axis, whole numbers on a long one."""
-    from matplotlib.ticker import MaxNLocator
-
-    for axis, count in ((ax.yaxis, queries), (ax.xaxis, keys)):
-        if count <= 10:
-            axis.set_ticks(range(count))
-        else:
-            axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def heads(
@@ -709,24 +310,6 @@ def grid_to_grid(
     if title:
         fig.suptitle(title)
     return _finish(fig, save)
-
-
-def _prefix_weights(ax: Axes, weights: Any, names: list[str], patch_total: float) -> None:
-    """The weight given to each prefix token, and to all patches together, printed as numbers.
-
-    Numbers, not bars: a prefix weight is often a few hundredths (a bar too thin to see) or most
-    of the query's attention, and both must be read at a glance.
-    """
-    ax.set_axis_off()
-    ax.set_title("weight on", fontsize=10)
-    lines = [*zip(names, (float(w) for w in weights), strict=True), ("all patches", patch_total)]
-    step = 1.0 / (len(lines) + 1)
-    for i, (name, value) in enumerate(lines):
-        y = 1.0 - step * (i + 0.6)
-        ax.text(0.05, y, name, transform=ax.transAxes, fontsize=9, va="bottom", gid="prefix-name")
-        ax.text(
-            0.05, y, f"{value:.3g}", transform=ax.transAxes, fontsize=14, va="top", weight="bold", gid="prefix-weight"
-        )
 
 
 def rollout(
@@ -1008,29 +591,3 @@ def model_view(
     pooled = "" if blocks == (1, 1) else f", each cell the mean of {blocks[0]} x {blocks[1]} weights"
     fig.supxlabel(f"each panel: queries (rows) attending to keys (columns){pooled}", fontsize=9)
     return _finish(fig, save)
-
-
-def _pool(values: Any, blocks: tuple[int, int]) -> Any:
-    """``values`` [q, k] as the means of ``blocks`` (rows, cols) blocks; the last ones may be partial."""
-    np = _numpy()
-    if blocks == (1, 1):
-        return values
-    rows, cols = blocks
-    q, k = values.shape
-    padded = np.full((math.ceil(q / rows) * rows, math.ceil(k / cols) * cols), np.nan)
-    padded[:q, :k] = values
-    shaped = padded.reshape(padded.shape[0] // rows, rows, padded.shape[1] // cols, cols)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a block of NaN only (a padding token's row) stays NaN
-        return np.nanmean(shaped, axis=(1, 3))
-
-
-def _labels(given: Sequence[int | str] | None, count: int, kind: str, func: str, name: str) -> list[str]:
-    """``["layer 0", "layer 1", ...]``, or the labels given: numbers as ``"layer 3"``, strings as they are."""
-    if given is None:
-        return [f"{kind} {i}" for i in range(count)]
-    if isinstance(given, str) or not isinstance(given, Sequence):
-        raise ValueError(f"{func}() needs {name} as a list of {count} numbers or strings; got {given!r}")
-    if len(given) != count:
-        raise ValueError(f"{func}() got {len(given)} {name} for {count} {kind}s; give one per {kind}")
-    return [item if isinstance(item, str) else f"{kind} {item}" for item in given]

@@ -21,6 +21,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ._viz_maps import _array, _maps, _pixels, _shape
+from ._viz_maps import _numpy as _viz_numpy
+
 __all__ = ["Explorer", "explore"]
 
 MAX_ABS_ERROR = 0.01  # the most a stored value may differ from the captured one
@@ -31,31 +34,7 @@ _MAX_PREFIX = 16  # prefix tokens (CLS, registers, distillation) considered when
 
 
 def _numpy() -> Any:
-    try:
-        import numpy
-    except ImportError as exc:  # pragma: no cover - numpy is present wherever tests run
-        raise ImportError("anycapture.explore needs numpy: pip install numpy") from exc
-    return numpy
-
-
-def _is_tensor(value: Any) -> bool:
-    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
-
-
-def _float32(value: Any, what: str) -> Any:
-    np = _numpy()
-    if _is_tensor(value):
-        value = value.detach().float().cpu().numpy()
-    try:
-        return np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"explore() needs {what} as an array or tensor of numbers; got {type(value).__name__} ({exc})"
-        ) from exc
-
-
-def _shape(value: Any) -> str:
-    return str(tuple(int(n) for n in value.shape))
+    return _viz_numpy("anycapture.explore", "numpy")
 
 
 # -- reading the source ------------------------------------------------------------------------
@@ -181,7 +160,7 @@ def _as_layers(source: Any, labels: list[str] | None, batch: int) -> tuple[Any, 
     if isinstance(source, list | tuple):
         if not source:
             raise ValueError("explore() got no values: the source holds an empty list")
-        arrays = [_float32(value, f"value {i}") for i, value in enumerate(source)]
+        arrays = [_array(value, f"value {i} of explore()'s source", "float32") for i, value in enumerate(source)]
         first_of: dict[tuple[int, ...], int] = {}
         for i, array in enumerate(arrays):
             first_of.setdefault(array.shape, i)
@@ -199,26 +178,8 @@ def _as_layers(source: Any, labels: list[str] | None, batch: int) -> tuple[Any, 
             _check_records(arrays[0], source)
         maps = np.stack(arrays)
     else:
-        maps = _float32(source, "source")
-    if maps.ndim == 5:
-        if isinstance(batch, bool) or not isinstance(batch, int) or not -maps.shape[1] <= batch < maps.shape[1]:
-            raise ValueError(
-                f"explore() got batch={batch!r}, but the maps {_shape(maps)} (read as [layers, batch, heads, "
-                f"queries, keys]) hold {maps.shape[1]} item(s): pass batch= from 0 to {maps.shape[1] - 1}"
-            )
-        maps = maps[:, batch]
-    elif maps.ndim == 3:
-        raise ValueError(
-            f"explore() needs [layers, heads, queries, keys]; got shape {_shape(maps)}: for one layer add a "
-            "layers axis (attn[None]), for maps with heads fused add a heads axis (attn[:, None])"
-        )
-    elif maps.ndim != 4:
-        raise ValueError(
-            f"explore() needs attention maps shaped [layers, heads, queries, keys] or [layers, batch, heads, "
-            f"queries, keys]; got shape {_shape(maps)}"
-        )
-    if 0 in maps.shape:
-        raise ValueError(f"explore() got empty attention maps of shape {_shape(maps)}")
+        maps = _array(source, "explore()'s source", "float32")
+    maps = _maps(maps, "explore", batch=batch, name="attn")
     if not np.isfinite(maps).all():
         layer, head, query, key = (int(i) for i in np.argwhere(~np.isfinite(maps))[0])
         raise ValueError(
@@ -270,22 +231,7 @@ def _tokens(tokens: Any, queries: int, keys: int) -> tuple[list[str] | None, lis
 def _image(image: Any) -> Any:
     """An H x W x 3 uint8 array."""
     np = _numpy()
-    if type(image).__module__.startswith("PIL") and hasattr(image, "convert"):
-        image = np.asarray(image.convert("RGB"))
-    elif _is_tensor(image):
-        image = image.detach().cpu()
-        image = (image if str(image.dtype) == "torch.uint8" else image.float()).numpy()
-    arr = np.asarray(image)
-    if arr.ndim == 3 and arr.shape[0] == 3 and arr.shape[-1] not in (3, 4):
-        arr = arr.transpose(1, 2, 0)  # a torch-style [3, H, W] image
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=-1)
-    if arr.ndim != 3 or arr.shape[-1] not in (3, 4) or 0 in arr.shape:
-        raise ValueError(
-            f"explore() needs image as H x W x 3 (uint8, or float in 0..1); got shape {_shape(arr)}: select one "
-            "image of a batch, e.g. images[0]"
-        )
-    arr = arr[..., :3]
+    arr = _pixels(image, "explore")
     if arr.dtype == np.uint8:
         return arr
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):

@@ -64,7 +64,10 @@ def _resize(values: Any, height: int, width: int) -> Any:
     return np.asarray(img.resize((width, height), resample=Image.Resampling.BILINEAR), dtype=np.float64)
 
 
-def _finish(fig: Figure, save: str | os.PathLike[str] | None) -> Figure:
+def _finish(fig: Figure, save: str | os.PathLike[str] | None, *, title: str | None = None) -> Figure:
+    """The figure with ``title`` above it (if any), saved where ``save=`` says (if anywhere)."""
+    if title:
+        fig.suptitle(title)
     if isinstance(save, str | os.PathLike):  # not a file object, which matplotlib writes to as well
         from pathlib import Path
 

@@ -14,11 +14,11 @@ from typing import Any, TypeGuard
 _PrefixNames = Sequence[str] | None
 
 
-def _numpy() -> Any:
+def _numpy(needed_by: str = "anycapture.viz", install: str = "numpy matplotlib") -> Any:
     try:
         import numpy
     except ImportError as exc:  # pragma: no cover - numpy is present wherever tests run
-        raise ImportError("anycapture.viz needs numpy: pip install numpy matplotlib") from exc
+        raise ImportError(f"{needed_by} needs numpy: pip install {install}") from exc
     return numpy
 
 
@@ -26,15 +26,15 @@ def _is_tensor(value: Any) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
 
-def _array(value: Any, what: str) -> Any:
-    """``value`` (numpy array, torch tensor, nested lists) as a float64 numpy array."""
+def _array(value: Any, what: str, dtype: str = "float64") -> Any:
+    """``value`` (numpy array, torch tensor, nested lists) as a numpy array of ``dtype``; ``what`` names it."""
     np = _numpy()
     if _is_tensor(value):
         value = value.detach().float().cpu().numpy()
     elif isinstance(value, list | tuple) and any(_is_tensor(item) for item in value):
-        value = [_array(item, what) for item in value]
+        value = [_array(item, what, dtype) for item in value]
     try:
-        return np.asarray(value, dtype=np.float64)
+        return np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"{what} must be a numpy array or torch tensor of numbers; got {type(value).__name__} "
@@ -116,32 +116,53 @@ def _layers(attentions: Any, func: str, *, square: bool) -> Any:
         stacked = np.stack(maps)
     else:
         stacked = _array(attentions, "attentions")
-        if stacked.ndim == 5:
-            if stacked.shape[1] != 1:
-                raise ValueError(
-                    f"{func}() needs one image or sequence; got shape {_shape(stacked)}, read as [layers, batch, "
-                    f"heads, queries, keys] with a batch of {stacked.shape[1]}: select one item, "
-                    "e.g. attentions[:, 0]"
-                )
-            stacked = stacked[:, 0]
-        elif stacked.ndim == 3:
-            raise ValueError(
-                f"{func}() needs [layers, heads, queries, keys]; got shape {_shape(stacked)}, which has no heads "
-                "axis: if the heads are already fused, add one with attentions[:, None]"
-            )
-        elif stacked.ndim != 4:
-            raise ValueError(
-                f"{func}() needs [layers, heads, queries, keys] or [layers, 1, heads, queries, keys], "
-                f"or a list of [heads, queries, keys] maps; got shape {_shape(stacked)}"
-            )
-    if 0 in stacked.shape:
-        raise ValueError(f"{func}() got empty attention maps of shape {_shape(stacked)}")
+    stacked = _maps(stacked, func)
     if square and stacked.shape[-1] != stacked.shape[-2]:
         raise ValueError(
             f"{func}() needs square [tokens, tokens] self-attention maps; got {stacked.shape[-2]} queries and "
             f"{stacked.shape[-1]} keys (layers x heads x queries x keys = {_shape(stacked)})"
         )
     return stacked
+
+
+def _maps(maps: Any, func: str, *, batch: Any = None, name: str = "attentions") -> Any:
+    """A whole model's maps, one array, as [layers, heads, queries, keys], or an error saying what to pass.
+
+    A 5-D array is read as [layers, batch, heads, queries, keys]: ``batch`` picks its item, and
+    where the caller has no ``batch=`` (None) the batch must hold one. ``name`` is the argument as
+    the user wrote it, for the fixes the messages suggest. Used by viz and explore alike.
+    """
+    shape = _shape(maps)
+    if maps.ndim == 5:
+        items = maps.shape[1]
+        if batch is None:
+            if items != 1:
+                raise ValueError(
+                    f"{func}() needs one image or sequence; got shape {shape}, read as [layers, batch, heads, "
+                    f"queries, keys] with a batch of {items}: select one item, e.g. {name}[:, 0]"
+                )
+            batch = 0
+        elif not _is_int(batch) or not -items <= batch < items:
+            raise ValueError(
+                f"{func}() got batch={batch!r}, but the maps {shape} (read as [layers, batch, heads, queries, keys]) "
+                f"hold {items} item(s): pass batch= from 0 to {items - 1}"
+            )
+        maps = maps[:, int(batch)]
+    elif maps.ndim == 3:
+        raise ValueError(
+            f"{func}() needs [layers, heads, queries, keys]; got shape {shape}, which has no heads axis (or no "
+            f"layers axis): if the heads are already fused, add one with {name}[:, None]; for one layer's "
+            f"[heads, queries, keys], add a layers axis with {name}[None]"
+        )
+    elif maps.ndim != 4:
+        one = "1" if batch is None else "batch"
+        raise ValueError(
+            f"{func}() needs [layers, heads, queries, keys] or [layers, {one}, heads, queries, keys], or a list "
+            f"of [heads, queries, keys] maps; got shape {shape}"
+        )
+    if 0 in maps.shape:
+        raise ValueError(f"{func}() got empty attention maps of shape {_shape(maps)}")
+    return maps
 
 
 def _tokens(tokens: Any, count: int, func: str, what: str, name: str = "tokens") -> list[str] | None:
@@ -188,8 +209,8 @@ def _alpha(value: Any, func: str) -> float:
     return float(value)
 
 
-def _image(image: Any, func: str) -> Any:
-    """An H x W x 3 float image with values in [0, 1]."""
+def _pixels(image: Any, func: str) -> Any:
+    """An H x W x 3 numpy array of ``image``'s values as they are (PIL, tensor, [C, H, W] or grey read too)."""
     np = _numpy()
     if type(image).__module__.startswith("PIL") and hasattr(image, "convert"):
         image = np.asarray(image.convert("RGB"))
@@ -206,9 +227,16 @@ def _image(image: Any, func: str) -> Any:
     if arr.ndim != 3 or arr.shape[-1] not in (3, 4) or 0 in arr.shape:
         raise ValueError(
             f"{func}() needs image as H x W x 3 (uint8, or float in [0, 1]) or a PIL image; got shape "
-            f"{_shape(arr)}: a [3, H, W] tensor or an H x W grey image works too; select one image of a batch"
+            f"{_shape(arr)}: a [3, H, W] tensor or an H x W grey image works too; select one image of a batch, "
+            "e.g. images[0]"
         )
-    arr = arr[..., :3]
+    return arr[..., :3]
+
+
+def _image(image: Any, func: str) -> Any:
+    """An H x W x 3 float image with values in [0, 1]."""
+    np = _numpy()
+    arr = _pixels(image, func)
     if arr.dtype == np.uint8:
         return arr.astype(np.float64) / 255.0
     if not np.issubdtype(arr.dtype, np.integer) and not np.issubdtype(arr.dtype, np.floating):

@@ -207,9 +207,7 @@ def heads(
             ax.tick_params(labelbottom=bottom, labelleft=col == 0, labelsize=7)
     if image is not None:
         fig.colorbar(image, ax=used, shrink=0.8, label="attention weight\n(one scale, every panel)")
-    if title:
-        fig.suptitle(title)
-    return _finish(fig, save)
+    return _finish(fig, save, title=title)
 
 
 def grid_to_grid(
@@ -307,9 +305,7 @@ def grid_to_grid(
     _colorbar(fig, layer, bar, f"attention weight\n(scale: {scale_name})")
     if names:
         _prefix_weights(axes[3], weights[:count], names, float(patch_weights.sum()))
-    if title:
-        fig.suptitle(title)
-    return _finish(fig, save)
+    return _finish(fig, save, title=title)
 
 
 def rollout(
@@ -469,9 +465,7 @@ def rollout_overlay(
         height, width = img.shape[:2]
         for ax in (left, right):
             _outline(ax, row, col, height / rows, width / cols, width=2.0)
-    if title:
-        fig.suptitle(title)
-    return _finish(fig, save)
+    return _finish(fig, save, title=title)
 
 
 def model_view(

@@ -71,59 +71,55 @@ TIMM_VIT = Recipe(
     ),
 )
 
-TRANSFORMERS_BERT = Recipe(
-    name="transformers-bert",
-    target="transformers.models.bert.modeling_bert:eager_attention_forward",
-    varnames=("attn_weights",),
-    notes=(
-        "Attention probabilities after softmax and dropout, [batch, heads, query, key], one per layer; the "
-        "record's path is the BertSelfAttention module (encoder.layer.N.attention.self)."
-    ),
-    hint=(
-        "transformers runs eager_attention_forward only with attn_implementation='eager'; the default 'sdpa' "
-        "never builds the weights: use anycapture.capture_attention(model=...), which computes them beside the "
-        "fused kernel, or load the model with from_pretrained(..., attn_implementation='eager')"
-    ),
-    if_not_run=(
-        "the model never called this eager_attention_forward: either it runs another attention implementation "
-        "(the default 'sdpa': use anycapture.capture_attention(model=...), which finds fused attention in any "
-        "model, or load it with from_pretrained(..., attn_implementation='eager')), or it is another "
-        "architecture with a copy of its own (RoBERTa's is "
-        "transformers.models.roberta.modeling_roberta:eager_attention_forward)"
-    ),
+
+def _eager(name: str, target: str, notes: str) -> Recipe:
+    """A recipe for one of transformers' ``eager_attention_forward`` functions: each model's file has a copy of
+    its own, and all keep the weights in ``attn_weights`` and run only with ``attn_implementation='eager'``."""
+    return Recipe(
+        name=name,
+        target=target,
+        varnames=("attn_weights",),
+        notes=notes,
+        hint=(
+            "transformers runs eager_attention_forward only with attn_implementation='eager'; the default 'sdpa' "
+            "never builds the weights: use anycapture.capture_attention(model=...), which computes them beside the "
+            "fused kernel, or load the model with from_pretrained(..., attn_implementation='eager')"
+        ),
+        if_not_run=(
+            "the model never called this eager_attention_forward: either it runs another attention implementation "
+            "(the default 'sdpa': use anycapture.capture_attention(model=...), which finds fused attention in any "
+            "model, or load it with from_pretrained(..., attn_implementation='eager')), or it is another "
+            "architecture with a copy of its own (RoBERTa's is "
+            "transformers.models.roberta.modeling_roberta:eager_attention_forward)"
+        ),
+    )
+
+
+TRANSFORMERS_BERT = _eager(
+    "transformers-bert",
+    "transformers.models.bert.modeling_bert:eager_attention_forward",
+    "Attention probabilities after softmax and dropout, [batch, heads, query, key], one per layer; the "
+    "record's path is the BertSelfAttention module (encoder.layer.N.attention.self).",
 )
 
-TRANSFORMERS_GPT2 = Recipe(
-    name="transformers-gpt2",
-    target="transformers.models.gpt2.modeling_gpt2:eager_attention_forward",
-    varnames=("attn_weights",),
-    notes="GPT-2 attention probabilities after the causal mask, softmax and dropout, [batch, heads, query, key].",
-    hint=TRANSFORMERS_BERT.hint,
-    if_not_run=TRANSFORMERS_BERT.if_not_run,
+TRANSFORMERS_GPT2 = _eager(
+    "transformers-gpt2",
+    "transformers.models.gpt2.modeling_gpt2:eager_attention_forward",
+    "GPT-2 attention probabilities after the causal mask, softmax and dropout, [batch, heads, query, key].",
 )
 
-TRANSFORMERS_VIT = Recipe(
-    name="transformers-vit",
-    target="transformers.models.vit.modeling_vit:eager_attention_forward",
-    varnames=("attn_weights",),
-    notes=(
-        "transformers' ViT attention probabilities, [batch, heads, tokens, tokens]; the record's path is the "
-        "module that calls it (layers.N.attention in transformers 5; encoder.layer.N.attention.attention before)."
-    ),
-    hint=TRANSFORMERS_BERT.hint,
-    if_not_run=TRANSFORMERS_BERT.if_not_run,
+TRANSFORMERS_VIT = _eager(
+    "transformers-vit",
+    "transformers.models.vit.modeling_vit:eager_attention_forward",
+    "transformers' ViT attention probabilities, [batch, heads, tokens, tokens]; the record's path is the "
+    "module that calls it (layers.N.attention in transformers 5; encoder.layer.N.attention.attention before).",
 )
 
-TRANSFORMERS_LLAMA = Recipe(
-    name="transformers-llama",
-    target="transformers.models.llama.modeling_llama:eager_attention_forward",
-    varnames=("attn_weights",),
-    notes=(
-        "Llama-style attention probabilities after the causal mask and softmax (computed in float32, cast back), "
-        "[batch, heads, query, key], with grouped key/value heads already repeated to the query heads."
-    ),
-    hint=TRANSFORMERS_BERT.hint,
-    if_not_run=TRANSFORMERS_BERT.if_not_run,
+TRANSFORMERS_LLAMA = _eager(
+    "transformers-llama",
+    "transformers.models.llama.modeling_llama:eager_attention_forward",
+    "Llama-style attention probabilities after the causal mask and softmax (computed in float32, cast back), "
+    "[batch, heads, query, key], with grouped key/value heads already repeated to the query heads.",
 )
 
 MULTIHEAD_ATTENTION = Recipe(

@@ -11,35 +11,18 @@
   var VERSION = "2";
   if (window.anycapture && window.anycapture.version === VERSION) return;
 
-  var VIRIDIS = [
-    [68, 1, 84],
-    [72, 35, 116],
-    [64, 67, 135],
-    [52, 94, 141],
-    [41, 120, 142],
-    [32, 144, 140],
-    [34, 167, 132],
-    [68, 190, 112],
-    [121, 209, 81],
-    [189, 222, 38],
-    [253, 231, 37],
-  ];
+  // Colour tables as hex, the way palettes are quoted (matplotlib's own lists), read into [r, g, b] triples.
+  function colours(hex) {
+    return hex.split(" ").map(function (c) {
+      return [0, 2, 4].map(function (i) {
+        return parseInt(c.slice(i, i + 2), 16);
+      });
+    });
+  }
+  var VIRIDIS = colours("440154 482374 404387 345e8d 29788e 20908c 22a784 44be70 79d151 bdde26 fde725");
   var LINE = [31, 119, 180]; // token view: lines and key shading in one hue, weight as opacity
   // Every head in its colour (the token view's all_heads, as bertviz's head view): tab10 and two more.
-  var HEAD_COLOURS = [
-    [31, 119, 180],
-    [255, 127, 14],
-    [44, 160, 44],
-    [214, 39, 40],
-    [148, 103, 189],
-    [140, 86, 75],
-    [227, 119, 194],
-    [127, 127, 127],
-    [188, 189, 34],
-    [23, 190, 207],
-    [57, 59, 121],
-    [173, 73, 74],
-  ];
+  var HEAD_COLOURS = colours("1f77b4 ff7f0e 2ca02c d62728 9467bd 8c564b e377c2 7f7f7f bcbd22 17becf 393b79 ad494a");
 
   function buildLut(stops) {
     var lut = new Uint8ClampedArray(256 * 3);
@@ -107,6 +90,13 @@
       var data = decode(node.textContent, kind);
       node.textContent = ""; // the decoded copy is all the page keeps
       return data;
+    }
+    // A position with its token, as every status line and tip names it: query 3 “cat”, key 5 “sat”.
+    function queryName(q) {
+      return "query " + q + " “" + cfg.query_tokens[q] + "”";
+    }
+    function keyName(k) {
+      return "key " + k + " “" + cfg.key_tokens[k] + "”";
     }
     var L = cfg.layers,
       H = cfg.heads,
@@ -479,12 +469,7 @@
         return {
           low: low,
           high: most,
-          note:
-            "every head in its colour: to the largest weight of query " +
-            query +
-            " “" +
-            cfg.query_tokens[query] +
-            "” over heads",
+          note: "every head in its colour: to the largest weight of " + queryName(query) + " over heads",
         };
       }
       if (state.scale === "row" && state.view === "matrix") {
@@ -499,13 +484,7 @@
         return {
           low: low,
           high: max,
-          note:
-            "per query row: query " +
-            query +
-            " “" +
-            cfg.query_tokens[query] +
-            "” only" +
-            (first ? ", its patches" : ""),
+          note: "per query row: " + queryName(query) + " only" + (first ? ", its patches" : ""),
         };
       }
       if (state.view === "model") {
@@ -620,8 +599,7 @@
         for (k = 0; k < K; k++) shade(ui.ktok, shades, k, k === keyFocus ? 32 : 0);
         if (state.scale === "row") {
           ui.scaleHigh.textContent = fmt(most);
-          ui.scaleNote.textContent =
-            "scale: per key column: key " + keyFocus + " “" + cfg.key_tokens[keyFocus] + "” only";
+          ui.scaleNote.textContent = "scale: per key column: " + keyName(keyFocus) + " only";
         }
       }
       paths.forEach(function (group, index) {
@@ -867,11 +845,8 @@
         named +
         " · " +
         (state.all_heads && state.view === "tokens" ? "every head in its colour" : headName(state.head)) +
-        " · query " +
-        state.query +
-        " “" +
-        cfg.query_tokens[state.query] +
-        "”";
+        " · " +
+        queryName(state.query);
     }
 
     function select(s) {
@@ -909,15 +884,10 @@
       state.hover = { query: null, key: k };
       drawTokens(scaleFor(state.layer, state.head, state.query));
       ui.status.textContent =
-        "query " +
-        state.query +
-        " “" +
-        cfg.query_tokens[state.query] +
-        "” → key " +
-        k +
-        " “" +
-        cfg.key_tokens[k] +
-        "”: " +
+        queryName(state.query) +
+        " → " +
+        keyName(k) +
+        ": " +
         fmt(row(state.layer, state.head, state.query)[k]) +
         " · the lines: what attends to key " +
         k;
@@ -955,17 +925,7 @@
         return;
       }
       var v = map(state.layer, state.head).values[at.query * K + at.key];
-      ui.tip.textContent =
-        "query " +
-        at.query +
-        " “" +
-        cfg.query_tokens[at.query] +
-        "” → key " +
-        at.key +
-        " “" +
-        cfg.key_tokens[at.key] +
-        "”: " +
-        fmt(v);
+      ui.tip.textContent = queryName(at.query) + " → " + keyName(at.key) + ": " + fmt(v);
       ui.tip.style.display = "block";
       place(ui.tip, ui.matrix, at);
     });
@@ -1023,11 +983,8 @@
         ui.patchTip.style.display = at ? "block" : "none";
         if (!at) return;
         ui.patchTip.textContent =
-          "query " +
-          state.query +
-          " “" +
-          cfg.query_tokens[state.query] +
-          "” → patch " +
+          queryName(state.query) +
+          " → patch " +
           cfg.key_tokens[at.key] +
           " (token " +
           at.key +

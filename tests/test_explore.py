@@ -70,6 +70,28 @@ def test_wrong_shapes_say_what_to_do() -> None:
         anycapture.explore(np.full((1, 1, 2, 2), np.nan))
 
 
+def test_explore_and_viz_read_map_shapes_alike() -> None:
+    """explore() and viz read a model's maps by one rule: a 3-D array gets the same two fixes, 5-D a batch item."""
+    pytest.importorskip("matplotlib")
+    from anycapture import viz
+
+    three = softmax_maps(2, 1, 4)[:, 0]  # [layers, queries, keys]: heads fused
+    fixes = r"add one with {0}\[:, None\]; for one layer's \[heads, queries, keys\], add a layers axis with {0}\[None\]"
+    with pytest.raises(ValueError, match=fixes.format("attn")):
+        anycapture.explore(three)
+    with pytest.raises(ValueError, match=fixes.format("attentions")):
+        viz.rollout(three)
+    maps = softmax_maps(2, 2, 4)[:, None]  # [layers, 1, heads, queries, keys]
+    np.testing.assert_array_equal(anycapture.explore(maps).maps, maps[:, 0])
+    np.testing.assert_allclose(viz.rollout(maps), viz.rollout(maps[:, 0]))
+
+
+def test_image_of_one_channel_is_grey() -> None:
+    """A [1, H, W] image (a grey tensor's layout) is read as a grey picture, as viz reads it."""
+    page = anycapture.explore(softmax_maps(1, 1, 5), image=np.full((1, 20, 20), 0.5), grid=(2, 2), prefix=1)
+    assert (page.grid, page.prefix) == ((2, 2), 1)
+
+
 def test_layers_keeps_some_layers() -> None:
     """layers= keeps the layers named, with their labels; their rollout still runs through every layer."""
     from anycapture import viz
@@ -159,8 +181,9 @@ def test_get_local_cache_with_a_key(backend: str) -> None:
         anycapture.explore(get_local.cache, name="nope")
 
 
-def test_capture_block_labels_layers_by_path() -> None:
-    """A capture_attention block gives one layer per attention module, labelled by its path."""
+@pytest.fixture
+def sdpa_model() -> Any:
+    """Two fused attention modules (scaled_dot_product_attention, 2 heads of 4) in a Sequential: capture_attention's."""
     torch = pytest.importorskip("torch")
 
     class Attention(torch.nn.Module):
@@ -168,7 +191,13 @@ def test_capture_block_labels_layers_by_path() -> None:
             q = x.unflatten(-1, (2, 4)).transpose(1, 2)
             return torch.nn.functional.scaled_dot_product_attention(q, q, q).transpose(1, 2).flatten(-2)
 
-    model = torch.nn.Sequential(Attention(), Attention())
+    return torch.nn.Sequential(Attention(), Attention())
+
+
+def test_capture_block_labels_layers_by_path(sdpa_model: Any) -> None:
+    """A capture_attention block gives one layer per attention module, labelled by its path."""
+    torch = pytest.importorskip("torch")
+    model = sdpa_model
     with torch.no_grad(), anycapture.capture_attention(model=model) as cap:
         model(torch.randn(1, 5, 8))
     page = anycapture.explore(cap, tokens=list("abcde"))
@@ -177,16 +206,10 @@ def test_capture_block_labels_layers_by_path() -> None:
     np.testing.assert_allclose(page.maps.sum(-1), 1, atol=1e-5)
 
 
-def test_forwards_of_other_lengths_say_how_to_pick_one() -> None:
+def test_forwards_of_other_lengths_say_how_to_pick_one(sdpa_model: Any) -> None:
     """A block that saw inputs of two lengths names both shapes and how to pass one forward's maps, which works."""
     torch = pytest.importorskip("torch")
-
-    class Attention(torch.nn.Module):
-        def forward(self, x: Any) -> Any:
-            q = x.unflatten(-1, (2, 4)).transpose(1, 2)
-            return torch.nn.functional.scaled_dot_product_attention(q, q, q).transpose(1, 2).flatten(-2)
-
-    model = torch.nn.Sequential(Attention(), Attention())
+    model = sdpa_model
     with torch.no_grad(), anycapture.capture_attention(model=model) as cap:
         model(torch.randn(1, 5, 8))
         model(torch.randn(1, 3, 8))  # a second forward, shorter: as generate() with a cache makes

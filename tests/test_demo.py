@@ -33,6 +33,7 @@ def test_vision_demo_writes_pictures_and_index(
     explorer = (tmp_path / "index.html").read_text()
     assert explorer.count("data-anycapture-explorer>") == 1
     assert '"grid":[8,8]' in explorer
+    assert '"layer_names":["blocks.0.attn","blocks.1.attn","blocks.2.attn"]' in explorer  # paths, not numbers
     assert "href='pictures.html'" in explorer
     index = (tmp_path / "pictures.html").read_text()
     images = re.findall(r"<img src='([^']+)'", index)

@@ -232,7 +232,7 @@ def vision_part(out: Path, seconds: float, say: Callable[[str], None], pages: li
     setting = f"The shape is {COLOURS[int(labels[0])]}; the model says {predicted} ({accuracy:.0%} held-out accuracy)"
     image = images[0].permute(1, 2, 0).numpy()
     grid = (IMAGE // PATCH, IMAGE // PATCH)
-    return vision_pictures(out, cap.stack("attn")[:, 0], image, 1, grid, setting, say, pages)
+    return vision_pictures(out, cap.stack("attn")[:, 0], image, 1, grid, setting, say, pages, cap)
 
 
 def load_timm(checkpoint: str, arch: str, say: Callable[[str], None]) -> Any:
@@ -306,7 +306,7 @@ def timm_part(
             "attention over patches), not windowed or pooled attention"
         )
     setting = f"Model {arch}, class index {predicted}"
-    return vision_pictures(out, maps, image, prefix, (rows, cols), setting, say, pages)
+    return vision_pictures(out, maps, image, prefix, (rows, cols), setting, say, pages, cap)
 
 
 def vision_pictures(
@@ -318,13 +318,15 @@ def vision_pictures(
     setting: str,
     say: Callable[[str], None],
     pages: list[Any],
+    cap: Any,
 ) -> list[Picture]:
-    """The seed's pictures and a rollout overlay from ``maps`` [layers, heads, T, T]; an explorer into ``pages``."""
+    """The seed's pictures and a rollout overlay from ``maps`` [layers, heads, T, T]; an explorer into ``pages``,
+    from the block ``cap`` that captured them, so that its layers are named by their module paths."""
     import numpy as np
 
     from . import explore, viz
 
-    pages.append(explore(maps, image=image, grid=grid, prefix=prefix, title=f"Vision: {setting}"))
+    pages.append(explore(cap, name="attn", image=image, grid=grid, prefix=prefix, title=f"Vision: {setting}"))
 
     last = maps[-1]
     layer = len(maps) - 1

@@ -150,6 +150,7 @@ def test_round_trip_keeps_every_value_dtype_and_field(folder: Path) -> None:
         number=0,
         key="Attention.forward.attn",
         name="attn",
+        value=None,  # read by captures.load(first)
         function="model:Attention.forward",
         path="blocks.0.attn",
         call=0,

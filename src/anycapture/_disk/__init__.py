@@ -27,8 +27,9 @@ The package's modules, top to bottom: ``_reader`` (:class:`CaptureFolder`, :func
 
 from __future__ import annotations
 
+from .._records import StoredRecord
 from ._format import FORMAT, VERSION, CaptureFileError, CaptureWriteError, launch
-from ._reader import CaptureFolder, StoredRecord, open_captures
+from ._reader import CaptureFolder, open_captures
 from ._writer import Writer
 from ._writer import _writers as _writers
 

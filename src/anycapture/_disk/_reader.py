@@ -6,13 +6,12 @@ import copy
 import json
 import os
 import struct
-import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from .._errors import CaptureError
-from .._records import _no_paths, check_selection, selects
+from .._records import RecordReader, StoredRecord, _label
 from ._format import (
     _DTYPE_NAMES,
     _FIELD_TYPES,
@@ -31,42 +30,11 @@ from ._format import (
     _shown,
 )
 
-
-class StoredRecord(NamedTuple):
-    """One record of a capture folder: where it came from, its shape and dtype, and where it is.
-
-    The value itself is read by :meth:`CaptureFolder.load`. ``shape`` and ``dtype`` (``"float32"``,
-    ``"bfloat16"``, ...) are ``None`` for a scalar stored in the metadata. ``shard`` is the file's
-    path inside the folder opened (``"rank-1/shard-00000.safetensors"`` in a folder of ranks);
-    ``rank`` is the torchrun rank that wrote it, ``None`` for a single-process capture. ``number``
-    counts the records of one rank. ``block`` numbers the capture blocks that shared one
-    :class:`Writer` (0 for the first), ``None`` when a block wrote its own folder.
-    """
-
-    number: int
-    key: str
-    name: str
-    function: str
-    path: str | None
-    call: int
-    thread: int
-    order: int
-    line: int | None
-    site: int | None
-    assignment: int | None
-    shape: tuple[int, ...] | None
-    dtype: str | None
-    shard: str
-    tensor: str | None
-    rank: int | None = None
-    block: int | None = None
+# The fields of a record's metadata the reader reads.
+_KNOWN_META = frozenset(("key", *_META_TEXT, *_META_INT))
 
 
-_KNOWN_META = frozenset(StoredRecord._fields) - {"number", "shape", "dtype", "shard", "tensor", "rank"}
-assert set(_META_TEXT + _META_INT) | {"key"} == _KNOWN_META
-
-
-class CaptureFolder(Mapping[str, list[Any]]):
+class CaptureFolder(Mapping[str, list[Any]], RecordReader):
     """A capture folder opened by :func:`open_captures`: records at once, values when asked.
 
     A mapping from key to the values of that key in record order, like :class:`~anycapture.Capture`;
@@ -138,7 +106,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
             self._by_key.setdefault(record.key, []).append(record)
         # The variables and keys asked for, when the block that wrote the folder says (see
         # Capture.stored): one unbound in every call then selects nothing instead of raising.
-        self._known: set[str] | None = None
+        self._asked: set[str] | None = None
 
     def _check_inside(self, path: Path) -> None:
         """Refuse a file or rank folder that is a link leading out of the folder, unless ``follow_links``."""
@@ -152,13 +120,22 @@ class CaptureFolder(Mapping[str, list[Any]]):
                 "open_captures(..., follow_links=True) reads it"
             )
 
-    def _only(self, keep: Callable[[StoredRecord], bool]) -> CaptureFolder:
-        """This folder with the records ``keep`` accepts (those of one capture block: see Capture.stored)."""
-        view = copy.copy(self)
-        view._records = [record for record in self._records if keep(record)]
-        view._by_key = {}
-        for record in view._records:
-            view._by_key.setdefault(record.key, []).append(record)
+    def only_block(self, block: int | None, *, known: Iterable[str] | None = None) -> CaptureFolder:
+        """The records of one capture block, for ``Capture.stored()`` (internal: not public API).
+
+        ``block``: the block's number among those that shared one :class:`Writer` (a view of this
+        folder with its records); ``None``: the block wrote the folder alone (this folder itself).
+        ``known``: the variables and keys the block asked for, so that one unbound in every call
+        selects nothing instead of raising.
+        """
+        view = self
+        if block is not None:
+            view = copy.copy(self)
+            view._records = [record for record in self._records if record.block == block]
+            view._by_key = {}
+            for record in view._records:
+                view._by_key.setdefault(record.key, []).append(record)
+        view._asked = None if known is None else set(known)
         return view
 
     def _read_shard(
@@ -288,7 +265,9 @@ class CaptureFolder(Mapping[str, list[Any]]):
                 )
         if fields["name"] is None:
             fields["name"] = key
-        return StoredRecord(number=number, shape=shape, dtype=dtype, shard=shard, tensor=tensor, rank=rank, **fields)
+        return StoredRecord(
+            value=None, number=number, shape=shape, dtype=dtype, shard=shard, tensor=tensor, rank=rank, **fields
+        )
 
     def _join_parts(
         self,
@@ -375,10 +354,32 @@ class CaptureFolder(Mapping[str, list[Any]]):
         state = "" if self.complete else " (not closed: a running or interrupted capture)"
         return f"<CaptureFolder {str(self.folder)!r}{state} {{{counts}}}>"
 
-    @property
-    def records(self) -> list[StoredRecord]:
-        """Every record, in the order they were written (no value is read)."""
+    # -- reading (see RecordReader) -------------------------------------------------------------
+    def _all_records(self) -> list[StoredRecord]:
         return list(self._records)
+
+    def _values_of(self, records: list[StoredRecord]) -> list[Any]:
+        return self._load_many(records)
+
+    def _names_asked(self) -> set[str] | None:
+        return self._asked
+
+    def _nothing_for(self, name: str | None, pattern: str) -> str:
+        return f"no values stored for name={name!r}, pattern={pattern!r}; stored keys: {list(self)}"
+
+    def _check_stackable(self, records: list[StoredRecord]) -> None:
+        """Shapes from the headers, checked before any value is read."""
+        scalars = [record for record in records if record.shape is None]
+        if scalars:
+            raise TypeError(
+                f"stack() needs arrays or tensors; record {scalars[0].number} of {scalars[0].key} is a scalar"
+            )
+        if len({record.shape for record in records}) > 1:
+            listing = "; ".join(f"{_label(record)}: {record.shape}" for record in records)
+            raise ValueError(f"cannot stack values of different shapes: {listing}")
+
+    def _of_rank(self, rank: int | None) -> list[StoredRecord]:
+        return self._records if rank is None else [record for record in self._records if record.rank == rank]
 
     def select(self, pattern: str = "*", name: str | None = None, *, rank: int | None = None) -> list[StoredRecord]:
         """Records whose module path matches the glob ``pattern`` (and variable ``name`` or key).
@@ -386,11 +387,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
         The same rules as :meth:`anycapture.Capture.select`; no value is read. ``rank`` keeps the
         records of one rank of a folder of ranks.
         """
-        records = self._records if rank is None else [record for record in self._records if record.rank == rank]
-        selected = [record for record in records if selects(record, pattern, name)]
-        if not selected:
-            check_selection(records, pattern, name, self._known)
-        return selected
+        return self._chosen(self._of_rank(rank), pattern, name)
 
     def load(self, record: StoredRecord, *, rows: slice | None = None) -> Any:
         """The value of one record, read from disk now; with ``rows=``, only those rows.
@@ -413,15 +410,7 @@ class CaptureFolder(Mapping[str, list[Any]]):
 
     def by_path(self, name: str | None = None, pattern: str = "*", *, rank: int | None = None) -> dict[str, list[Any]]:
         """``{module path: [values in record order]}`` for variable ``name`` (or key), of one ``rank`` or all."""
-        selected = self.select(pattern, name, rank=rank)
-        records = [record for record in selected if record.path is not None]
-        if selected and not records:
-            raise ValueError(_no_paths())
-        values = self._load_many(records)
-        result: dict[str, list[Any]] = {}
-        for record, value in zip(records, values, strict=True):
-            result.setdefault(record.path, []).append(value)  # type: ignore[arg-type]
-        return result
+        return self._by_path(self.select(pattern, name, rank=rank))
 
     def stack(
         self, name: str | None = None, pattern: str = "*", *, rank: int | None = None, rows: slice | None = None
@@ -434,28 +423,9 @@ class CaptureFolder(Mapping[str, list[Any]]):
         ``stack("attn", rows=slice(-1, None))`` is what the last token reads in every layer.
         """
         records = self.select(pattern, name, rank=rank)
-        if not records:
-            raise KeyError(f"no values stored for name={name!r}, pattern={pattern!r}; stored keys: {list(self)}")
-        keys = {record.key for record in records}
-        if name is None and len(keys) > 1:
-            raise ValueError(f"stack() needs name= when several variables were captured: {sorted(keys)}")
-        scalars = [record for record in records if record.shape is None]
-        if scalars:
-            raise TypeError(
-                f"stack() needs arrays or tensors; record {scalars[0].number} of {scalars[0].key} is a scalar"
-            )
-        if len({record.shape for record in records}) > 1:
-            listing = "; ".join(f"{_describe(record)}: {record.shape}" for record in records)
-            raise ValueError(f"cannot stack values of different shapes: {listing}")
-        values = self._load_many(records) if rows is None else [self.load(record, rows=rows) for record in records]
-        loaded = sys.modules.get("torch")
-        if self.value_mode == "tensor" or (loaded is not None and isinstance(values[0], loaded.Tensor)):
-            import torch
-
-            return torch.stack(values)
-        import numpy
-
-        return numpy.stack(values)
+        if rows is None:
+            return self._stacked(records, name, pattern)
+        return self._stacked(records, name, pattern, lambda chosen: [self.load(record, rows=rows) for record in chosen])
 
     # -- values --------------------------------------------------------------------------------
     def _load_many(self, records: list[StoredRecord]) -> list[Any]:
@@ -618,11 +588,6 @@ def _check_numbers(index_path: Path, records: list[StoredRecord]) -> None:
                 f"{record.shard}); each record of a capture folder has a number of its own"
             )
         seen[record.number] = record.shard
-
-
-def _describe(record: StoredRecord) -> str:
-    rank = "" if record.rank is None else f"rank {record.rank} "
-    return f"{rank}{record.path or record.function} call {record.call}"
 
 
 def open_captures(

@@ -208,10 +208,26 @@ class Writer(_WriterThread):
         closed. A tensor is read when the writer thread gets to it, so a value the model changes in
         place later should be copied (``reduce=``/``clone=``) before it is written.
         """
-        self._put(_checked_meta(meta), value)
+        self.put(_checked_meta(meta), value)
 
-    def _put(self, meta: dict[str, Any], value: Any) -> None:
-        """``write()`` for metadata made by anycapture (a capture block): valid, and never reused."""
+    # -- what a capture block uses (internal: not public API; see Capture) --------------------
+    @property
+    def closing(self) -> bool:
+        """Whether ``close()`` began: records are refused from then on (internal)."""
+        return self._closing
+
+    def new_block(self) -> int:
+        """The number of the next capture block writing here, stored in its records' ``block`` (internal)."""
+        return next(self._blocks)
+
+    @property
+    def opened(self) -> bool:
+        """Whether the constructor finished, so that ``close()`` has something to close (internal)."""
+        return self._opened
+
+    def put(self, meta: dict[str, Any], value: Any) -> None:
+        """``write()`` without its checks, for metadata made by anycapture (a capture block): valid,
+        and never reused (internal: users call :meth:`write`)."""
         if self._failure is not None and "failed" not in self._warned:
             self._warn_failed()  # here, in a thread of the user's, at the line that captured
         if self._closing:
@@ -254,10 +270,10 @@ class Writer(_WriterThread):
             raise ValueError(f"rows must be the record's number of rows along axis, an int >= 1; got {rows!r}")
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise TypeError(f"axis must be an int (the axis the parts are joined along); got {axis!r}")
-        self._put_rows(_checked_meta(meta), parts, rows, axis)
+        self.put_rows(_checked_meta(meta), parts, rows, axis)
 
-    def _put_rows(self, meta: dict[str, Any], parts: Iterable[Any], rows: int, axis: int) -> None:
-        """``write_rows()`` for metadata made by anycapture (a capture block)."""
+    def put_rows(self, meta: dict[str, Any], parts: Iterable[Any], rows: int, axis: int) -> None:
+        """``write_rows()`` without its checks, for metadata made by anycapture (a capture block; internal)."""
         stream = next(self._streams)
         start = 0
         shape: tuple[int, ...] | None = None
@@ -354,6 +370,10 @@ class Writer(_WriterThread):
         _writers.discard(self)
         self._raise_failure()
         self._finalizer.cancel()  # (raising, _raise_failure cancels it)
+
+    # The names a capture block used before put() and put_rows(): kept until its callers are renamed.
+    _put = put
+    _put_rows = put_rows
 
     def __enter__(self) -> Writer:
         return self

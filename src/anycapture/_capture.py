@@ -690,7 +690,7 @@ _module_paths: _engine.WeakIdMap[dict[int, _Entry]] = _engine.WeakIdMap()
 TargetSpec = Any  # a function, method, "module:Qual.name" string, or Recipe
 
 
-class Capture(Mapping[str, list[Any]], RecordReader):
+class Capture(Mapping[str, list[Any]], RecordReader[Record]):
     """The result of :func:`capture`, and the context manager that fills it.
 
     A mapping from ``'<qualname>.<variable>'`` (the keys of ``get_local.cache``) to the values

@@ -6,7 +6,7 @@ from __future__ import annotations
 import fnmatch
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 __all__ = ["RankedRecord", "Record", "RecordReader", "Site", "StoredRecord", "check_selection", "selects"]
 
@@ -89,9 +89,14 @@ _MEMORY_FIELDS = 11
 _NOT_IN_MEMORY = (None,) * (len(Record._fields) - _MEMORY_FIELDS)
 
 
-def _make_record(kind: type[Record], fields: tuple[Any, ...]) -> Record:
+def _make_record(
+    kind: type[Record], fields: tuple[Any, ...], _new: Any = tuple.__new__, _rest: tuple[None, ...] = _NOT_IN_MEMORY
+) -> Record:
     """A record of ``kind`` from its first eleven fields (key .. assignment), made in C calls."""
-    return _new_record(kind, fields + _NOT_IN_MEMORY)  # type: ignore[no-any-return]
+    return _new(kind, fields + _rest)  # type: ignore[no-any-return]
+
+
+R = TypeVar("R", bound=Record)  # the records a reader gives
 
 
 def _label(record: Record) -> str:
@@ -172,7 +177,7 @@ def _stack(values: Sequence[Any], labels: Sequence[str]) -> Any:
     return numpy.stack(list(values))
 
 
-class RecordReader:
+class RecordReader(Generic[R]):
     """Reading records, written once for memory (``Capture``) and disk (``CaptureFolder``).
 
     ``records``, ``select``, ``by_path`` and ``stack`` stand on two primitives a reader gives:
@@ -184,10 +189,10 @@ class RecordReader:
 
     __slots__ = ()
 
-    def _all_records(self) -> list[Any]:
+    def _all_records(self) -> list[R]:
         raise NotImplementedError
 
-    def _values_of(self, records: list[Any]) -> list[Any]:
+    def _values_of(self, records: list[R]) -> list[Any]:
         raise NotImplementedError
 
     def _names_asked(self) -> Iterable[str] | None:
@@ -200,15 +205,15 @@ class RecordReader:
     def _nothing_for(self, name: str | None, pattern: str) -> str:
         return f"no values for name={name!r}, pattern={pattern!r}"
 
-    def _check_stackable(self, records: list[Any]) -> None:
+    def _check_stackable(self, records: list[R]) -> None:
         """Refuse, before any value is read, records that cannot be stacked (a reader that knows their shapes)."""
 
     @property
-    def records(self) -> list[Any]:
+    def records(self) -> list[R]:
         """Every record, in the order values were captured (in a folder: read from its index, no value read)."""
         return self._all_records()
 
-    def select(self, pattern: str = "*", name: str | None = None) -> list[Any]:
+    def select(self, pattern: str = "*", name: str | None = None) -> list[R]:
         """Records whose module path matches the glob ``pattern`` (and variable ``name`` or key).
 
         Nothing selected because of a mistake raises: a ``name`` the block did not ask for
@@ -229,27 +234,27 @@ class RecordReader:
         """
         return self._stacked(self.select(pattern, name), name, pattern)
 
-    def _chosen(self, records: list[Any], pattern: str, name: str | None) -> list[Any]:
+    def _chosen(self, records: list[R], pattern: str, name: str | None) -> list[R]:
         selected = [record for record in records if selects(record, pattern, name)]
         if not selected:
             check_selection(records, pattern, name, self._names_asked())
         return selected
 
-    def _by_path(self, selected: list[Any]) -> dict[str, list[Any]]:
+    def _by_path(self, selected: list[R]) -> dict[str, list[Any]]:
         records = [record for record in selected if record.path is not None]
         if selected and not records:
             raise ValueError(self._no_paths_message())
         result: dict[str, list[Any]] = {}
         for record, value in zip(records, self._values_of(records), strict=True):
-            result.setdefault(record.path, []).append(value)
+            result.setdefault(record.path, []).append(value)  # type: ignore[arg-type]  # kept: it has a path
         return result
 
     def _stacked(
         self,
-        records: list[Any],
+        records: list[R],
         name: str | None,
         pattern: str,
-        values: Callable[[list[Any]], list[Any]] | None = None,
+        values: Callable[[list[R]], list[Any]] | None = None,
     ) -> Any:
         if not records:
             raise KeyError(self._nothing_for(name, pattern))

@@ -34,7 +34,7 @@ from ._format import (
 _KNOWN_META = frozenset(("key", *_META_TEXT, *_META_INT))
 
 
-class CaptureFolder(Mapping[str, list[Any]], RecordReader):
+class CaptureFolder(Mapping[str, list[Any]], RecordReader[StoredRecord]):
     """A capture folder opened by :func:`open_captures`: records at once, values when asked.
 
     A mapping from key to the values of that key in record order, like :class:`~anycapture.Capture`;

@@ -21,6 +21,7 @@ import pytest
 from anycapture import CaptureError, CaptureWarning
 from anycapture import _disk as disk
 from anycapture._disk import CaptureFileError, CaptureWriteError, StoredRecord, Writer, open_captures
+from anycapture._disk import _writer_thread as writing  # where the writer thread looks up what tests replace
 
 np = pytest.importorskip("numpy")
 safetensors = pytest.importorskip("safetensors")
@@ -85,14 +86,14 @@ def small_capture(folder: Path) -> Path:
 def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Event, threading.Event]]:
     """Hold every shard write until ``release`` is set; ``entered`` is set when one is waiting."""
     entered, release = threading.Event(), threading.Event()
-    real = disk._write_shard
+    real = writing._write_shard
 
     def held(*args: Any) -> None:
         entered.set()
         release.wait()
         real(*args)
 
-    monkeypatch.setattr(disk, "_write_shard", held)
+    monkeypatch.setattr(writing, "_write_shard", held)
     yield entered, release
     release.set()
 
@@ -149,6 +150,7 @@ def test_round_trip_keeps_every_value_dtype_and_field(folder: Path) -> None:
         number=0,
         key="Attention.forward.attn",
         name="attn",
+        value=None,  # read by captures.load(first)
         function="model:Attention.forward",
         path="blocks.0.attn",
         call=0,
@@ -330,7 +332,7 @@ def test_small_shard_bytes_make_many_shards(folder: Path) -> None:
 
 def test_many_scalars_are_cut_into_shards_by_count(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Scalars add no tensor bytes, so a shard is also cut at a record count (its header stays small)."""
-    monkeypatch.setattr(disk, "_SHARD_RECORDS", 10)
+    monkeypatch.setattr(writing, "_SHARD_RECORDS", 10)
     with Writer(folder) as writer:
         for i in range(35):
             writer.write(meta(i), i)
@@ -483,7 +485,7 @@ def no_space(*args: Any) -> None:
 
 def test_a_failing_disk_never_raises_in_write(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the disk full, write() returns, one CaptureWarning tells, close() raises with the count lost."""
-    monkeypatch.setattr(disk, "_write_shard", no_space)
+    monkeypatch.setattr(writing, "_write_shard", no_space)
     writer = Writer(folder, shard_bytes=1, queue_size=2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -507,7 +509,7 @@ def test_a_failing_disk_never_raises_in_write(folder: Path, monkeypatch: pytest.
 
 def test_records_before_a_failure_stay_readable(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Shards written before the disk filled are listed and readable; flush() raises with the exact count."""
-    real = disk._write_shard
+    real = writing._write_shard
     calls = []
 
     def third_fails(*args: Any) -> None:
@@ -516,7 +518,7 @@ def test_records_before_a_failure_stay_readable(folder: Path, monkeypatch: pytes
             no_space()
         real(*args)
 
-    monkeypatch.setattr(disk, "_write_shard", third_fails)
+    monkeypatch.setattr(writing, "_write_shard", third_fails)
     writer = Writer(folder, shard_bytes=1)
     for i in range(10):
         writer.write(meta(i), np.full(2, i))
@@ -1116,7 +1118,7 @@ def test_a_failed_write_never_hides_the_blocks_own_exception(
     """The body's exception propagates as it was; the lost records are told in a warning instead."""
     import anycapture
 
-    monkeypatch.setattr(disk, "_write_shard", no_space)
+    monkeypatch.setattr(writing, "_write_shard", no_space)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with pytest.raises(raised) as seen:

@@ -21,6 +21,7 @@ import anycapture
 from anycapture import CaptureWarning
 from anycapture import _disk as disk
 from anycapture._disk import CaptureFileError, CaptureWriteError, Writer, open_captures
+from anycapture._disk import _writer_thread as writing  # where the writer thread looks up what tests replace
 
 np = pytest.importorskip("numpy")
 pytest.importorskip("safetensors")
@@ -53,12 +54,12 @@ def anycapture_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
 def test_safetensors_io_errors_are_os_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """safetensors' SafetensorError "... (os error 2)" is reported as the OSError it is, with an OSError's advice."""
     torch = pytest.importorskip("torch")  # safetensors.torch writes in Rust, whose errors are SafetensorError
-    real = disk._write_shard
+    real = writing._write_shard
 
     def into_a_missing_folder(path: Path, *args: Any) -> None:
         real(tmp_path / "gone" / path.name, *args)  # the real library, failing as it does on a full disk
 
-    monkeypatch.setattr(disk, "_write_shard", into_a_missing_folder)
+    monkeypatch.setattr(writing, "_write_shard", into_a_missing_folder)
     writer = Writer(tmp_path / "run", shard_bytes=1)
     writer.write(meta(0), torch.zeros(4))
     with pytest.raises(CaptureWriteError) as raised:
@@ -262,14 +263,14 @@ def test_subclasses_and_views_are_written_as_their_values(tmp_path: Path) -> Non
 def test_a_tensor_the_checks_miss_costs_its_record_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Should safetensors refuse a tensor the checks let through, that record alone is skipped and the shard written."""
     torch = pytest.importorskip("torch")
-    real = disk._to_storable
+    real = writing._to_storable
 
     def lets_a_view_through(value: Any, storages: set[int]) -> Any:
         if isinstance(value, torch.Tensor) and not value.is_contiguous():
             return value, value.numel() * value.element_size(), True  # safetensors refuses non-contiguous tensors
         return real(value, storages)
 
-    monkeypatch.setattr(disk, "_to_storable", lets_a_view_through)
+    monkeypatch.setattr(writing, "_to_storable", lets_a_view_through)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Writer(tmp_path / "run", shard_bytes=1 << 20) as writer:

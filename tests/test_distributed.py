@@ -49,8 +49,11 @@ def test_rank_and_world_size_come_from_torchrun_variables(monkeypatch: pytest.Mo
 
 
 def test_ranked_record_is_a_record_with_its_rank() -> None:
-    """RankedRecord has every field of Record, after the rank, so nothing captured is lost on the way."""
-    assert distributed.RankedRecord._fields == ("rank", *Record._fields)
+    """RankedRecord is a Record (one record type), with every field of it, so nothing captured is lost on the way."""
+    assert issubclass(distributed.RankedRecord, Record)
+    assert distributed.RankedRecord._fields == Record._fields
+    ranked = distributed.RankedRecord._make(Record("f.x", "x", 1, "m:f", None, 0, 0, 0))._replace(rank=2)
+    assert (ranked.rank, ranked.key, ranked.value) == (2, "f.x", 1)
 
 
 def test_gather_in_a_single_process_tags_its_own_records(monkeypatch: pytest.MonkeyPatch, backend: str) -> None:

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from anycapture import CaptureError
 from anycapture import _disk as disk
 from anycapture._disk import CaptureFileError, Writer, open_captures
+from anycapture._disk import _writer_thread as writing  # where the writer thread looks up what tests replace
 
 np = pytest.importorskip("numpy")
 pytest.importorskip("safetensors")
@@ -218,7 +220,7 @@ def test_a_stream_cut_by_close_is_abandoned(folder: Path) -> None:
         writer.close()  # another thread closing the block, say
         yield np.ones((2, 3, 4))
 
-    with pytest.raises(disk.CaptureError, match="is closed"):
+    with pytest.raises(CaptureError, match="is closed"):
         writer.write_rows({"key": "map"}, cut(), rows=6)
     assert index_of(folder)["abandoned"] == [0]
     captures = open_captures(folder)
@@ -244,13 +246,13 @@ def test_parts_waiting_hold_at_most_queue_bytes(folder: Path, monkeypatch: pytes
     part = np.ones((1000,), dtype="float64")  # 8,000 bytes
     seen = []
     writer = Writer(folder, rank=None, queue_bytes=2 * part.nbytes)
-    store = disk._to_storable
+    store = writing._to_storable
 
     def watching(value: Any, storages: set[int]) -> Any:
         seen.append(writer._part_bytes)  # bytes queued, the part being stored included
         return store(value, storages)
 
-    monkeypatch.setattr(disk, "_to_storable", watching)
+    monkeypatch.setattr(writing, "_to_storable", watching)
     with writer:
         writer.write_rows({"key": "m"}, (part[None] for _ in range(50)), rows=50, axis=0)
     assert max(seen, default=0) == 2 * part.nbytes

@@ -30,7 +30,8 @@ from ._functions import (
     resolve_function,
     select_sites,
 )
-from ._records import Record, _make_record, _no_paths, check_selection, selects
+from ._records import Record, RecordReader, _label, _make_record, _no_paths
+from ._records import _stack as _stack_values
 from ._store import check_max_size
 from ._values import PLAIN_TYPES, Converter, compact, make_converter
 from .recipes import Recipe, recipe_hints
@@ -689,7 +690,7 @@ _module_paths: _engine.WeakIdMap[dict[int, _Entry]] = _engine.WeakIdMap()
 TargetSpec = Any  # a function, method, "module:Qual.name" string, or Recipe
 
 
-class Capture(Mapping[str, list[Any]]):
+class Capture(Mapping[str, list[Any]], RecordReader[Record]):
     """The result of :func:`capture`, and the context manager that fills it.
 
     A mapping from ``'<qualname>.<variable>'`` (the keys of ``get_local.cache``) to the values
@@ -1260,12 +1261,8 @@ class Capture(Mapping[str, list[Any]]):
         # inside the block saw it unfinished); the shards read before are kept, not parsed again.
         if growing or self._on_disk is None or not self._on_disk.complete:
             self._on_disk = CaptureFolder(writer.folder, self._read_as, earlier=self._on_disk)
-        folder = self._on_disk
-        if self._block is not None:  # a Writer shared between blocks: this block's records
-            block = self._block
-            folder = folder._only(lambda record: record.block == block)
-        folder._known = self._known()
-        return folder
+        # With a Writer shared between blocks, this block's records.
+        return self._on_disk.only_block(self._block, known=self._known())
 
     def grad(self, record: Record) -> Any:
         """With ``grads=True``: the gradient that reached ``record``'s value in backward, or ``None``.
@@ -1277,7 +1274,7 @@ class Capture(Mapping[str, list[Any]]):
         self._require_grads()
         found = self._grad_of(record)
         if found is None and not any(kept is record for kept in self._records.get(record.key, ())):
-            raise ValueError(f"{_describe(record)} is not a record of this capture block (or was cleared)")
+            raise ValueError(f"{_label(record)} is not a record of this capture block (or was cleared)")
         return found
 
     def _grad_of(self, record: Record) -> Any:
@@ -1334,9 +1331,8 @@ class Capture(Mapping[str, list[Any]]):
         counts = ", ".join(f"{key!r}: {len(self._records[key])} value(s)" for key in self)
         return f"<Capture {{{counts}}}>"
 
-    @property
-    def records(self) -> list[Record]:
-        """Every record, in the order values were captured."""
+    # The primitives RecordReader's records, select, by_path and stack stand on.
+    def _all_records(self) -> list[Record]:
         if self._sink is not None:
             return self.stored().records  # type: ignore[no-any-return]
         self._settle()
@@ -1345,19 +1341,14 @@ class Capture(Mapping[str, list[Any]]):
             merged = [_ready(record) for record in merged]
         return sorted(merged, key=lambda record: record.order)
 
-    def select(self, pattern: str = "*", name: str | None = None) -> list[Record]:
-        """Records whose module path matches the glob ``pattern`` (and variable ``name`` or key).
+    def _values_of(self, records: list[Record]) -> list[Any]:
+        return [record.value for record in records]
 
-        Nothing selected because of a mistake raises: a ``name`` the block did not ask for
-        (``KeyError``), or a variable's name given as the pattern (``ValueError``).
+    def _names_asked(self) -> set[str]:
+        return self._known()
 
-        >>> # cap.select("blocks.1*.attn", "attn")  -> the records of blocks 10 and 11
-        """
-        records = self.records  # on disk: read from the folder's index
-        selected = [record for record in records if selects(record, pattern, name)]
-        if not selected:
-            check_selection(records, pattern, name, self._known())
-        return selected
+    def _no_paths_message(self) -> str:
+        return _no_paths(self.model, self._api)
 
     def _known(self) -> set[str]:
         """The variables and keys this block asked for (a variable may be unbound in every call)."""
@@ -1367,14 +1358,7 @@ class Capture(Mapping[str, list[Any]]):
         """``{module path: [values in call order]}`` for variable ``name`` (or key)."""
         if self._sink is not None:
             return self.stored().by_path(name, pattern)  # type: ignore[no-any-return]
-        result: dict[str, list[Any]] = {}
-        selected = self.select(pattern, name)
-        for record in selected:
-            if record.path is not None:
-                result.setdefault(record.path, []).append(record.value)
-        if selected and not result:
-            raise ValueError(_no_paths(self.model, self._api))
-        return result
+        return super().by_path(name, pattern)
 
     def stack(self, name: str | None = None, pattern: str = "*", *, grad: bool = False) -> Any:
         """The selected values stacked on a new first axis (layers), as one array or tensor.
@@ -1390,19 +1374,14 @@ class Capture(Mapping[str, list[Any]]):
         if grad and records:
             self._require_grads()
             gradients = [self._grad_of(record) for record in records]
-            missing = [_describe(r) for r, g in zip(records, gradients, strict=True) if g is None]
+            missing = [_label(r) for r, g in zip(records, gradients, strict=True) if g is None]
             if missing:
                 raise ValueError(
                     f"no gradient reached {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}: run "
                     "backward first, outside torch.no_grad(), on an output that depends on them"
                 )
-            return _stack(gradients, [_describe(record) for record in records])
-        if not records:
-            raise KeyError(self._nothing_for(name, pattern))
-        keys = {record.key for record in records}
-        if name is None and len(keys) > 1:
-            raise ValueError(f"stack() needs name= when several variables were captured: {sorted(keys)}")
-        return _stack([record.value for record in records], [_describe(record) for record in records])
+            return _stack_values(gradients, [_label(record) for record in records])
+        return self._stacked(records, name, pattern)
 
     def _nothing_for(self, name: str | None, pattern: str) -> str:
         """Why ``stack()`` has nothing to stack: what was captured instead, or why nothing was (the

@@ -29,34 +29,14 @@ from __future__ import annotations
 import pickle
 import sys
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
-from ._capture import Capture, Record
+from ._capture import Capture
 from ._disk import launch
 from ._errors import CaptureError
+from ._records import RankedRecord, Record, StoredRecord
 
 __all__ = ["RankedRecord", "gather", "rank", "world_size"]
-
-
-class RankedRecord(NamedTuple):
-    """A :class:`~anycapture.Record` of one rank, as :func:`gather` returns it: ``rank`` first.
-
-    The other fields are those of :class:`~anycapture.Record`; a torch tensor ``value`` arrives on
-    the CPU, with its dtype.
-    """
-
-    rank: int
-    key: str
-    name: str
-    value: Any
-    function: str
-    path: str | None
-    call: int
-    thread: int
-    order: int
-    line: int | None = None
-    site: int | None = None
-    assignment: int | None = None
 
 
 def rank() -> int | None:
@@ -104,7 +84,7 @@ def _records_of(capture: Capture | Iterable[Record]) -> list[Record]:
         return capture.records
     records = list(capture)
     for record in records:
-        if not isinstance(record, Record):
+        if not isinstance(record, Record) or isinstance(record, StoredRecord):  # a folder's: values on disk
             raise TypeError(
                 f"gather() takes a capture block or records of one (anycapture.Record); got {type(record).__name__!r}"
             )
@@ -112,13 +92,8 @@ def _records_of(capture: Capture | Iterable[Record]) -> list[Record]:
 
 
 def _ranked(rank: int, records: list[Record]) -> list[RankedRecord]:
-    # By name, not position: a field Record gains later must not shift the others.
-    fields = RankedRecord._fields[1:]
-    result = []
-    for record in records:
-        values: dict[str, Any] = {field: getattr(record, field, None) for field in fields}
-        result.append(RankedRecord(rank, **values))
-    return result
+    # Every field kept, by position (one record type), the rank set.
+    return [RankedRecord._make(record)._replace(rank=rank) for record in records]
 
 
 def gather(capture: Capture | Iterable[Record], *, dst: int | None = 0, group: Any = None) -> list[RankedRecord] | None:

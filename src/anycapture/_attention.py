@@ -30,7 +30,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple
 
 from . import _engine
-from ._capture import Capture, check_flag, value_options
+from ._capture import Capture
+from ._options import check_flag, value_options
 from ._values import compact
 
 __all__ = [

@@ -599,4 +599,6 @@ def capture_attention(
     queries = _check_queries(queries)
     chunk = _check_chunk(chunk)
     options = value_options(values, device, clone, collate_fn, reduce, max_size, sink)
-    return AttentionCapture(queries=queries, chunk=chunk, model=model, key_style="qualname", strict=strict, **options)
+    return AttentionCapture(
+        queries=queries, chunk=chunk, model=model, key_style="qualname", strict=strict, **options.block_keywords()
+    )

@@ -22,9 +22,9 @@ from ._copies import any_pending, resolve
 from ._errors import _PACKAGE_DIR, CaptureError, CaptureWarning
 from ._functions import check_when, key_for, select_sites
 from ._options import check_flag as check_flag  # re-exported: _edit imports it from here
-from ._options import value_options
+from ._options import shared_keys, value_options
 from ._records import Record, _make_record, _no_paths, check_selection, selects
-from ._targets import normalise_targets
+from ._targets import Resolved, normalise_targets
 from ._values import PLAIN_TYPES, Converter, compact
 
 __all__ = ["Capture", "EmptyCaptureError", "Record", "capture"]
@@ -1429,17 +1429,11 @@ class Capture(Mapping[str, list[Any]]):
 def _warn_shared_keys(recorders: list[_Recorder]) -> None:
     """Two targets of one block whose keys are the same (functions of one qualified name in two
     modules) would share a list: say so, as get_local does, at the user's ``capture()`` call."""
-    owners: dict[str, _Recorder] = {}
+    owners: dict[str, tuple[object, str]] = {}
     for recorder in recorders:
-        for key in recorder.keys:
-            other = owners.setdefault(key, recorder)
-            if other is not recorder:
-                warnings.warn(
-                    f"{other.label} and {recorder.label} both record under the key {key!r}, so their values "
-                    "share one list in this block; use capture(..., key_style='module') to keep them apart",
-                    CaptureWarning,
-                    stacklevel=4,
-                )
+        fix = "capture(..., key_style='module')"
+        for _, _, message in shared_keys(owners, recorder, recorder.label, recorder.keys, fix, " in this block"):
+            warnings.warn(message, CaptureWarning, stacklevel=4)
 
 
 def _ready(record: Record) -> Record:
@@ -1526,23 +1520,45 @@ def capture(
     >>> cap["SequenceMatcher.ratio.matches"]
     [3]
     """
-    if key_style not in ("qualname", "module"):
-        raise ValueError(f"key_style={key_style!r} is not a key style; use 'qualname' or 'module'")
+    # A block per forward calls this with the same arguments each time: what they gave (checked
+    # options, normalised targets, their sites) is kept, a few plans per target (a str, or the id of
+    # an object), and the target checked to resolve the same (see _targets.Resolved). Plain
+    # arguments only (no callables or sink, which a cache would keep alive), compared by identity
+    # (True == 1, and only one of them is a flag), without a tuple or hash: this runs with the CPU
+    # caches a forward left behind, where every object touched costs.
+    for plan in _plans.get(target if type(target) is str else id(target), ()):
+        if (
+            plan.values is values
+            and plan.device is device
+            and plan.clone is clone
+            and plan.max_size is max_size
+            and plan.key_style is key_style
+            and plan.strict is strict
+            and plan.when is when
+            and plan.at is at
+            and plan.line is line
+            and plan.grads is grads
+            and sink is None
+            and (reduce is None if plan.reduce is None else reduce is not None and plan.reduce() is reduce)
+            and (
+                collate_fn is None
+                if plan.collate_fn is None
+                else collate_fn is not None and plan.collate_fn() is collate_fn
+            )
+            and plan.varnames == varnames
+        ):
+            targets = plan.resolved.now(target)
+            if targets is None:
+                break
+            if when != "return":  # the backend forced may have changed since
+                require("sees_assignments", "capture(..., when='each')")
+            convert = plan.convert if collate_fn is None else collate_fn
+            return Capture(targets, model=model, reduce=reduce, convert=convert, **plan.keywords)
     check_flag("strict", strict)
-    check_flag("grads", grads)
+    options = value_options(values, device, clone, collate_fn, reduce, max_size, sink, key_style=key_style, grads=grads)
     if when != "return" or at is not None or line is not None:
         check_when(when, at, line, "capture")
-    if grads:
-        if values not in ("numpy", "raw") or device is not None or clone or collate_fn is not None:
-            raise TypeError(
-                "grads=True keeps each tensor as it is, in the autograd graph; values=, device=, clone= and "
-                "collate_fn= would replace it (reduce= may still derive what is kept)"
-            )
-        if sink is not None:
-            raise TypeError("grads=True keeps tensors in the autograd graph, in memory; it cannot go with sink=")
-        values = "raw"
-    options = value_options(values, device, clone, collate_fn, reduce, max_size, sink)
-    targets = normalise_targets(target, varnames)
+    targets, resolved = normalise_targets(target, varnames)
     sites = None
     if when == "each":
         require("sees_assignments", "capture(..., when='each')")
@@ -1553,4 +1569,84 @@ def capture(
             }
             for func, names, _, _ in targets
         ]
-    return Capture(targets, model=model, key_style=key_style, strict=strict, sites=sites, grads=grads, **options)
+    # Capture.__init__ takes the options one by one for now (the lead's merge passes ValueOptions whole).
+    keywords = {"key_style": key_style, "strict": strict, "sites": sites, "grads": grads, **options.block_keywords()}
+    # Nothing of the user's is kept: a callable weakly, or not at all where it takes no weak reference.
+    kept = sink is None and (device is None or type(device) is str) and _weakly(reduce) and _weakly(collate_fn)
+    if resolved is not None and kept:
+        if len(_plans) >= _PLANS_MAX:
+            _plans.clear()
+        plan = _Plan(varnames, values, device, clone, max_size, key_style, strict, when, at, line, grads, resolved)
+        plan.reduce = None if reduce is None else weakref.ref(reduce)
+        plan.collate_fn = None if collate_fn is None else weakref.ref(collate_fn)
+        plan.convert = None if collate_fn is not None else options.convert
+        plan.keywords = {name: value for name, value in keywords.items() if name not in ("reduce", "convert")}
+        # The newest first, beside the few others kept (a loop may alternate values= modes); the
+        # others' targets were resolved before, and are checked again when used.
+        plan_key = target if type(target) is str else id(target)
+        _plans[plan_key] = (plan, *_plans.get(plan_key, ())[: _PLANS_PER_TARGET - 1])
+    return Capture(targets, model=model, **keywords)
+
+
+def _weakly(obj: object) -> bool:
+    """Whether ``obj`` is None or takes a weak reference (a plan may refer to it)."""
+    if obj is None:
+        return True
+    try:
+        weakref.ref(obj)
+    except TypeError:
+        return False
+    return True
+
+
+class _Plan:
+    """What :func:`capture` made of one set of arguments (see there): a callable among them weakly."""
+
+    __slots__ = (
+        "at",
+        "clone",
+        "collate_fn",
+        "convert",
+        "device",
+        "grads",
+        "key_style",
+        "keywords",
+        "line",
+        "max_size",
+        "reduce",
+        "resolved",
+        "strict",
+        "values",
+        "varnames",
+        "when",
+    )
+
+    def __init__(
+        self,
+        varnames: tuple[str, ...],
+        values: str,
+        device: str | None,
+        clone: bool,
+        max_size: int | None,
+        key_style: str,
+        strict: bool,
+        when: str,
+        at: int | None,
+        line: int | None,
+        grads: bool,
+        resolved: Resolved,
+    ) -> None:
+        self.varnames, self.values, self.device, self.clone, self.max_size = varnames, values, device, clone, max_size
+        self.key_style, self.strict, self.when, self.at, self.line = key_style, strict, when, at, line
+        self.grads = grads
+        self.resolved = resolved  # the target as it resolved, and how to check it still does
+        self.reduce: weakref.ref[Any] | None = None
+        self.collate_fn: weakref.ref[Any] | None = None
+        self.convert: Converter | None = None  # values='s converter (None with a collate_fn: that one)
+        self.keywords: dict[str, Any] = {}  # what else Capture takes
+
+
+# capture()'s plans, by the target (a str) or its id: the last plain arguments each was given.
+_plans: dict[object, tuple[_Plan, ...]] = {}
+_PLANS_MAX = 256
+_PLANS_PER_TARGET = 4

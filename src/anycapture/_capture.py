@@ -24,7 +24,7 @@ from ._functions import check_when, key_for, select_sites
 from ._options import check_flag as check_flag  # re-exported: _edit imports it from here
 from ._options import shared_keys, value_options
 from ._records import Record, _make_record, _no_paths, check_selection, selects
-from ._targets import Resolved, normalise_targets
+from ._targets import PLANS_MAX, PLANS_PER_TARGET, Plan, normalise_targets, plans, weakly
 from ._values import PLAIN_TYPES, Converter, compact
 
 __all__ = ["Capture", "EmptyCaptureError", "Record", "capture"]
@@ -1526,7 +1526,7 @@ def capture(
     # arguments only (no callables or sink, which a cache would keep alive), compared by identity
     # (True == 1, and only one of them is a flag), without a tuple or hash: this runs with the CPU
     # caches a forward left behind, where every object touched costs.
-    for plan in _plans.get(target if type(target) is str else id(target), ()):
+    for plan in plans.get(target if type(target) is str else id(target), ()):
         if (
             plan.values is values
             and plan.device is device
@@ -1572,11 +1572,11 @@ def capture(
     # Capture.__init__ takes the options one by one for now (the lead's merge passes ValueOptions whole).
     keywords = {"key_style": key_style, "strict": strict, "sites": sites, "grads": grads, **options.block_keywords()}
     # Nothing of the user's is kept: a callable weakly, or not at all where it takes no weak reference.
-    kept = sink is None and (device is None or type(device) is str) and _weakly(reduce) and _weakly(collate_fn)
+    kept = sink is None and (device is None or type(device) is str) and weakly(reduce) and weakly(collate_fn)
     if resolved is not None and kept:
-        if len(_plans) >= _PLANS_MAX:
-            _plans.clear()
-        plan = _Plan(varnames, values, device, clone, max_size, key_style, strict, when, at, line, grads, resolved)
+        if len(plans) >= PLANS_MAX:
+            plans.clear()
+        plan = Plan(varnames, values, device, clone, max_size, key_style, strict, when, at, line, grads, resolved)
         plan.reduce = None if reduce is None else weakref.ref(reduce)
         plan.collate_fn = None if collate_fn is None else weakref.ref(collate_fn)
         plan.convert = None if collate_fn is not None else options.convert
@@ -1584,69 +1584,5 @@ def capture(
         # The newest first, beside the few others kept (a loop may alternate values= modes); the
         # others' targets were resolved before, and are checked again when used.
         plan_key = target if type(target) is str else id(target)
-        _plans[plan_key] = (plan, *_plans.get(plan_key, ())[: _PLANS_PER_TARGET - 1])
+        plans[plan_key] = (plan, *plans.get(plan_key, ())[: PLANS_PER_TARGET - 1])
     return Capture(targets, model=model, **keywords)
-
-
-def _weakly(obj: object) -> bool:
-    """Whether ``obj`` is None or takes a weak reference (a plan may refer to it)."""
-    if obj is None:
-        return True
-    try:
-        weakref.ref(obj)
-    except TypeError:
-        return False
-    return True
-
-
-class _Plan:
-    """What :func:`capture` made of one set of arguments (see there): a callable among them weakly."""
-
-    __slots__ = (
-        "at",
-        "clone",
-        "collate_fn",
-        "convert",
-        "device",
-        "grads",
-        "key_style",
-        "keywords",
-        "line",
-        "max_size",
-        "reduce",
-        "resolved",
-        "strict",
-        "values",
-        "varnames",
-        "when",
-    )
-
-    def __init__(
-        self,
-        varnames: tuple[str, ...],
-        values: str,
-        device: str | None,
-        clone: bool,
-        max_size: int | None,
-        key_style: str,
-        strict: bool,
-        when: str,
-        at: int | None,
-        line: int | None,
-        grads: bool,
-        resolved: Resolved,
-    ) -> None:
-        self.varnames, self.values, self.device, self.clone, self.max_size = varnames, values, device, clone, max_size
-        self.key_style, self.strict, self.when, self.at, self.line = key_style, strict, when, at, line
-        self.grads = grads
-        self.resolved = resolved  # the target as it resolved, and how to check it still does
-        self.reduce: weakref.ref[Any] | None = None
-        self.collate_fn: weakref.ref[Any] | None = None
-        self.convert: Converter | None = None  # values='s converter (None with a collate_fn: that one)
-        self.keywords: dict[str, Any] = {}  # what else Capture takes
-
-
-# capture()'s plans, by the target (a str) or its id: the last plain arguments each was given.
-_plans: dict[object, tuple[_Plan, ...]] = {}
-_PLANS_MAX = 256
-_PLANS_PER_TARGET = 4

@@ -11,9 +11,21 @@ from typing import Any
 
 from . import _engine
 from ._functions import bound_object, check_varnames, locate_target, resolve_function
+from ._values import Converter
 from .recipes import Recipe, recipe_hints
 
-__all__ = ["Resolved", "TargetSpec", "Targets", "normalise_targets", "reference"]
+__all__ = [
+    "PLANS_MAX",
+    "PLANS_PER_TARGET",
+    "Plan",
+    "Resolved",
+    "TargetSpec",
+    "Targets",
+    "normalise_targets",
+    "plans",
+    "reference",
+    "weakly",
+]
 
 TargetSpec = Any  # a function, method, "module:Qual.name" string, or Recipe
 
@@ -208,6 +220,71 @@ def _mapped_names(spec: object, names: object) -> tuple[object, ...]:
             "e.g. {Attention.forward: 'attn'}"
         )
     return tuple(names)
+
+
+def weakly(obj: object) -> bool:
+    """Whether ``obj`` is None or takes a weak reference (a plan may refer to it)."""
+    if obj is None:
+        return True
+    try:
+        weakref.ref(obj)
+    except TypeError:
+        return False
+    return True
+
+
+class Plan:
+    """What :func:`capture` made of one set of arguments (see there): a callable among them weakly,
+    the target as it resolved, and what else the block takes."""
+
+    __slots__ = (
+        "at",
+        "clone",
+        "collate_fn",
+        "convert",
+        "device",
+        "grads",
+        "key_style",
+        "keywords",
+        "line",
+        "max_size",
+        "reduce",
+        "resolved",
+        "strict",
+        "values",
+        "varnames",
+        "when",
+    )
+
+    def __init__(
+        self,
+        varnames: tuple[str, ...],
+        values: str,
+        device: str | None,
+        clone: bool,
+        max_size: int | None,
+        key_style: str,
+        strict: bool,
+        when: str,
+        at: int | None,
+        line: int | None,
+        grads: bool,
+        resolved: Resolved,
+    ) -> None:
+        self.varnames, self.values, self.device, self.clone, self.max_size = varnames, values, device, clone, max_size
+        self.key_style, self.strict, self.when, self.at, self.line = key_style, strict, when, at, line
+        self.grads = grads
+        self.resolved = resolved  # the target as it resolved, and how to check it still does
+        self.reduce: weakref.ref[Any] | None = None
+        self.collate_fn: weakref.ref[Any] | None = None
+        self.convert: Converter | None = None  # values='s converter (None with a collate_fn: that one)
+        self.keywords: dict[str, Any] = {}  # what else Capture takes
+
+
+# capture()'s plans, by the target (a str) or its id: the last plain arguments each was given.
+plans: dict[object, tuple[Plan, ...]] = {}
+PLANS_MAX = 256
+PLANS_PER_TARGET = 4
 
 
 # Targets given alone before, as they resolved (see Resolved), by the target (a str) or its id, and

@@ -607,3 +607,70 @@ def test_a_recipes_function_given_by_name_gets_the_recipes_hints() -> None:
 
     assert recipe_hints(Fake) == (recipes.TIMM_VIT.hint, recipes.TIMM_VIT.if_not_run)
     assert recipe_hints(_never_called) == ("", "")
+
+
+def test_the_same_arguments_again_are_checked_again(backend: str) -> None:
+    """capture() called again with the same arguments (a block per forward) sees what changed since:
+    a flag of another type, a function's new code, a function wrapping another, a new reduce."""
+
+    def forward(x: int) -> int:
+        attn = x * 2
+        return attn
+
+    def other(x: int) -> int:
+        hidden = x
+        return hidden
+
+    for _ in range(2):
+        with capture(forward, "attn", values="raw") as cap:
+            forward(1)
+        assert cap["test_the_same_arguments_again_are_checked_again.<locals>.forward.attn"] == [2]
+    with pytest.raises(TypeError, match=r"^strict must be True or False; got 0$"):
+        capture(forward, "attn", values="raw", strict=0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^clone must be True or False; got 1$"):
+        capture(forward, "attn", values="raw", clone=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="max_size must be an int"):
+        capture(forward, "attn", values="raw", max_size=True)  # type: ignore[arg-type]
+
+    def halve(value: int) -> float:
+        return value / 2
+
+    for reduce in (halve, lambda value: value + 1):
+        for _ in range(2):
+            with capture(forward, "attn", values="raw", reduce=reduce) as cap:
+                forward(1)
+            assert list(cap.values()) == [[reduce(2)]]
+    code = forward.__code__
+    forward.__code__ = other.__code__
+    try:
+        with pytest.raises(UnknownVariableError, match="'attn' is not a local variable"):
+            capture(forward, "attn", values="raw")
+    finally:
+        forward.__code__ = code
+
+    def inner(x: int) -> int:
+        attn = x * 3
+        hidden = attn
+        return hidden
+
+    forward.__wrapped__ = inner  # type: ignore[attr-defined]  # as functools.wraps would leave it
+    with capture(forward, "attn", values="raw") as cap:
+        inner(1)
+    assert list(cap.values()) == [[3]]
+
+
+def test_a_plan_keeps_no_reduce_alive(backend: str) -> None:
+    """A reduce= given to capture() before is not kept alive by what capture() remembers of it."""
+    import gc
+    import weakref
+
+    def reduce(value: object) -> object:
+        return value
+
+    for _ in range(2):
+        with capture(helper, "scores", values="raw", reduce=reduce):
+            helper(1)
+    ref = weakref.ref(reduce)
+    del reduce
+    gc.collect()
+    assert ref() is None

@@ -30,7 +30,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple
 
 from . import _engine
-from ._capture import Capture, check_flag, value_options
+from ._capture import Capture
+from ._options import check_flag, value_options
 from ._values import compact
 
 __all__ = [
@@ -598,4 +599,6 @@ def capture_attention(
     queries = _check_queries(queries)
     chunk = _check_chunk(chunk)
     options = value_options(values, device, clone, collate_fn, reduce, max_size, sink)
-    return AttentionCapture(queries=queries, chunk=chunk, model=model, key_style="qualname", strict=strict, **options)
+    return AttentionCapture(
+        queries=queries, chunk=chunk, model=model, key_style="qualname", strict=strict, **options.block_keywords()
+    )

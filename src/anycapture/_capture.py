@@ -6,7 +6,6 @@ import contextlib
 import functools
 import inspect
 import itertools
-import os
 import sys
 import threading
 import types
@@ -21,20 +20,12 @@ from . import _engine
 from ._backends import can, preferred, require
 from ._copies import any_pending, resolve
 from ._errors import _PACKAGE_DIR, CaptureError, CaptureWarning
-from ._functions import (
-    bound_object,
-    check_varnames,
-    check_when,
-    key_for,
-    locate_target,
-    resolve_function,
-    select_sites,
-)
-from ._records import Record, RecordReader, _label, _make_record, _no_paths
-from ._records import _stack as _stack_values
-from ._store import check_max_size
-from ._values import PLAIN_TYPES, Converter, compact, make_converter
-from .recipes import Recipe, recipe_hints
+from ._functions import check_when, key_for, select_sites
+from ._options import check_flag as check_flag  # re-exported: _edit imports it from here
+from ._options import shared_keys, value_options
+from ._records import Record, RecordReader, _label, _make_record, _no_paths, _stack
+from ._targets import PLANS_MAX, PLANS_PER_TARGET, Plan, normalise_targets, plans, weakly
+from ._values import PLAIN_TYPES, Converter, compact
 
 __all__ = ["Capture", "EmptyCaptureError", "Record", "capture"]
 
@@ -1380,7 +1371,7 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
                     f"no gradient reached {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}: run "
                     "backward first, outside torch.no_grad(), on an output that depends on them"
                 )
-            return _stack_values(gradients, [_label(record) for record in records])
+            return _stack(gradients, [_label(record) for record in records])
         return self._stacked(records, name, pattern)
 
     def _nothing_for(self, name: str | None, pattern: str) -> str:
@@ -1416,137 +1407,17 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
 def _warn_shared_keys(recorders: list[_Recorder]) -> None:
     """Two targets of one block whose keys are the same (functions of one qualified name in two
     modules) would share a list: say so, as get_local does, at the user's ``capture()`` call."""
-    owners: dict[str, _Recorder] = {}
+    owners: dict[str, tuple[object, str]] = {}
     for recorder in recorders:
-        for key in recorder.keys:
-            other = owners.setdefault(key, recorder)
-            if other is not recorder:
-                warnings.warn(
-                    f"{other.label} and {recorder.label} both record under the key {key!r}, so their values "
-                    "share one list in this block; use capture(..., key_style='module') to keep them apart",
-                    CaptureWarning,
-                    stacklevel=4,
-                )
+        fix = "capture(..., key_style='module')"
+        for _, _, message in shared_keys(owners, recorder, recorder.label, recorder.keys, fix, " in this block"):
+            warnings.warn(message, CaptureWarning, stacklevel=4)
 
 
 def _ready(record: Record) -> Record:
     """``record`` with its value's copies from a device finished (the same record if there are none)."""
     value = resolve(record.value)
     return record if value is record.value else record._replace(value=value)
-
-
-def _describe(record: Record) -> str:
-    return f"{record.path or record.function} call {record.call}"
-
-
-def _stack(values: Sequence[Any], labels: Sequence[str]) -> Any:
-    shapes = [getattr(value, "shape", None) for value in values]
-    if any(shape is None for shape in shapes):
-        kinds = sorted({type(value).__name__ for value, shape in zip(values, shapes, strict=True) if shape is None})
-        raise TypeError(f"stack() needs arrays or tensors; got {', '.join(kinds)}")
-    if len(set(map(tuple, shapes))) > 1:  # type: ignore[arg-type]
-        listing = "; ".join(f"{label}: {tuple(shape)}" for label, shape in zip(labels, shapes, strict=True))  # type: ignore[arg-type]
-        raise ValueError(f"cannot stack values of different shapes: {listing}")
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(values[0], torch.Tensor):
-        return torch.stack(list(values))
-    import numpy
-
-    return numpy.stack(list(values))
-
-
-def _normalise_targets(
-    target: TargetSpec | Mapping[TargetSpec, str | Iterable[str]], varnames: tuple[str, ...]
-) -> list[tuple[types.FunctionType, tuple[str, ...], tuple[str, str], tuple[Callable[[], Any], ...] | None]]:
-    """[(function, names, a recipe's hints, objects)] from whatever :func:`capture` was given; ``objects`` are
-    those of the bound methods given (``model.blocks[3].attn.forward``), whose calls alone are kept
-    (None: every call, when the function itself was given)."""
-    named = type(target) is str or type(target) is Recipe
-    key = (target if type(target) is str else id(target), varnames)
-    if named:  # a recipe or "module:Qual.name" seen before: check that it still names the same function
-        cached = _located.get(key)
-        if cached is not None and cached[0] is target:
-            _, module_name, parts, obj, result, code = cached
-            found: Any = sys.modules.get(module_name)
-            for part in parts:
-                found = getattr(found, part, None)
-            if found is obj and result[0].__code__ is code:
-                return [result]
-    if isinstance(target, Mapping):
-        if varnames:
-            raise TypeError("give variable names either in the mapping or as arguments, not both")
-        if not target:
-            raise ValueError(
-                "capture({}) names no function to capture; map each function to its variable names, "
-                "e.g. capture({Attention.forward: 'attn', Block.forward: ['x', 'y']})"
-            )
-        pairs = [(spec, _mapped_names(spec, names)) for spec, names in target.items()]
-    else:
-        pairs = [(target, varnames)]
-    merged: dict[types.FunctionType, tuple[tuple[str, ...], tuple[str, str], tuple[Any, ...] | None]] = {}
-    location = None
-    for spec, names in pairs:
-        hints = ("", "")
-        if isinstance(spec, Recipe):
-            names = names or spec.varnames
-            hints = (spec.hint, spec.if_not_run)
-            spec = spec.target
-        names = check_varnames(names, "capture")
-        if isinstance(spec, str):
-            location = locate_target(spec)
-            obj = location[2]
-        else:
-            obj = spec
-        func = resolve_function(obj, names, "capture")
-        if not any(hints):  # the function a recipe names, given by name or object: the recipe's hints too
-            hints = recipe_hints(func)
-        # a method bound to one object: its calls alone
-        bound_to = bound_object(obj, func, _engine.original_code(func), "capture")
-        objects = None if bound_to is None else (bound_to,)
-        if func in merged:
-            known, known_hints, known_objects = merged[func]
-            if (objects is not None or known_objects is not None) and set(names) != set(known):
-                raise TypeError(
-                    f"capture() was given {_engine.label_of(func)} bound to an object and again (bound to another, "
-                    f"or unbound) with other variable names ({', '.join(known)} / {', '.join(names)}): a block "
-                    "files one function's calls one way, so give each the same names, or use a block for each"
-                )
-            names = known + tuple(n for n in names if n not in known)
-            hints = known_hints if any(known_hints) else hints
-            if objects is None or known_objects is None:
-                objects = None  # the function itself was given too: every call
-            else:
-                objects = known_objects + tuple(o for o in objects if not any(o is k for k in known_objects))
-        merged[func] = (names, hints, objects)
-    result = [
-        (func, names, hints, None if objects is None else tuple(map(_reference, objects)))
-        for func, (names, hints, objects) in merged.items()
-    ]
-    if named and location is not None:
-        if len(_located) >= _LOCATED_MAX:
-            _located.clear()
-        _located[key] = (target, *location, result[0], result[0][0].__code__)
-    return result
-
-
-def _mapped_names(spec: object, names: object) -> tuple[object, ...]:
-    """The variable names a mapping given to capture() has for ``spec``: a str or an iterable of them."""
-    if isinstance(names, str):
-        return (names,)
-    if not isinstance(names, Iterable):
-        raise TypeError(
-            f"capture() maps {spec!r} to {names!r}; map each function to a variable name or a list of them, "
-            "e.g. {Attention.forward: 'attn'}"
-        )
-    return tuple(names)
-
-
-# Recipes and "module:Qual.name" strings given to capture() before, with what they resolved to and
-# how to check that they still do (the module, the attribute path, the function's code): a loop of
-# blocks then skips the search through wrappers and the checks of the names. (The target itself
-# is kept: an id key stays its own while the entry lives.)
-_located: dict[tuple[object, tuple[str, ...]], tuple[Any, str, tuple[str, ...], object, Any, Any]] = {}
-_LOCATED_MAX = 256
 
 
 def capture(
@@ -1607,23 +1478,45 @@ def capture(
     >>> cap["SequenceMatcher.ratio.matches"]
     [3]
     """
-    if key_style not in ("qualname", "module"):
-        raise ValueError(f"key_style={key_style!r} is not a key style; use 'qualname' or 'module'")
+    # A block per forward calls this with the same arguments each time: what they gave (checked
+    # options, normalised targets, their sites) is kept, a few plans per target (a str, or the id of
+    # an object), and the target checked to resolve the same (see _targets.Resolved). Plain
+    # arguments only (no callables or sink, which a cache would keep alive), compared by identity
+    # (True == 1, and only one of them is a flag), without a tuple or hash: this runs with the CPU
+    # caches a forward left behind, where every object touched costs.
+    for plan in plans.get(target if type(target) is str else id(target), ()):
+        if (
+            plan.values is values
+            and plan.device is device
+            and plan.clone is clone
+            and plan.max_size is max_size
+            and plan.key_style is key_style
+            and plan.strict is strict
+            and plan.when is when
+            and plan.at is at
+            and plan.line is line
+            and plan.grads is grads
+            and sink is None
+            and (reduce is None if plan.reduce is None else reduce is not None and plan.reduce() is reduce)
+            and (
+                collate_fn is None
+                if plan.collate_fn is None
+                else collate_fn is not None and plan.collate_fn() is collate_fn
+            )
+            and plan.varnames == varnames
+        ):
+            targets = plan.resolved.now(target)
+            if targets is None:
+                break
+            if when != "return":  # the backend forced may have changed since
+                require("sees_assignments", "capture(..., when='each')")
+            convert = plan.convert if collate_fn is None else collate_fn
+            return Capture(targets, model=model, reduce=reduce, convert=convert, **plan.keywords)
     check_flag("strict", strict)
-    check_flag("grads", grads)
+    options = value_options(values, device, clone, collate_fn, reduce, max_size, sink, key_style=key_style, grads=grads)
     if when != "return" or at is not None or line is not None:
         check_when(when, at, line, "capture")
-    if grads:
-        if values not in ("numpy", "raw") or device is not None or clone or collate_fn is not None:
-            raise TypeError(
-                "grads=True keeps each tensor as it is, in the autograd graph; values=, device=, clone= and "
-                "collate_fn= would replace it (reduce= may still derive what is kept)"
-            )
-        if sink is not None:
-            raise TypeError("grads=True keeps tensors in the autograd graph, in memory; it cannot go with sink=")
-        values = "raw"
-    options = value_options(values, device, clone, collate_fn, reduce, max_size, sink)
-    targets = _normalise_targets(target, varnames)
+    targets, resolved = normalise_targets(target, varnames)
     sites = None
     if when == "each":
         require("sees_assignments", "capture(..., when='each')")
@@ -1634,62 +1527,20 @@ def capture(
             }
             for func, names, _, _ in targets
         ]
-    return Capture(targets, model=model, key_style=key_style, strict=strict, sites=sites, grads=grads, **options)
-
-
-def value_options(
-    values: str, device: Any, clone: bool, collate_fn: Any, reduce: Any, max_size: Any, sink: Any = None
-) -> dict[str, Any]:
-    """Validate the value options shared by the capture blocks; the keywords :class:`Capture` takes."""
-    # The plain options (no callables, no sink) are checked once: a loop of blocks then shares one
-    # converter, which also remembers what it learnt about the first tensor.
-    plain = collate_fn is None and reduce is None and sink is None and type(values) is str and type(clone) is bool
-    key = None
-    if plain and (device is None or type(device) is str) and (max_size is None or type(max_size) is int):
-        key = (values, device, clone, max_size)
-        found = _plain_options.get(key)
-        if found is not None:
-            return found
-    check_flag("clone", clone)
-    if sink is not None:
-        _check_sink(sink)
-        if max_size is not None:
-            raise TypeError("max_size= keeps the newest values in memory; with sink= every value goes to disk")
-    if collate_fn is not None and not callable(collate_fn):
-        raise TypeError(f"collate_fn must be callable or None; got {collate_fn!r}")
-    if reduce is not None and not callable(reduce):
-        raise TypeError(f"reduce must be callable or None; got {reduce!r}")
-    convert = make_converter(values, device=device, clone=clone) if collate_fn is None else collate_fn
-    options = {
-        "convert": convert,
-        "custom": collate_fn is not None,
-        "reduce": reduce,
-        "max_size": check_max_size(max_size),
-        "sink": sink,
-        # How a sink's records are read back: as the values were kept (values="raw": each as the
-        # type it had, a torch tensor or a numpy array).
-        "read_as": values if values in ("tensor", "raw") else "numpy",
-    }
-    if key is not None and len(_plain_options) < _MAX_LAYOUTS:
-        _plain_options[key] = options
-    return options
-
-
-_plain_options: dict[tuple[Any, ...], dict[str, Any]] = {}
-
-
-def check_flag(name: str, value: object) -> None:
-    """``value`` of the option ``name`` is a bool (``strict='no'`` would read as true)."""
-    if type(value) is not bool:
-        raise TypeError(f"{name} must be True or False; got {value!r}")
-
-
-def _check_sink(sink: Any) -> None:
-    if isinstance(sink, str | os.PathLike):
-        if not str(sink):
-            raise ValueError("sink='' is not a folder; give the folder to write the records to")
-        return
-    from ._disk import Writer
-
-    if not isinstance(sink, Writer):
-        raise TypeError(f"sink= takes a folder (a str or path) or an anycapture.Writer; got {sink!r}")
+    # Capture.__init__ takes the options one by one for now (the lead's merge passes ValueOptions whole).
+    keywords = {"key_style": key_style, "strict": strict, "sites": sites, "grads": grads, **options.block_keywords()}
+    # Nothing of the user's is kept: a callable weakly, or not at all where it takes no weak reference.
+    kept = sink is None and (device is None or type(device) is str) and weakly(reduce) and weakly(collate_fn)
+    if resolved is not None and kept:
+        if len(plans) >= PLANS_MAX:
+            plans.clear()
+        plan = Plan(varnames, values, device, clone, max_size, key_style, strict, when, at, line, grads, resolved)
+        plan.reduce = None if reduce is None else weakref.ref(reduce)
+        plan.collate_fn = None if collate_fn is None else weakref.ref(collate_fn)
+        plan.convert = None if collate_fn is not None else options.convert
+        plan.keywords = {name: value for name, value in keywords.items() if name not in ("reduce", "convert")}
+        # The newest first, beside the few others kept (a loop may alternate values= modes); the
+        # others' targets were resolved before, and are checked again when used.
+        plan_key = target if type(target) is str else id(target)
+        plans[plan_key] = (plan, *plans.get(plan_key, ())[: PLANS_PER_TARGET - 1])
+    return Capture(targets, model=model, **keywords)

@@ -7,30 +7,19 @@ import threading
 import types
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
 from . import _engine
 from ._backends import Sink, preferred, require
 from ._errors import BackendUnavailableError
 from ._functions import check_varnames, check_when, key_for, resolve_function, select_sites
+from ._options import KeyStyle, ValueOptions, shared_keys, value_options
 from ._store import CacheView, Store, check_max_size
-from ._values import PLAIN_TYPES, Converter, make_converter
+from ._values import PLAIN_TYPES, Converter, kept_raw
 
 __all__ = ["get_local"]
 
 F = TypeVar("F")
-KeyStyle = Literal["qualname", "module"]
-_KEY_STYLES = ("qualname", "module")
-
-
-@dataclass(frozen=True)
-class _Options:
-    values: str = "numpy"
-    device: Any = None
-    clone: bool = False
-    key_style: str = "qualname"
-    collate_fn: Callable[[Any], Any] | None = None
 
 
 def make_sink(container: Any, convert: Converter | None, label: str, *, custom: bool = False) -> Sink:
@@ -50,13 +39,7 @@ def make_sink(container: Any, convert: Converter | None, label: str, *, custom: 
         try:
             append(convert(value))
         except Exception as exc:
-            _engine.warn_once(
-                warned,
-                "convert",
-                f"could not convert a value captured as {label} ({type(exc).__name__}: {exc}); "
-                "the raw value was kept (this warning is shown once per key)",
-                stacklevel=3,
-            )
+            _engine.warn_once(warned, "convert", kept_raw(label, exc, "convert"), stacklevel=3)
             with contextlib.suppress(Exception):  # nothing may escape into the user's function
                 append(value)
 
@@ -114,12 +97,12 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
     _lock = threading.RLock()
     _store = Store()
     _active = False
-    _options = _Options()
+    _options: ValueOptions = value_options()
     # function -> {name: ("return", None), or ("each", site positions or None for all)}
     _registry: ClassVar[weakref.WeakKeyDictionary[types.FunctionType, dict[str, tuple[str, frozenset[int] | None]]]] = (
         weakref.WeakKeyDictionary()
     )
-    _key_owners: ClassVar[dict[str, str]] = {}
+    _key_owners: ClassVar[dict[str, tuple[object, str]]] = {}  # key -> its first function's label (as owner, as label)
     _warned: ClassVar[set[object]] = set()  # warnings already given since the last activate()
     # Sinks by key, reused across activate() calls while options and containers stay the same,
     # so that re-activation reuses the instrumented code already bound to them.
@@ -180,10 +163,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
     # -- internals ---------------------------------------------------------------------------
     @classmethod
     def _converter(cls) -> Converter | None:
-        options = cls._options
-        if options.collate_fn is not None:
-            return options.collate_fn
-        return make_converter(options.values, device=options.device, clone=options.clone)
+        return cls._options.convert
 
     @classmethod
     def _reset_sinks(cls) -> None:
@@ -202,7 +182,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
             keys.append(key)
             sink = cls._sinks.get(key)
             if sink is None:
-                custom = cls._options.collate_fn is not None
+                custom = cls._options.custom
                 sink = cls._sinks[key] = make_sink(cls._store.container(key), convert, key, custom=custom)
             if when == "each":
                 each[name] = (sites, sink, False)  # only the chosen sites are instrumented
@@ -214,16 +194,10 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
     def _install(cls, func: types.FunctionType, convert: Converter | None) -> None:
         label = _engine.label_of(func)
         sinks, each, keys = cls._wants(func, convert)
-        for key in keys:
-            owner = cls._key_owners.setdefault(key, label)
-            if owner != label:
-                _engine.warn_once(
-                    cls._warned,
-                    ("key", key, owner, label),
-                    f"{owner} and {label} both record under the key {key!r}, so their values share one "
-                    "list; use get_local.activate(key_style='module') to keep them apart",
-                    stacklevel=None,  # the user's line: a decorator, or activate()
-                )
+        fix = "get_local.activate(key_style='module')"
+        for key, owner, message in shared_keys(cls._key_owners, label, label, keys, fix):
+            # stacklevel=None: the user's line, a decorator or activate()
+            _engine.warn_once(cls._warned, ("key", key, owner, label), message, stacklevel=None)
         if each:
             try:
                 require("sees_assignments", "get_local(..., when='each')")
@@ -270,16 +244,14 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
         True
         >>> get_local.deactivate()
         """
-        size = check_max_size(max_size)
-        make_converter(values, device=device, clone=clone)  # validates before anything changes
-        if key_style not in _KEY_STYLES:
-            raise ValueError(f"key_style={key_style!r} is not a key style; use 'qualname' or 'module'")
-        if not isinstance(clone, bool):
-            raise TypeError(f"clone must be True or False; got {clone!r}")
+        # Checked before anything changes; the collate function set_collate_fn() gave stays.
+        options = value_options(values, device, clone, cls._options.collate_fn, None, max_size, key_style=key_style)
         preferred()  # a forced ANYCAPTURE_BACKEND that cannot run is an error now, not later
         with cls._lock:
-            options = _Options(values, device, clone, key_style, cls._options.collate_fn)
-            if cls._store.resize(size) or options != cls._options:
+            if options.collate_fn is not cls._options.collate_fn:  # set_collate_fn() ran meanwhile
+                collate_fn = cls._options.collate_fn
+                options = value_options(values, device, clone, collate_fn, None, max_size, key_style=key_style)
+            if cls._store.resize(options.max_size) or not options.asks_same(cls._options):
                 cls._reset_sinks()
             cls._options = options
             cls._warned = set()
@@ -335,16 +307,29 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
         True
         """
         size = check_max_size(max_size)
+
+        def resize() -> bool:
+            if not cls._store.resize(size):
+                return False
+            cls._options = cls._options._replace(max_size=size)
+            return True
+
+        cls._switch(resize)
+        return size
+
+    @classmethod
+    def _switch(cls, change: Callable[[], bool]) -> None:
+        """Change a setting while capture may be on: ``change()`` says whether the sinks must be made
+        anew (the lists or the conversion changed), and then every function records with new ones."""
         with cls._lock:
             try:
-                if cls._store.resize(size):
+                if change():
                     cls._reset_sinks()
                     if cls._active:
                         cls._install_all()
             except BaseException:
                 cls._finish_switch()
                 raise
-        return size
 
     @classmethod
     def _finish_switch(cls) -> None:
@@ -362,18 +347,23 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
         If ``collate_fn`` raises, the raw value is kept and one warning is given; the captured
         function is never affected. Returns the collate function now in use.
         """
-        if collate_fn is not None and not callable(collate_fn):
-            raise TypeError(f"collate_fn must be callable or None; got {collate_fn!r}")
         with cls._lock:
             options = cls._options
-            try:
-                cls._options = _Options(options.values, options.device, options.clone, options.key_style, collate_fn)
-                cls._reset_sinks()
-                if cls._active:
-                    cls._install_all()
-            except BaseException:
-                cls._finish_switch()
-                raise
+            chosen = value_options(
+                options.values,
+                options.device,
+                options.clone,
+                collate_fn,
+                None,
+                options.max_size,
+                key_style=options.key_style,
+            )  # checked before anything changes
+
+            def use() -> bool:
+                cls._options = chosen
+                return True
+
+            cls._switch(use)
         return collate_fn
 
     @classmethod

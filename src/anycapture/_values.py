@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from ._copies import ASYNC_DEVICE_TYPES, copy_to_host
 
-__all__ = ["PLAIN_TYPES", "VALUE_MODES", "Converter", "ValueMode", "compact", "make_converter"]
+__all__ = ["PLAIN_TYPES", "VALUE_MODES", "Converter", "ValueMode", "compact", "kept_raw", "make_converter"]
 
 ValueMode = Literal["numpy", "tensor", "raw"]
 VALUE_MODES: tuple[str, ...] = ("numpy", "tensor", "raw")
@@ -20,6 +20,15 @@ Converter = Callable[[Any], Any]
 
 # Values of these exact types never need converting, in any mode; sinks store them at once.
 PLAIN_TYPES = frozenset({int, float, bool, str, bytes, complex, type(None)})
+
+
+def kept_raw(label: str, exc: BaseException, what: str) -> str:
+    """The warning when ``what`` (``"convert"``, ``"reduce or convert"``) failed on a value captured as
+    ``label``: the raw value is kept in its place, and the captured function never sees the error."""
+    return (
+        f"could not {what} a value captured as {label} ({type(exc).__name__}: {exc}); "
+        "the raw value was kept (this warning is shown once per key)"
+    )
 
 
 def _tensor_type() -> type | None:

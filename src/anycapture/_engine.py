@@ -246,9 +246,10 @@ def _forget_plan(target: Target) -> None:
 
 def _adopt_current_code(target: Target, func: FunctionType) -> None:
     """Call only while nothing is attached: if someone gave the function new code meanwhile, that
-    is its original now, and code built from the old one is dropped."""
+    is its original now, and what backends built from the old one is dropped."""
     if func.__code__ is not target.original_code:
-        target.original_code, target.templates = func.__code__, {}
+        target.original_code = func.__code__
+        target.kept.clear()
 
 
 def _install(target: Target) -> None:

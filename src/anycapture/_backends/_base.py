@@ -144,16 +144,11 @@ class Target:
         self.edit_functions: dict[tuple[str, int], Editor] = {}
         self.edit_spots: dict[tuple[str, int], Editor] = {}
         self.backend: Backend | None = None
-        self.installed_code: CodeType | None = None
-        # Per backend, per tuple of names: whatever the backend built once and reuses.
-        self.templates: dict[Any, Any] = {}
+        # What each backend keeps for this function, by backend name: the code it built, what it
+        # changed and must undo. The backend's own (opaque to the engine), emptied only while none
+        # is installed and the function's code was replaced by someone else (see _engine).
+        self.kept: dict[str, Any] = {}
         self.warned: set[object] = set()
-        # The torch.compile guard's state (see _compile): the rewritten code it last told dynamo to
-        # skip, and, while capturing, whether it set dynamo's attributes on the function (None:
-        # nothing done yet; False: the function has dynamo settings of its own, left alone).
-        self.skipped_code: CodeType | None = None
-        self.dynamo_attributes: bool | None = None
-        self.gate: Any = None  # its _compile._Gate, made once (it holds no reference to the function)
         # When the last subscriber left: (it, what it wanted, the backend, and ANYCAPTURE_BACKEND
         # as it was when that backend was chosen).
         # The plan is kept, so that the same subscriber wanting the same again (a loop of capture

@@ -368,20 +368,43 @@ _TOOL_IDS = range(6)
 _NO_TOOLS = [None] * 6
 
 
+class _Kept:
+    """What the backend keeps for one target (``target.kept["bytecode"]``): the templates built
+    once per shape (reused block after block), the code installed now, and what the torch.compile
+    guard did."""
+
+    __slots__ = ("guard", "installed_code", "templates")
+
+    def __init__(self) -> None:
+        self.templates: dict[Any, _Template] = {}
+        # Recorded in the statement that installs it: uninstall() tells it from someone else's code.
+        self.installed_code: CodeType | None = None
+        self.guard = _compile.Guard()
+
+
 class BytecodeBackend:
     """Capture by swapping in a rewritten ``__code__``; the fastest backend on 3.11-3.13."""
 
     name: ClassVar[str] = "bytecode"
 
+    def _kept(self, target: Target) -> _Kept:
+        kept: _Kept | None = target.kept.get("bytecode")
+        if kept is None:
+            kept = target.kept["bytecode"] = _Kept()
+        return kept
+
     def prepare(self, target: Target) -> CodeType:
-        """The code for what ``target`` now describes: its template (built once, kept on the
+        """The code for what ``target`` now describes: its template (built once, kept with the
         target) bound to its sinks (the same code object again while they stay the same)."""
+        return self._prepare(target, self._kept(target))
+
+    def _prepare(self, target: Target, kept: _Kept) -> CodeType:
         shape = target.shape
-        compile_hook = _compile.frame_hook(target)  # None unless the program has imported torch
+        compile_hook = _compile.frame_hook(kept.guard, target)  # None unless the program has imported torch
         key = shape if compile_hook is None else (shape, "compile hook")
-        template = target.templates.get(key)
+        template = kept.templates.get(key)
         if template is None:
-            template = target.templates[key] = _Template(target, compile_hook)
+            template = kept.templates[key] = _Template(target, compile_hook)
         bound = []  # a loop, not comprehensions: this runs at every capture block's start
         for sink in target.sinks:
             if sink is not None:
@@ -396,9 +419,10 @@ class BytecodeBackend:
         func = target.ref()
         if func is None:
             return
-        code = self.prepare(target)
+        kept = self._kept(target)
+        code = self._prepare(target, kept)
         current = func.__code__
-        if current is not target.original_code and current is not target.installed_code:
+        if current is not target.original_code and current is not kept.installed_code:
             raise InstallError(
                 f"{target.label}.__code__ was replaced by someone else while anycapture was attached; "
                 "not overwriting it"
@@ -407,16 +431,19 @@ class BytecodeBackend:
             _carry_local_events(current, code)
         # One statement: no interrupt (Ctrl-C) can come between the swap and its record, which
         # uninstall() needs to tell the code it put there from someone else's.
-        func.__code__ = target.installed_code = code
-        _compile.installed(target, func, code)  # keeps torch.compile from tracing the rewritten code
+        func.__code__ = kept.installed_code = code
+        _compile.installed(kept.guard, target, func, code)  # keeps torch.compile from tracing the rewritten code
 
     def uninstall(self, target: Target) -> None:
         """The original code back; safe to run again after an interrupt cut it (or install) short."""
+        kept: _Kept | None = target.kept.get("bytecode")
+        if kept is None:  # nothing was ever installed
+            return
         func = target.ref()
-        installed = target.installed_code
+        installed = kept.installed_code
         if func is not None and installed is not None and func.__code__ is installed:
             if _MONITORING:
                 _carry_local_events(installed, target.original_code)
             func.__code__ = target.original_code
-        target.installed_code = None
-        _compile.removed(target, func)
+        kept.installed_code = None
+        _compile.removed(kept.guard, func)

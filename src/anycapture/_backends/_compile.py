@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from ._base import Target
 
-__all__ = ["frame_hook", "installed", "removed"]
+__all__ = ["Guard", "frame_hook", "installed", "removed"]
 
 _REASON = (
     "anycapture is capturing local variables of this function: calls of it run eagerly, outside "
@@ -61,6 +61,22 @@ _failures: set[object] = set()
 # The constants a compiler puts in code, which are never anycapture's sinks (skipped unlooked-at: the
 # search runs at every capture block's start while torch is imported).
 _NOT_CALLABLE = frozenset({str, int, float, complex, bytes, bool, tuple, frozenset, type(None), type(...)})
+
+
+class Guard:
+    """What the guard did to one captured function, kept by the rewriting backend with its code.
+
+    Not on the engine's ``Target``: only the backend that rewrites code needs it."""
+
+    __slots__ = ("dynamo_attributes", "gate", "skipped_code")
+
+    def __init__(self) -> None:
+        # The rewritten code it last told dynamo to skip (the backend reuses its code block after block).
+        self.skipped_code: CodeType | None = None
+        # While capturing, whether it set dynamo's attributes on the function (None: nothing done
+        # yet; False: the function has dynamo settings of its own, left alone).
+        self.dynamo_attributes: bool | None = None
+        self.gate: _Gate | None = None  # made once; it holds no reference to the function
 
 
 class _Gate:
@@ -157,42 +173,42 @@ def _fullgraph() -> bool:
     return bool(getattr(tx, "one_graph", False) or getattr(tx, "error_on_graph_break", False))
 
 
-def frame_hook(target: Target) -> tuple[Callable[[], Any], Callable[[], None]] | None:
+def frame_hook(guard: Guard, target: Target) -> tuple[Callable[[], Any], Callable[[], None]] | None:
     """``(guard, hook)``: at each return the rewritten code calls ``hook()`` when ``guard()`` (a C
     call) is not None (see :func:`_return_hook`). Only while the program has imported torch, and
     torch has what the hook needs; else None, and the code has neither."""
     torch = sys.modules.get("torch")
     if torch is None:  # the usual case, kept to one lookup
         return None
-    return _gate(target, torch).compile_hook
+    return _gate(guard, target, torch).compile_hook
 
 
-def _gate(target: Target, torch: Any) -> _Gate:
+def _gate(guard: Guard, target: Target, torch: Any) -> _Gate:
     """``target``'s gate, made once."""
-    gate: _Gate | None = target.gate
+    gate = guard.gate
     if gate is None:
         try:
             eval_frame = torch._C._dynamo.eval_frame
         except Exception:  # not this torch: torch.compile(fullgraph=True) of the function raises
             eval_frame = None
-        gate = target.gate = _Gate(target.label, eval_frame)
+        gate = guard.gate = _Gate(target.label, eval_frame)
     return gate
 
 
-def installed(target: Target, func: FunctionType, code: CodeType) -> None:
+def installed(guard: Guard, target: Target, func: FunctionType, code: CodeType) -> None:
     """``func`` now runs ``code``, the rewritten code: keep dynamo from tracing it.
 
-    What was done is kept on the target (not in weak mappings of our own: a capture block runs
-    this at each start, inside the user's loop)."""
+    What was done is kept in ``guard`` (not in weak mappings of our own: a capture block runs this
+    at each start, inside the user's loop)."""
     torch = sys.modules.get("torch")
     if torch is None:  # the usual case, kept to one lookup
         return
     try:
-        if target.skipped_code is not code:  # the backend reuses its code block after block
+        if guard.skipped_code is not code:  # the backend reuses its code block after block
             _skip_frames(torch, code)
-            target.skipped_code = code
-        if target.dynamo_attributes is None:
-            target.dynamo_attributes = _mark_function(target, func, _gate(target, torch))
+            guard.skipped_code = code
+        if guard.dynamo_attributes is None:
+            guard.dynamo_attributes = _mark_function(guard, target, func, _gate(guard, target, torch))
             _warn_if_compiled_before(target, torch)
     except Exception as exc:
         warn_once(
@@ -205,14 +221,14 @@ def installed(target: Target, func: FunctionType, code: CodeType) -> None:
         )
 
 
-def removed(target: Target, func: FunctionType | None) -> None:
+def removed(guard: Guard, func: FunctionType | None) -> None:
     """Capture of ``func`` ended: remove what :func:`installed` set on it."""
-    if func is not None and target.dynamo_attributes:
+    if func is not None and guard.dynamo_attributes:
         attributes = vars(func)
         attributes.pop(_INLINE, None)
         attributes.pop(_DISABLE, None)
         attributes.pop(_DISABLE_MSG, None)
-    target.dynamo_attributes = None  # only now: a removal an interrupt cut short is run again
+    guard.dynamo_attributes = None  # only now: a removal an interrupt cut short is run again
 
 
 def _skip_frames(torch: Any, code: CodeType) -> None:
@@ -245,7 +261,7 @@ def _own_code(constants: tuple[Any, ...]) -> list[CodeType]:
     return found
 
 
-def _mark_function(target: Target, func: FunctionType, gate: _Gate) -> bool:
+def _mark_function(guard: Guard, target: Target, func: FunctionType, gate: _Gate) -> bool:
     """Make a compiling caller graph-break at calls of ``func`` (``gate`` says so), or under
     ``fullgraph=True`` inline its original code. False when ``func`` has dynamo settings of its
     own, which are left alone."""
@@ -253,7 +269,7 @@ def _mark_function(target: Target, func: FunctionType, gate: _Gate) -> bool:
     gate.warned.clear()  # it warns once per block
     if _INLINE in attributes or _DISABLE in attributes or _DISABLE_MSG in attributes:
         return False
-    target.dynamo_attributes = True  # before any is set: removed() takes them off even if this is cut short
+    guard.dynamo_attributes = True  # before any is set: removed() takes them off even if this is cut short
     # Not cached: the twin shares the function's globals, which usually hold the function itself,
     # so a cache keyed by the function would keep it alive for good.
     twin = FunctionType(target.original_code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)

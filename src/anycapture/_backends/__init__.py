@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 
 from .._errors import BackendUnavailableError
-from ._base import Backend, BackendKind, Capability, InstallError, Sink
+from ._base import Backend, BackendKind, Capability, Filer, InstallError, Sink
 
 __all__ = [
     "ENV_VAR",
@@ -28,6 +28,7 @@ __all__ = [
     "Capability",
     "InstallError",
     "KINDS",
+    "Filer",
     "Sink",
     "backend_info",
     "backends",

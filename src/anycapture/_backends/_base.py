@@ -18,19 +18,25 @@ __all__ = [
     "Backend",
     "BackendKind",
     "Capability",
+    "EachFiler",
     "EachSink",
     "Editor",
     "InstallError",
+    "Filer",
     "Sink",
     "Target",
     "Wants",
 ]
 
-# Called with a variable's value at a return. Sinks never raise: they are the bound ``append``
+# Called with a variable's value at a return. Filers never raise: they are the bound ``append``
 # of a store (a C call, the fast path) or a Python function that catches its own errors.
-Sink = Callable[[Any], Any]
+Filer = Callable[[Any], Any]
 # Called with a variable's value and the position of the assignment site just run; never raises.
-EachSink = Callable[[Any, int], Any]
+EachFiler = Callable[[Any, int], Any]
+# The names these had before "sink" came to mean only the user's ``sink=`` folder; kept until
+# the callers outside the engine are renamed.
+Sink = Filer
+EachSink = EachFiler
 # Called with a variable's value right after an assignment; returns the value the variable gets.
 Editor = Callable[[Any], Any]
 
@@ -54,7 +60,7 @@ class InstallError(Exception):
 class Backend(Protocol):
     """Begins and ends capture on one function, in place.
 
-    ``install`` is called again whenever ``target.varnames`` or ``target.sinks`` change; it must
+    ``install`` is called again whenever ``target.varnames`` or ``target.filers`` change; it must
     leave the function capturing exactly those. ``uninstall`` restores the function exactly.
     ``prepare`` builds ahead of time whatever ``install`` would build for what ``target`` now
     describes, without changing the function (a decorator calls it, so that activation is quick).
@@ -102,11 +108,11 @@ class BackendKind:
 class Wants(NamedTuple):
     """What one subscriber wants from a function."""
 
-    returns: dict[str, Sink]
+    returns: dict[str, Filer]
     # (names, collect, packed): at each return, collect(*values of names), MISSING for an unbound
     # one; packed: collect.append((*values, threading.get_ident())), one tuple (see attach)
     collect: tuple[tuple[str, ...], Any, bool] | None  # a callable, or an object with append
-    # name -> (positions of the assignment sites wanted, or None for all; sink; whether the sink
+    # name -> (positions of the assignment sites wanted, or None for all; filer; whether the filer
     # takes the site's position as a second argument, or the value alone)
     each: dict[str, tuple[frozenset[int] | None, Callable[..., Any], bool]]
     # (name, site position) -> editor
@@ -121,20 +127,20 @@ class Target:
         self.original_code: CodeType = func.__code__
         self.label = label_of(func)
         self.subscriptions: dict[object, Wants] = {}
-        # Every variable read at returns, and its sink there (None: only collectors want it).
+        # Every variable read at returns, and its filer there (None: only collectors want it).
         self.varnames: tuple[str, ...] = ()
-        self.sinks: tuple[Sink | None, ...] = ()
-        # At each return, after the sinks: collect(*values) per collector, its variables given
+        self.filers: tuple[Filer | None, ...] = ()
+        # At each return, after the filers: collect(*values) per collector, its variables given
         # by index into varnames (packed: collect.append((*values, thread id))). Collectors
         # report unbound variables themselves.
         self.collectors: tuple[tuple[tuple[int, ...], Any, bool], ...] = ()
-        # What the instrumented code's layout depends on (not the sinks themselves): a backend
+        # What the instrumented code's layout depends on (not the filers themselves): a backend
         # builds code once per shape and reuses it.
         self.shape: tuple[Any, ...] = ()
-        # After assignments: ((name, site positions or None for all, whether the sink takes the
-        # site), ...) and one sink for each.
+        # After assignments: ((name, site positions or None for all, whether the filer takes the
+        # site), ...) and one filer for each.
         self.each_plan: tuple[tuple[str, tuple[int, ...] | None, bool], ...] = ()
-        self.each_sinks: tuple[Callable[..., Any], ...] = ()
+        self.each_filers: tuple[Callable[..., Any], ...] = ()
         # Edits: ((name, site position), ...) and one editor for each.
         self.edit_plan: tuple[tuple[str, int], ...] = ()
         self.editors: tuple[Editor, ...] = ()
@@ -207,7 +213,7 @@ class Target:
         """A hook that reads variable ``index`` from the calling frame, if it is bound there.
 
         Used by the rewriting backend at returns where the variable may be unbound. A call that
-        returns after capture changed (or ended) under it is dropped: the sinks are the current
+        returns after capture changed (or ended) under it is dropped: the filers are the current
         plan's, which need not be the one the running code was built for.
         """
         name, shape, target = self.varnames[index], self.shape, self
@@ -217,11 +223,11 @@ class Target:
                 if target.shape != shape:
                     return
                 value = sys._getframe(1).f_locals.get(name, MISSING)
-                sink = target.sinks[index]
+                filer = target.filers[index]
                 if value is MISSING:
                     target.missing(name)
-                elif sink is not None:
-                    sink(value)
+                elif filer is not None:
+                    filer(value)
             except Exception as exc:
                 target.failed(exc)
 

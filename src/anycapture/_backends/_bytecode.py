@@ -1,9 +1,9 @@
-"""Rewrite the function's code object so that each return hands the requested locals to sinks.
+"""Rewrite the function's code object so that each return hands the requested locals to filers.
 
-Before every return instruction we insert, per variable, ``sink(variable)`` and drop the result.
-The sinks are constants of the new code object: the bound ``append`` of a store when values are
+Before every return instruction we insert, per variable, ``filer(variable)`` and drop the result.
+The filers are constants of the new code object: the bound ``append`` of a store when values are
 kept as they are (a C call, as cheap as a hand-written ``list.append``), or a Python function when
-they are converted. A template is rewritten once per set of names; changing sinks afterwards only
+they are converted. A template is rewritten once per set of names; changing filers afterwards only
 swaps constants (``CodeType.replace``), which keeps ``activate()``/``deactivate()`` in microseconds.
 """
 
@@ -31,13 +31,13 @@ from ._base import MISSING, InstallError, Target
 __all__ = ["BytecodeBackend"]
 
 _ARG_FLAGS = (0x04, 0x08)  # CO_VARARGS, CO_VARKEYWORDS
-# At most an inserted call's sink, NULL and two arguments sit above what the code had there; a
+# At most an inserted call's filer, NULL and two arguments sit above what the code had there; a
 # collector's call holds its values, and a packed one NULL and get_ident while the tuple is built.
 _EXTRA_STACK = 4
 
 
-class _SinkSlot:
-    """Placeholder constant for the sink of variable ``index``; replaced when binding."""
+class _Slot:
+    """Placeholder constant for the filer of variable ``index``; replaced when binding."""
 
     __slots__ = ("index",)
 
@@ -55,8 +55,8 @@ def _call(func: object, args: list[Any], location: Any, count: int | None = None
     return [*seq, *args, *_called(len(args) if count is None else count, location)]
 
 
-def _packed_call(sink: object, args: list[Any], location: Any, count: int | None = None) -> list[Any]:
-    """``sink.append((*args, get_ident()))`` with the result dropped: the tuple is built here, so
+def _packed_call(filer: object, args: list[Any], location: Any, count: int | None = None) -> list[Any]:
+    """``filer.append((*args, get_ident()))`` with the result dropped: the tuple is built here, so
     a C ``append`` (a list's) files a call with no Python frame at all. ``append`` is looked up at
     each call: its owner may point it elsewhere while code using it still runs."""
     thread_id = _call(get_ident, [], location)[:-1]  # its result is the tuple's last item
@@ -65,7 +65,7 @@ def _packed_call(sink: object, args: list[Any], location: Any, count: int | None
         method = Instr("LOAD_ATTR", (True, "append"), location=location)
     else:
         method = Instr("LOAD_METHOD", "append", location=location)
-    return [Instr("LOAD_CONST", sink, location=location), method, *packed, *_called(1, location)]
+    return [Instr("LOAD_CONST", filer, location=location), method, *packed, *_called(1, location)]
 
 
 def _called(count: int, location: Any) -> list[Instr]:
@@ -134,14 +134,14 @@ class _Unbound:
 
 
 def _guarded(
-    sink: object, name: str, code: Bytecode, hook: _Unbound, depth: int, region: _Region, out: list[Any], location: Any
+    filer: object, name: str, code: Bytecode, hook: _Unbound, depth: int, region: _Region, out: list[Any], location: Any
 ) -> list[Any]:
-    """``sink(name)`` if ``name`` is bound, else ``hook()``: a load of ``name`` in an
+    """``filer(name)`` if ``name`` is bound, else ``hook()``: a load of ``name`` in an
     exception-table entry of its own checks first; if it raises UnboundLocalError, the handler
     drops it, calls ``hook()`` and carries on to the return.
 
     Far cheaper than reading the frame's locals when the variable is bound (the usual case),
-    and as cheap when it is not. Only the check is guarded, so anything raised while the sink
+    and as cheap when it is not. Only the check is guarded, so anything raised while the filer
     runs (a KeyboardInterrupt) goes on to the caller. It is a load and a POP_TOP of its own, not
     the load that feeds the call: on 3.13 an exception raised inside a call is looked up in the
     exception table at the instruction before the CALL, which must not be guarded. ``depth`` is
@@ -159,7 +159,7 @@ def _guarded(
         Instr("POP_TOP", location=location),
         TryEnd(entry),
         *region.resume(),
-        *_call(sink, [_load(name, code, location)], location),
+        *_call(filer, [_load(name, code, location)], location),
         Instr("JUMP_FORWARD", done, location=location),
         handler,
         Instr("POP_TOP", location=location),
@@ -226,7 +226,7 @@ def _guarded_hook(guard: object, hook: object, location: Any) -> list[Any]:
 
 
 class _Template:
-    """The rewritten code with placeholder sinks, and how to bind real ones.
+    """The rewritten code with placeholder filers, and how to bind real ones.
 
     With a ``compile_hook`` (``(guard, hook)``, while the program has imported torch), each return
     first runs ``if guard() is not None: hook()``, the hook bound in the last slot."""
@@ -243,15 +243,15 @@ class _Template:
                 code[:] = split_superinstructions(list(code))
             tracked = list(target.varnames)
             bound = bound_at_returns(code, tracked, _arguments(code))
-            # Slots, in the order bind() gets them: the per-variable sinks, the collectors, the
-            # sinks after assignments, the editors.
-            sunk = [i for i, sink in enumerate(target.sinks) if sink is not None]
+            # Slots, in the order bind() gets them: the per-variable filers, the collectors, the
+            # filers after assignments, the editors.
+            filed = [i for i, filer in enumerate(target.filers) if filer is not None]
             collectors = [(indices, packed) for indices, _, packed in target.collectors]
-            n_slots = len(sunk) + len(collectors) + len(each_plan) + len(edit_plan)
-            slots = [_SinkSlot(i) for i in range(n_slots + (compile_hook is not None))]
-            sink_slot = {i: slots[k] for k, i in enumerate(sunk)}
-            collector_slots = slots[len(sunk) : len(sunk) + len(collectors)]
-            first_each = len(sunk) + len(collectors)
+            n_slots = len(filed) + len(collectors) + len(each_plan) + len(edit_plan)
+            slots = [_Slot(i) for i in range(n_slots + (compile_hook is not None))]
+            filer_slot = {i: slots[k] for k, i in enumerate(filed)}
+            collector_slots = slots[len(filed) : len(filed) + len(collectors)]
+            first_each = len(filed) + len(collectors)
             each_slot = {
                 name: (slots[first_each + i], sites, takes_site)
                 for i, (name, sites, takes_site) in enumerate(each_plan)
@@ -285,7 +285,7 @@ class _Template:
                     depth = 1 if item.name == "RETURN_VALUE" else 0
                     if compile_hook is not None:
                         out += _guarded_hook(compile_hook[0], slots[n_slots], location)
-                    for i, slot in sink_slot.items():
+                    for i, slot in filer_slot.items():
                         name = tracked[i]
                         if name in ready:
                             out += _call(slot, [_load(name, code, location)], location)
@@ -306,7 +306,7 @@ class _Template:
                                 loads.append(_load(name, code, location))
                             elif name not in variables:
                                 loads.append(Instr("LOAD_CONST", MISSING, location=location))
-                            else:  # the sink (and NULL or self) and the values before it are on the stack
+                            else:  # the filer (and NULL or self) and the values before it are on the stack
                                 loads += _value_or_missing(name, code, depth + 2 + k, region, location)
                         out += (_packed_call if packed else _call)(slot, loads, location, len(names))
                 out.append(item)
@@ -329,18 +329,18 @@ class _Template:
         if self.code.co_freevars != original.co_freevars or self.code.co_cellvars != original.co_cellvars:
             raise InstallError(f"rewriting {target.label} changed its closure layout")
         consts = self.code.co_consts
-        self._slots = {i: c.index for i, c in enumerate(consts) if type(c) is _SinkSlot}
+        self._slots = {i: c.index for i, c in enumerate(consts) if type(c) is _Slot}
         self._bound: tuple[tuple[Callable[..., Any], ...], CodeType] | None = None
 
-    def bind(self, sinks: tuple[Callable[..., Any], ...]) -> CodeType:
-        """The code with these sinks; the same code object again while the sinks are the same."""
-        if self._bound is not None and self._bound[0] == sinks:
+    def bind(self, filers: tuple[Callable[..., Any], ...]) -> CodeType:
+        """The code with these filers; the same code object again while the filers are the same."""
+        if self._bound is not None and self._bound[0] == filers:
             return self._bound[1]
         consts = list(self.code.co_consts)
         for position, index in self._slots.items():
-            consts[position] = sinks[index]
+            consts[position] = filers[index]
         code = self.code.replace(co_consts=tuple(consts))
-        self._bound = (sinks, code)
+        self._bound = (filers, code)
         return code
 
 
@@ -395,7 +395,7 @@ class BytecodeBackend:
 
     def prepare(self, target: Target) -> CodeType:
         """The code for what ``target`` now describes: its template (built once, kept with the
-        target) bound to its sinks (the same code object again while they stay the same)."""
+        target) bound to its filers (the same code object again while they stay the same)."""
         return self._prepare(target, self._kept(target))
 
     def _prepare(self, target: Target, kept: _Kept) -> CodeType:
@@ -406,14 +406,14 @@ class BytecodeBackend:
         if template is None:
             template = kept.templates[key] = _Template(target, compile_hook)
         bound = []  # a loop, not comprehensions: this runs at every capture block's start
-        for sink in target.sinks:
-            if sink is not None:
-                bound.append(sink)
+        for filer in target.filers:
+            if filer is not None:
+                bound.append(filer)
         for _, collect, _ in target.collectors:
             bound.append(collect)
         if compile_hook is not None:
-            return template.bind((*bound, *target.each_sinks, *target.editors, compile_hook[1]))
-        return template.bind((*bound, *target.each_sinks, *target.editors))
+            return template.bind((*bound, *target.each_filers, *target.editors, compile_hook[1]))
+        return template.bind((*bound, *target.each_filers, *target.editors))
 
     def install(self, target: Target) -> None:
         func = target.ref()

@@ -1,11 +1,11 @@
 """Keep ``torch.compile`` working on functions whose code the ``bytecode`` backend rewrote.
 
-TorchDynamo, ``torch.compile``'s front end, traces Python bytecode. It cannot trace the sink calls
+TorchDynamo, ``torch.compile``'s front end, traces Python bytecode. It cannot trace the filer calls
 the rewriting inserts (it refuses a function as a constant), and the compiled model's call would
 raise. So while a function's code is rewritten, and only if the program has imported torch:
 
 - a frame running the rewritten code is skipped by dynamo and runs eagerly, recording the values
-  eager mode gives (the functions it calls are still compiled); anycapture's own sinks and hooks
+  eager mode gives (the functions it calls are still compiled); anycapture's own filers and hooks
   are skipped, with all they call. Under ``fullgraph=True`` torch raises when the call ran no
   compiled frame at all (``torch.compile(Attn(), fullgraph=True)``: the skipped frame was the only
   one): so at each return inside a compiled call (``get_eval_frame_callback()`` is not None, a C
@@ -58,7 +58,7 @@ _REASON = (
 _INLINE, _DISABLE, _DISABLE_MSG = "_torchdynamo_inline", "_torchdynamo_disable", "_torchdynamo_disable_msg"
 
 _failures: set[object] = set()
-# The constants a compiler puts in code, which are never anycapture's sinks (skipped unlooked-at: the
+# The constants a compiler puts in code, which are never anycapture's filers (skipped unlooked-at: the
 # search runs at every capture block's start while torch is imported).
 _NOT_CALLABLE = frozenset({str, int, float, complex, bytes, bool, tuple, frozenset, type(None), type(...)})
 
@@ -233,7 +233,7 @@ def removed(guard: Guard, func: FunctionType | None) -> None:
 
 def _skip_frames(torch: Any, code: CodeType) -> None:
     """Frames running ``code`` run eagerly (their callees are still compiled); frames of
-    anycapture's sinks and hooks it calls run eagerly, and so does all they call."""
+    anycapture's filers and hooks it calls run eagerly, and so does all they call."""
     frames = torch._C._dynamo.eval_frame
     strategy, action = frames._FrameExecStrategy, frames._FrameAction
     frames.set_code_exec_strategy(code, strategy(action.SKIP, action.DEFAULT))
@@ -242,12 +242,12 @@ def _skip_frames(torch: Any, code: CodeType) -> None:
 
 
 def _own_code(constants: tuple[Any, ...]) -> list[CodeType]:
-    """Code objects of anycapture's callables among ``constants`` (the sinks the rewriting inserted)."""
+    """Code objects of anycapture's callables among ``constants`` (the filers the rewriting inserted)."""
     found = []
     for constant in constants:
         if type(constant) in _NOT_CALLABLE or isinstance(constant, CodeType):  # CodeType: the user's nested code
             continue
-        # a collector is a partial of a method; a sink filing directly calls its ``late`` once redirected
+        # a collector is a partial of a method; a packed one's object calls its ``late`` once redirected
         function = getattr(constant, "late", constant)
         while isinstance(function, functools.partial):
             function = function.func

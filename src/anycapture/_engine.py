@@ -12,6 +12,7 @@ of anycapture runs when it is called.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import weakref
@@ -89,15 +90,13 @@ def _target_for(func: FunctionType) -> Target:
 
 
 def _fan_out(filers: list[Filer]) -> Filer:
-    if len(filers) == 1:
-        return filers[0]
-    all_filers = tuple(filers)
+    """One filer that hands a value to each of ``filers``."""
+    return filers[0] if len(filers) == 1 else functools.partial(_to_each, tuple(filers))
 
-    def fan_out(value: Any) -> None:
-        for filer in all_filers:
-            filer(value)
 
-    return fan_out
+def _to_each(filers: tuple[Filer, ...], value: Any) -> None:
+    for filer in filers:
+        filer(value)
 
 
 class _EditSpot:
@@ -130,16 +129,14 @@ def _each_fan_out(parts: list[tuple[frozenset[int] | None, Callable[..., Any], b
 
 
 def _compose(editors: list[Editor]) -> Editor:
-    if len(editors) == 1:
-        return editors[0]
-    chain = tuple(editors)
+    """One editor that runs ``editors`` in turn, each on what the one before returned."""
+    return editors[0] if len(editors) == 1 else functools.partial(_in_turn, tuple(editors))
 
-    def composed(value: Any) -> Any:
-        for editor in chain:
-            value = editor(value)
-        return value
 
-    return composed
+def _in_turn(editors: tuple[Editor, ...], value: Any) -> Any:
+    for editor in editors:
+        value = editor(value)
+    return value
 
 
 def _refresh(target: Target) -> None:

@@ -7,6 +7,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import CodeType, FunctionType
 from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
@@ -79,30 +80,25 @@ class Backend(Protocol):
 Capability = Literal["sees_assignments", "can_edit"]
 
 
+@dataclass(frozen=True)
 class BackendKind:
     """One backend as the selector knows it before importing it (its module may need packages this
     Python lacks): its name, what it can do, whether it can run here, and how to make it.
 
-    A new backend is a module with a :class:`Backend` and a subclass of this in the selector's
-    table (``_backends/__init__.py``); nothing else names backends.
+    A new backend is a module with a :class:`Backend` and one of these in the selector's table
+    (``KINDS`` in ``_backends/__init__.py``); nothing else names backends.
     """
 
-    name: ClassVar[str]
-    sees_assignments: ClassVar[bool]  # reports values after each assignment (when="each")
-    can_edit: ClassVar[bool]  # changes a local variable where it is assigned (edit())
+    name: str
+    sees_assignments: bool  # reports values after each assignment (when="each")
+    can_edit: bool  # changes a local variable where it is assigned (edit())
+    # Empty when this backend can run on this Python, else the reason it cannot.
+    why_not: Callable[[], str]
+    # A new instance of the backend (imports its module); only once ``why_not()`` is empty.
+    create: Callable[[], Backend]
     # Said where a capability is missing: "needs the 'x' backend, which <does>"; "<limits>." of the others.
-    does: ClassVar[str] = ""
-    limits: ClassVar[str] = ""
-
-    @staticmethod
-    def why_not() -> str:
-        """Empty when this backend can run on this Python, else the reason it cannot."""
-        raise NotImplementedError
-
-    @staticmethod
-    def create() -> Backend:
-        """A new instance of the backend (imports its module); only once ``why_not()`` is empty."""
-        raise NotImplementedError
+    does: str = ""
+    limits: str = ""
 
 
 class Wants(NamedTuple):

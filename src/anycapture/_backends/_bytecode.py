@@ -133,63 +133,62 @@ class _Unbound:
         self.target.missing(self.name)
 
 
-def _guarded(
-    filer: object, name: str, code: Bytecode, hook: _Unbound, depth: int, region: _Region, out: list[Any], location: Any
+def _if_bound(
+    name: str,
+    code: Bytecode,
+    depth: int,
+    region: _Region,
+    before: list[Any],
+    location: Any,
+    then: list[Any],
+    otherwise: list[Any],
 ) -> list[Any]:
-    """``filer(name)`` if ``name`` is bound, else ``hook()``: a load of ``name`` in an
-    exception-table entry of its own checks first; if it raises UnboundLocalError, the handler
-    drops it, calls ``hook()`` and carries on to the return.
+    """``then`` if ``name`` is bound here, else ``otherwise``: a load of ``name`` and a POP_TOP in
+    an exception-table entry of their own check first; if the load raises UnboundLocalError, the
+    handler drops it and runs ``otherwise``.
 
-    Far cheaper than reading the frame's locals when the variable is bound (the usual case),
-    and as cheap when it is not. Only the check is guarded, so anything raised while the filer
-    runs (a KeyboardInterrupt) goes on to the caller. It is a load and a POP_TOP of its own, not
-    the load that feeds the call: on 3.13 an exception raised inside a call is looked up in the
-    exception table at the instruction before the CALL, which must not be guarded. ``depth`` is
-    the stack depth at the return (1 under RETURN_VALUE, 0 under RETURN_CONST: CPython returns
-    with nothing else on the stack). A cell or free variable is checked the same way, by its
-    ``LOAD_DEREF``: never through ``frame.f_locals``, whose read on 3.11 and 3.12 refreshes the
-    dict ``locals()`` returned, which the function may hold (or return).
+    Far cheaper than reading the frame's locals when the variable is bound (the usual case), and
+    as cheap when it is not. Only the check is guarded, never what ``then`` does with the value:
+    anything raised while a filer runs (a KeyboardInterrupt) goes on to the caller, and on 3.13 an
+    exception raised inside a call is looked up in the exception table at the instruction before
+    the CALL, which must not be guarded. ``depth`` is the stack depth here (at a return, 1 under
+    RETURN_VALUE, 0 under RETURN_CONST: CPython returns with nothing else on the stack); ``before``
+    is the code up to here (see :meth:`_Region.leave`). A cell or free variable is checked the same
+    way, by its ``LOAD_DEREF``: never through ``frame.f_locals``, whose read on 3.11 and 3.12
+    refreshes the dict ``locals()`` returned, which the function may hold (or return).
     """
     handler, done = Label(), Label()
     entry = TryBegin(handler, False, depth)
     return [
-        *region.leave(out),
+        *region.leave(before),
         entry,
         _load(name, code, location),
         Instr("POP_TOP", location=location),
         TryEnd(entry),
         *region.resume(),
-        *_call(filer, [_load(name, code, location)], location),
+        *then,
         Instr("JUMP_FORWARD", done, location=location),
         handler,
         Instr("POP_TOP", location=location),
-        *_call(hook, [], location),
+        *otherwise,
         done,
     ]
+
+
+def _guarded(
+    filer: object, name: str, code: Bytecode, hook: _Unbound, depth: int, region: _Region, out: list[Any], location: Any
+) -> list[Any]:
+    """``filer(name)`` if ``name`` is bound, else ``hook()`` (see :func:`_if_bound`)."""
+    then = _call(filer, [_load(name, code, location)], location)
+    return _if_bound(name, code, depth, region, out, location, then, _call(hook, [], location))
 
 
 def _value_or_missing(name: str, code: Bytecode, depth: int, region: _Region, location: Any) -> list[Any]:
-    """Push ``name``'s value, or ``MISSING`` if it is unbound; ``depth`` is the stack depth here.
-
-    Checked as in :func:`_guarded`, by a load and a POP_TOP in an exception-table entry of their
-    own; the value is loaded again after it, outside the entry, so that the instruction before a
-    call is never guarded. The call's first instructions precede it: the region left is never empty."""
-    handler, done = Label(), Label()
-    entry = TryBegin(handler, False, depth)
-    return [
-        *region.leave([None]),
-        entry,
-        _load(name, code, location),
-        Instr("POP_TOP", location=location),
-        TryEnd(entry),
-        *region.resume(),
-        _load(name, code, location),
-        Instr("JUMP_FORWARD", done, location=location),
-        handler,
-        Instr("POP_TOP", location=location),
-        Instr("LOAD_CONST", MISSING, location=location),
-        done,
-    ]
+    """Push ``name``'s value, or ``MISSING`` if it is unbound (see :func:`_if_bound`); the value
+    is loaded again after the check. The call's first instructions precede it: the region left is
+    never empty."""
+    missing = [Instr("LOAD_CONST", MISSING, location=location)]
+    return _if_bound(name, code, depth, region, [None], location, [_load(name, code, location)], missing)
 
 
 def _after_store(store: Instr, location: Any) -> tuple[Instr, Instr]:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from types import CodeType, FrameType, FunctionType
 from typing import Any, TypeVar
 
-from ._backends import Backend, Filer, InstallError, forced_backend, get_backend, preferred
+from ._backends import Filer, InstallError, forced_backend, get_backend, preferred
 from ._backends._base import MISSING, EachFiler, EachSink, Editor, Target, Wants
 from ._errors import warn_once
 from ._functions import label_of
@@ -286,18 +286,6 @@ def _install(target: Target) -> None:
     )
 
 
-def _resume(target: Target, backend: Backend) -> bool:
-    """Have ``backend`` install the plan ``target`` kept when its last subscriber left; false if it cannot."""
-    target.backend = backend  # before it installs anything (see _install)
-    try:
-        backend.install(target)
-    except InstallError:
-        backend.uninstall(target)
-        target.backend = None
-        return False
-    return True
-
-
 def attach(
     func: FunctionType,
     owner: object,
@@ -336,11 +324,19 @@ def attach(
         target.changing = True
         if parked is not None and not target.subscriptions and parked[0] is owner and parked[1] == wants:
             if parked[3] == forced_backend() and func.__code__ is target.original_code:
+                # The backend that had it installs the same again, without planning anew (it may
+                # reuse the very code object: nothing about the function or the plan changed).
                 target.subscriptions[owner] = wants
-                if _resume(target, parked[2]):
+                backend = target.backend = parked[2]  # before it installs anything (see _install)
+                try:
+                    backend.install(target, True)
+                except InstallError:
+                    backend.uninstall(target)
+                    target.backend = None
+                    del target.subscriptions[owner]
+                else:
                     target.changing = False
-                    return parked[2].name
-                del target.subscriptions[owner]
+                    return backend.name
             _forget_plan(target)
         target.subscriptions[owner] = wants
         _refresh(target)
@@ -392,7 +388,8 @@ def detach(func: FunctionType, owner: object) -> None:
         if entry is None or entry[0]() is not func:
             return
         target = entry[1]
-        if owner not in target.subscriptions and not target.changing:
+        finishing = target.changing  # an attach or detach an interrupt cut short
+        if owner not in target.subscriptions and not finishing:
             return
         target.changing = True  # before the change, so that a detach cut short is finished by the next
         wants = target.subscriptions.pop(owner, None)
@@ -401,11 +398,18 @@ def detach(func: FunctionType, owner: object) -> None:
         else:
             # The last subscriber left: the original code back. A capture block's plan is kept for
             # the next block (see parked); it holds nothing of the function's. Other plans are
-            # dropped: their filers and editors may hold the user's objects.
+            # dropped: their filers and editors may hold the user's objects, and so is a plan after
+            # an interrupt, which may have left the backend's last install of it unfinished.
             backend = target.backend
             backend.uninstall(target)
             target.backend = None  # only now (see _release)
-            if wants is not None and wants.collect is not None and not wants.returns and not wants.edits:
+            if (
+                wants is not None
+                and wants.collect is not None
+                and not wants.returns
+                and not wants.edits
+                and not finishing
+            ):
                 target.parked = (owner, wants, backend, target.chosen_under)
             else:
                 _forget_plan(target)

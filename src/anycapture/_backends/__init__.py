@@ -54,7 +54,7 @@ def _bytecode_why_not() -> str:
     return ""
 
 
-def _bytecode() -> Backend:
+def _new_bytecode() -> Backend:
     from ._bytecode import BytecodeBackend
 
     return BytecodeBackend()
@@ -66,7 +66,7 @@ def _monitoring_why_not() -> str:
     return f"sys.monitoring needs Python 3.12 or newer; this is {sys.version.split()[0]}"
 
 
-def _monitoring() -> Backend:
+def _new_monitoring() -> Backend:
     from ._monitoring import MonitoringBackend
 
     return MonitoringBackend()
@@ -82,7 +82,7 @@ KINDS: dict[str, BackendKind] = {
             sees_assignments=True,
             can_edit=True,
             why_not=_bytecode_why_not,
-            create=_bytecode,
+            create=_new_bytecode,
             does="rewrites the function's code",
         ),
         BackendKind(  # ``sys.monitoring`` ``PY_RETURN`` events on the target code objects (3.12+)
@@ -90,7 +90,7 @@ KINDS: dict[str, BackendKind] = {
             sees_assignments=False,
             can_edit=False,
             why_not=_monitoring_why_not,
-            create=_monitoring,
+            create=_new_monitoring,
             limits="sys.monitoring only sees returns",
         ),
     )

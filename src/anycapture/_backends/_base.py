@@ -62,7 +62,10 @@ class Backend(Protocol):
     """Begins and ends capture on one function, in place.
 
     ``install`` is called again whenever ``target.varnames`` or ``target.filers`` change; it must
-    leave the function capturing exactly those. ``uninstall`` restores the function exactly.
+    leave the function capturing exactly those. ``again=True`` says that ``target`` describes
+    exactly what it did at this backend's last install on it (the engine resumes a plan it kept,
+    see ``Target.parked``): a backend may reuse what it built then instead of planning anew.
+    ``uninstall`` restores the function exactly.
     ``prepare`` builds ahead of time whatever ``install`` would build for what ``target`` now
     describes, without changing the function (a decorator calls it, so that activation is quick).
     """
@@ -71,7 +74,7 @@ class Backend(Protocol):
 
     def prepare(self, target: Target) -> object: ...
 
-    def install(self, target: Target) -> None: ...
+    def install(self, target: Target, again: bool = False) -> None: ...
 
     def uninstall(self, target: Target) -> None: ...
 

@@ -369,15 +369,18 @@ _NO_TOOLS = [None] * 6
 
 class _Kept:
     """What the backend keeps for one target (``target.kept["bytecode"]``): the templates built
-    once per shape (reused block after block), the code installed now, and what the torch.compile
-    guard did."""
+    once per shape (reused block after block), the code installed now and the code last installed
+    (with whether torch was imported then), and what the torch.compile guard did."""
 
-    __slots__ = ("guard", "installed_code", "templates")
+    __slots__ = ("guard", "installed_code", "last", "templates")
 
     def __init__(self) -> None:
         self.templates: dict[Any, _Template] = {}
         # Recorded in the statement that installs it: uninstall() tells it from someone else's code.
         self.installed_code: CodeType | None = None
+        # (code, whether the program had imported torch): install(again=True) puts it back as it is
+        # when torch's state is the same (the compile hook is built into the code only with torch).
+        self.last: tuple[CodeType, bool] | None = None
         self.guard = _compile.Guard()
 
 
@@ -414,12 +417,17 @@ class BytecodeBackend:
             return template.bind((*bound, *target.each_filers, *target.editors, compile_hook[1]))
         return template.bind((*bound, *target.each_filers, *target.editors))
 
-    def install(self, target: Target) -> None:
+    def install(self, target: Target, again: bool = False) -> None:
         func = target.ref()
         if func is None:
             return
-        kept = self._kept(target)
-        code = self._prepare(target, kept)
+        kept: _Kept | None = target.kept.get("bytecode")
+        if kept is None:
+            kept = target.kept["bytecode"] = _Kept()
+        # A block per forward resumes the plan its last block had: the same code object, unplanned.
+        last = kept.last
+        torch = "torch" in sys.modules
+        code = last[0] if again and last is not None and last[1] is torch else self._prepare(target, kept)
         current = func.__code__
         if current is not target.original_code and current is not kept.installed_code:
             raise InstallError(
@@ -431,7 +439,9 @@ class BytecodeBackend:
         # One statement: no interrupt (Ctrl-C) can come between the swap and its record, which
         # uninstall() needs to tell the code it put there from someone else's.
         func.__code__ = kept.installed_code = code
-        _compile.installed(kept.guard, target, func, code)  # keeps torch.compile from tracing the rewritten code
+        kept.last = (code, torch)
+        if torch:  # keeps torch.compile from tracing the rewritten code
+            _compile.installed(kept.guard, target, func, code)
 
     def uninstall(self, target: Target) -> None:
         """The original code back; safe to run again after an interrupt cut it (or install) short."""
@@ -445,4 +455,5 @@ class BytecodeBackend:
                 _carry_local_events(installed, target.original_code)
             func.__code__ = target.original_code
         kept.installed_code = None
-        _compile.removed(kept.guard, func)
+        if kept.guard.dynamo_attributes is not None:
+            _compile.removed(kept.guard, func)

@@ -56,6 +56,7 @@ _REASON = (
 # symbolic_convert.py): ``_torchdynamo_inline`` is traced in the function's place, and a true
 # ``_torchdynamo_disable`` makes the call a graph break, with the message in its explanation.
 _INLINE, _DISABLE, _DISABLE_MSG = "_torchdynamo_inline", "_torchdynamo_disable", "_torchdynamo_disable_msg"
+_NAMES = (_INLINE, _DISABLE, _DISABLE_MSG)
 
 _failures: set[object] = set()
 # The constants a compiler puts in code, which are never anycapture's filers (skipped unlooked-at: the
@@ -267,7 +268,7 @@ def _mark_function(guard: Guard, target: Target, func: FunctionType, gate: _Gate
     own, which are left alone."""
     attributes = vars(func)
     gate.warned.clear()  # it warns once per block
-    if _INLINE in attributes or _DISABLE in attributes or _DISABLE_MSG in attributes:
+    if not attributes.keys().isdisjoint(_NAMES):
         return False
     guard.dynamo_attributes = True  # before any is set: removed() takes them off even if this is cut short
     # Not cached: the twin shares the function's globals, which usually hold the function itself,
@@ -276,11 +277,11 @@ def _mark_function(guard: Guard, target: Target, func: FunctionType, gate: _Gate
     twin.__kwdefaults__ = func.__kwdefaults__
     twin.__qualname__, twin.__module__ = func.__qualname__, func.__module__
     # Dynamo checks the gate on what it would inline (the twin); on ``func`` too, for a dynamo that
-    # looks there.
-    for holder in (twin, func):
-        setattr(holder, _DISABLE, gate)
-        setattr(holder, _DISABLE_MSG, _REASON)
-    setattr(func, _INLINE, twin)
+    # looks there. Set as dict updates: this runs at every capture block's start.
+    marks = {_DISABLE: gate, _DISABLE_MSG: _REASON}
+    vars(twin).update(marks)
+    attributes.update(marks)
+    attributes[_INLINE] = twin
     return True
 
 
@@ -290,6 +291,8 @@ def _warn_if_compiled_before(target: Target, torch: Any) -> None:
     if convert is None:  # dynamo never ran, so nothing is compiled
         return
     compiled = getattr(convert, "output_codes", None)
+    if not getattr(compiled, "seen_ids", True):  # the ids of the code it compiled that lives, where kept
+        return
     for ref in getattr(compiled, "seen", ()):  # a loop, not any(): this runs at every block's start
         if ref() is not None:
             break

@@ -72,7 +72,7 @@ class MonitoringBackend:
     def prepare(self, target: Target) -> None:
         """Nothing to build ahead: events are set on the original code when capture starts."""
 
-    def install(self, target: Target) -> None:
+    def install(self, target: Target, again: bool = False) -> None:
         if target.each_plan or target.edit_plan:
             raise InstallError("sys.monitoring sees returns only; capturing every assignment or editing needs bytecode")
         with self._lock:

@@ -53,7 +53,7 @@ def test_rewritten_code_keeps_cpythons_exception_table(module_name: str) -> None
         if not names:
             continue
         target = Target(func)
-        target.varnames, target.sinks = names, tuple(print for _ in names)
+        target.varnames, target.filers = names, tuple(print for _ in names)
         code = _Template(target).code
         original = [(e.depth, e.lasti) for e in dis._parse_exception_table(func.__code__)]  # type: ignore[attr-defined]
         rewritten: list[Any] = []  # (target, depth, lasti, end)

@@ -1,9 +1,10 @@
 """Attach capture to functions in place, for any number of subscribers, on the chosen backend.
 
 A subscriber (``get_local``, ``capture`` and ``edit`` blocks) attaches what it wants from a function
-under an owner token: values at each return (``{variable: sink}``, or all of a call's values in one
-``collect(*values)``), values after each assignment
-(``each``), or edits of a variable where it is assigned (``edits``). The engine keeps one
+under an owner token: values at each return (``{variable: filer}``, or all of a call's values in one
+``collect(*values)``), values after each assignment (``each``), or edits of a variable where it is
+assigned (``edits``). A *filer* is the callable that stores one value ("sink" is only ever the
+user's ``sink=`` folder). The engine keeps one
 :class:`Target` per function, merges what all its subscribers want, and asks a backend to capture
 exactly that; with no subscribers left, the function's original code object is back and nothing
 of anycapture runs when it is called.
@@ -11,6 +12,7 @@ of anycapture runs when it is called.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import weakref
@@ -18,13 +20,14 @@ from collections.abc import Callable, Mapping
 from types import CodeType, FrameType, FunctionType
 from typing import Any, TypeVar
 
-from ._backends import Backend, InstallError, Sink, forced_backend, get_backend, preferred
-from ._backends._base import MISSING, EachSink, Editor, Target, Wants
+from ._backends import Filer, InstallError, forced_backend, get_backend, preferred
+from ._backends._base import MISSING, EachFiler, EachSink, Editor, Target, Wants
 from ._errors import warn_once
 from ._functions import label_of
 
 __all__ = [
     "MISSING",
+    "EachFiler",
     "EachSink",
     "Editor",
     "Target",
@@ -86,16 +89,14 @@ def _target_for(func: FunctionType) -> Target:
     return _targets.put(func, Target(func))
 
 
-def _fan_out(sinks: list[Sink]) -> Sink:
-    if len(sinks) == 1:
-        return sinks[0]
-    all_sinks = tuple(sinks)
+def _fan_out(filers: list[Filer]) -> Filer:
+    """One filer that hands a value to each of ``filers``."""
+    return filers[0] if len(filers) == 1 else functools.partial(_to_each, tuple(filers))
 
-    def fan_out(value: Any) -> None:
-        for sink in all_sinks:
-            sink(value)
 
-    return fan_out
+def _to_each(filers: tuple[Filer, ...], value: Any) -> None:
+    for filer in filers:
+        filer(value)
 
 
 class _EditSpot:
@@ -111,33 +112,31 @@ class _EditSpot:
         return value if editor is None else editor(value)
 
 
-def _each_fan_out(parts: list[tuple[frozenset[int] | None, Callable[..., Any], bool]]) -> EachSink:
+def _each_fan_out(parts: list[tuple[frozenset[int] | None, Callable[..., Any], bool]]) -> EachFiler:
     if len(parts) == 1 and parts[0][0] is None and parts[0][2]:
         return parts[0][1]
     all_parts = tuple(parts)
 
     def each_fan_out(value: Any, site: int) -> None:
-        for sites, sink, takes_site in all_parts:
+        for sites, filer, takes_site in all_parts:
             if sites is None or site in sites:
                 if takes_site:
-                    sink(value, site)
+                    filer(value, site)
                 else:
-                    sink(value)
+                    filer(value)
 
     return each_fan_out
 
 
 def _compose(editors: list[Editor]) -> Editor:
-    if len(editors) == 1:
-        return editors[0]
-    chain = tuple(editors)
+    """One editor that runs ``editors`` in turn, each on what the one before returned."""
+    return editors[0] if len(editors) == 1 else functools.partial(_in_turn, tuple(editors))
 
-    def composed(value: Any) -> Any:
-        for editor in chain:
-            value = editor(value)
-        return value
 
-    return composed
+def _in_turn(editors: tuple[Editor, ...], value: Any) -> Any:
+    for editor in editors:
+        value = editor(value)
+    return value
 
 
 def _refresh(target: Target) -> None:
@@ -149,7 +148,7 @@ def _refresh(target: Target) -> None:
 
 
 def _plan(target: Target, wants: list[Wants]) -> bool:
-    """Set ``target``'s merged view of ``wants`` (names, sinks, sites, editors); false if nothing is wanted."""
+    """Set ``target``'s merged view of ``wants`` (names, filers, sites, editors); false if nothing is wanted."""
     if not wants:
         return False
     if len(wants) == 1 and not wants[0].each and not wants[0].edits and (wants[0].returns or wants[0].collect):
@@ -159,35 +158,35 @@ def _plan(target: Target, wants: list[Wants]) -> bool:
         want = wants[0]
         if want.collect is None:
             names_only = tuple(want.returns)
-            sinks_only: tuple[Sink | None, ...] = tuple(want.returns.values())
+            filers_only: tuple[Filer | None, ...] = tuple(want.returns.values())
             target.collectors = ()
             shape: tuple[Any, ...] = (names_only, tuple(range(len(names_only))), (), (), ())
         elif not want.returns:
             names_only = want.collect[0]
-            sinks_only = (None,) * len(names_only)
+            filers_only = (None,) * len(names_only)
             everything = tuple(range(len(names_only)))
             target.collectors = ((everything, want.collect[1], want.collect[2]),)
             shape = (names_only, (), ((everything, want.collect[2]),), (), ())
         else:
             return _plan_all(target, wants)
-        target.varnames, target.sinks, target.shape = names_only, sinks_only, shape
-        target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
+        target.varnames, target.filers, target.shape = names_only, filers_only, shape
+        target.each_plan, target.each_filers, target.edit_plan, target.editors = (), (), (), ()
         target.edit_functions = {}
         return True
     return _plan_all(target, wants)
 
 
 def _set_shape(target: Target) -> None:
-    with_sinks = tuple(i for i, sink in enumerate(target.sinks) if sink is not None)
+    with_filers = tuple(i for i, filer in enumerate(target.filers) if filer is not None)
     collected = tuple((indices, packed) for indices, _, packed in target.collectors)
-    target.shape = (target.varnames, with_sinks, collected, target.each_plan, target.edit_plan)
+    target.shape = (target.varnames, with_filers, collected, target.each_plan, target.edit_plan)
 
 
 def _plan_all(target: Target, wants: list[Wants]) -> bool:
     names: list[str] = []
     for want in wants:
         names += [name for name in want.returns if name not in names]
-    with_sinks = len(names)
+    with_filers = len(names)
     for want in wants:
         if want.collect is not None:
             names += [name for name in want.collect[0] if name not in names]
@@ -200,27 +199,27 @@ def _plan_all(target: Target, wants: list[Wants]) -> bool:
     collecting = [want.collect for want in wants if want.collect is not None]
     if not names and not collecting and not each_names and not edit_plan:
         return False
-    sinks = tuple(_fan_out([w.returns[n] for w in wants if n in w.returns]) for n in names[:with_sinks])
-    target.varnames, target.sinks = tuple(names), (*sinks, *(None,) * (len(names) - with_sinks))
+    filers = tuple(_fan_out([w.returns[n] for w in wants if n in w.returns]) for n in names[:with_filers])
+    target.varnames, target.filers = tuple(names), (*filers, *(None,) * (len(names) - with_filers))
     index = {name: i for i, name in enumerate(names)}
     target.collectors = tuple(
         (tuple(index[n] for n in wanted), collect, packed) for wanted, collect, packed in collecting
     )
     each_plan: list[tuple[str, tuple[int, ...] | None, bool]] = []
-    each_sinks: list[Callable[..., Any]] = []
+    each_filers: list[Callable[..., Any]] = []
     for name in each_names:
         parts = [w.each[name] for w in wants if name in w.each]
         everywhere = any(sites is None for sites, _, _ in parts)
         merged = None if everywhere else tuple(sorted(frozenset().union(*(sites or () for sites, _, _ in parts))))
         if len(parts) == 1 and not parts[0][2]:
             # One subscriber that wants the value alone, at exactly the sites instrumented: the code
-            # calls its sink directly (a C append when values are kept as they are).
+            # calls its filer directly (a C append when values are kept as they are).
             each_plan.append((name, merged, False))
-            each_sinks.append(parts[0][1])
+            each_filers.append(parts[0][1])
             continue
         each_plan.append((name, merged, True))
-        each_sinks.append(_each_fan_out(parts))
-    target.each_plan, target.each_sinks = tuple(each_plan), tuple(each_sinks)
+        each_filers.append(_each_fan_out(parts))
+    target.each_plan, target.each_filers = tuple(each_plan), tuple(each_filers)
     target.edit_plan = tuple(edit_plan)
     target.edit_functions = {spot: _compose([w.edits[spot] for w in wants if spot in w.edits]) for spot in edit_plan}
     target.editors = tuple(target.edit_spots.setdefault(spot, _EditSpot(target, spot)) for spot in edit_plan)
@@ -239,16 +238,17 @@ def _release(target: Target) -> None:
 
 def _forget_plan(target: Target) -> None:
     target.parked = None
-    target.varnames, target.sinks, target.collectors, target.shape = (), (), (), ()
-    target.each_plan, target.each_sinks, target.edit_plan, target.editors = (), (), (), ()
+    target.varnames, target.filers, target.collectors, target.shape = (), (), (), ()
+    target.each_plan, target.each_filers, target.edit_plan, target.editors = (), (), (), ()
     target.edit_functions = {}
 
 
 def _adopt_current_code(target: Target, func: FunctionType) -> None:
     """Call only while nothing is attached: if someone gave the function new code meanwhile, that
-    is its original now, and code built from the old one is dropped."""
+    is its original now, and what backends built from the old one is dropped."""
     if func.__code__ is not target.original_code:
-        target.original_code, target.templates = func.__code__, {}
+        target.original_code = func.__code__
+        target.kept.clear()
 
 
 def _install(target: Target) -> None:
@@ -286,33 +286,21 @@ def _install(target: Target) -> None:
     )
 
 
-def _resume(target: Target, backend: Backend) -> bool:
-    """Have ``backend`` install the plan ``target`` kept when its last subscriber left; false if it cannot."""
-    target.backend = backend  # before it installs anything (see _install)
-    try:
-        backend.install(target)
-    except InstallError:
-        backend.uninstall(target)
-        target.backend = None
-        return False
-    return True
-
-
 def attach(
     func: FunctionType,
     owner: object,
-    sinks: Mapping[str, Sink],
+    filers: Mapping[str, Filer],
     collect: tuple[tuple[str, ...], Any] | None = None,
     *,
     packed: bool = False,
     each: Mapping[str, tuple[frozenset[int] | None, Callable[..., Any], bool]] | None = None,
     edits: Mapping[tuple[str, int], Editor] | None = None,
 ) -> str | None:
-    """Start (or change) capture of ``sinks``' variables of ``func`` for ``owner``.
+    """Start (or change) capture of ``filers``' variables of ``func`` for ``owner``.
 
-    At each return, each variable's sink gets its value (none for a variable unbound there, and
+    At each return, each variable's filer gets its value (none for a variable unbound there, and
     one warning per function and name), in one thread, one return at a time. ``collect=(names,
-    fn)`` asks for all of one call's values at once: after the sinks, ``fn(*values)``, in the
+    fn)`` asks for all of one call's values at once: after the filers, ``fn(*values)``, in the
     order of ``names``, :data:`MISSING` standing for a variable unbound there (no warning: the
     subscriber reports it). Neither may raise. With ``packed=True``, ``fn`` is an object whose
     ``append`` gets one tuple instead, ``fn.append((*values, threading.get_ident()))``, looked up
@@ -320,27 +308,35 @@ def attach(
     rewriting backend builds the tuple in the function's own code), and pointing ``append``
     elsewhere redirects calls of code already running.
 
-    ``each`` asks for values right after assignments: ``{name: (site positions or None, sink,
-    takes_site)}``, the sink called as ``sink(value, site)``, or ``sink(value)`` when
+    ``each`` asks for values right after assignments: ``{name: (site positions or None, filer,
+    takes_site)}``, the filer called as ``filer(value, site)``, or ``filer(value)`` when
     ``takes_site`` is false. ``edits`` replaces a variable's value right after
     one assignment site: ``{(name, site): editor}``, the variable then holding ``editor(value)``;
-    editors never raise, and run before the ``each`` sinks of that site. Sites are numbered as
+    editors never raise, and run before the ``each`` filers of that site. Sites are numbered as
     :func:`assignment_sites` lists them. Returns the name of the backend now capturing, if any.
     """
     with _lock:
         target = _target_for(func)
         collecting = None if collect is None else (tuple(collect[0]), collect[1], packed)
         # tuple.__new__: Wants(...) would run a Python __new__
-        wants: Wants = tuple.__new__(Wants, (dict(sinks), collecting, dict(each or {}), dict(edits or {})))
+        wants: Wants = tuple.__new__(Wants, (dict(filers), collecting, dict(each or {}), dict(edits or {})))
         parked, target.parked = target.parked, None
         target.changing = True
         if parked is not None and not target.subscriptions and parked[0] is owner and parked[1] == wants:
             if parked[3] == forced_backend() and func.__code__ is target.original_code:
+                # The backend that had it installs the same again, without planning anew (it may
+                # reuse the very code object: nothing about the function or the plan changed).
                 target.subscriptions[owner] = wants
-                if _resume(target, parked[2]):
+                backend = target.backend = parked[2]  # before it installs anything (see _install)
+                try:
+                    backend.install(target, True)
+                except InstallError:
+                    backend.uninstall(target)
+                    target.backend = None
+                    del target.subscriptions[owner]
+                else:
                     target.changing = False
-                    return parked[2].name
-                del target.subscriptions[owner]
+                    return backend.name
             _forget_plan(target)
         target.subscriptions[owner] = wants
         _refresh(target)
@@ -350,14 +346,14 @@ def attach(
 
 def prepare(
     func: FunctionType,
-    sinks: Mapping[str, Sink],
+    filers: Mapping[str, Filer],
     each: Mapping[str, tuple[frozenset[int] | None, Callable[..., Any], bool]] | None = None,
 ) -> None:
-    """Build now what attaching ``sinks`` (and ``each``, as :func:`attach` takes them) alone would.
+    """Build now what attaching ``filers`` (and ``each``, as :func:`attach` takes them) alone would.
 
     The rewriting backend builds code once per function and set of names (about 0.2 ms a
-    function) and binds it to the sinks; a decorator calls this so that the cost is paid when the
-    function is defined, and a later ``attach`` with the same sinks only swaps code objects.
+    function) and binds it to the filers; a decorator calls this so that the cost is paid when the
+    function is defined, and a later ``attach`` with the same filers only swaps code objects.
     Best effort: nothing happens while the function is attached, or when it cannot be rewritten
     (attaching says why, later).
     """
@@ -373,7 +369,7 @@ def prepare(
             target = _target_for(func)
         _adopt_current_code(target, func)
         try:
-            if _plan(target, [Wants(dict(sinks), None, dict(each or {}), {})]):
+            if _plan(target, [Wants(dict(filers), None, dict(each or {}), {})]):
                 backend.prepare(target)
         except InstallError:
             pass
@@ -392,7 +388,8 @@ def detach(func: FunctionType, owner: object) -> None:
         if entry is None or entry[0]() is not func:
             return
         target = entry[1]
-        if owner not in target.subscriptions and not target.changing:
+        finishing = target.changing  # an attach or detach an interrupt cut short
+        if owner not in target.subscriptions and not finishing:
             return
         target.changing = True  # before the change, so that a detach cut short is finished by the next
         wants = target.subscriptions.pop(owner, None)
@@ -401,11 +398,18 @@ def detach(func: FunctionType, owner: object) -> None:
         else:
             # The last subscriber left: the original code back. A capture block's plan is kept for
             # the next block (see parked); it holds nothing of the function's. Other plans are
-            # dropped: their sinks and editors may hold the user's objects.
+            # dropped: their filers and editors may hold the user's objects, and so is a plan after
+            # an interrupt, which may have left the backend's last install of it unfinished.
             backend = target.backend
             backend.uninstall(target)
             target.backend = None  # only now (see _release)
-            if wants is not None and wants.collect is not None and not wants.returns and not wants.edits:
+            if (
+                wants is not None
+                and wants.collect is not None
+                and not wants.returns
+                and not wants.edits
+                and not finishing
+            ):
                 target.parked = (owner, wants, backend, target.chosen_under)
             else:
                 _forget_plan(target)

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 
 from .._errors import BackendUnavailableError
-from ._base import Backend, BackendKind, Capability, InstallError, Sink
+from ._base import Backend, BackendKind, Capability, Filer, InstallError, Sink
 
 __all__ = [
     "ENV_VAR",
@@ -28,6 +28,7 @@ __all__ = [
     "Capability",
     "InstallError",
     "KINDS",
+    "Filer",
     "Sink",
     "backend_info",
     "backends",
@@ -41,56 +42,59 @@ __all__ = [
 ENV_VAR = "ANYCAPTURE_BACKEND"
 
 
-class _Bytecode(BackendKind):
-    """Rewrites the function's code object (3.11-3.13, via the ``bytecode`` package)."""
+def _bytecode_why_not() -> str:
+    if sys.version_info >= (3, 14):
+        return "anycapture's code rewriting is written and tested for CPython 3.11-3.13"
+    if sys.implementation.name != "cpython":
+        return f"code rewriting needs CPython, not {sys.implementation.name}"
+    try:
+        import bytecode  # noqa: F401
+    except ImportError as exc:
+        return f"the 'bytecode' package cannot be imported ({exc})"
+    return ""
 
-    name = "bytecode"
-    sees_assignments = True
-    can_edit = True
-    does = "rewrites the function's code"
 
-    @staticmethod
-    def why_not() -> str:
-        if sys.version_info >= (3, 14):
-            return "anycapture's code rewriting is written and tested for CPython 3.11-3.13"
-        if sys.implementation.name != "cpython":
-            return f"code rewriting needs CPython, not {sys.implementation.name}"
-        try:
-            import bytecode  # noqa: F401
-        except ImportError as exc:
-            return f"the 'bytecode' package cannot be imported ({exc})"
+def _new_bytecode() -> Backend:
+    from ._bytecode import BytecodeBackend
+
+    return BytecodeBackend()
+
+
+def _monitoring_why_not() -> str:
+    if sys.version_info >= (3, 12):
         return ""
-
-    @staticmethod
-    def create() -> Backend:
-        from ._bytecode import BytecodeBackend
-
-        return BytecodeBackend()
+    return f"sys.monitoring needs Python 3.12 or newer; this is {sys.version.split()[0]}"
 
 
-class _Monitoring(BackendKind):
-    """``sys.monitoring`` ``PY_RETURN`` events on the target code objects (3.12+)."""
+def _new_monitoring() -> Backend:
+    from ._monitoring import MonitoringBackend
 
-    name = "monitoring"
-    sees_assignments = False
-    can_edit = False
-    limits = "sys.monitoring only sees returns"
-
-    @staticmethod
-    def why_not() -> str:
-        if sys.version_info >= (3, 12):
-            return ""
-        return f"sys.monitoring needs Python 3.12 or newer; this is {sys.version.split()[0]}"
-
-    @staticmethod
-    def create() -> Backend:
-        from ._monitoring import MonitoringBackend
-
-        return MonitoringBackend()
+    return MonitoringBackend()
 
 
-# Every backend by name, fastest first (the order of preference).
-KINDS: dict[str, type[BackendKind]] = {kind.name: kind for kind in (_Bytecode, _Monitoring)}
+# Every backend by name, fastest first (the order of preference). A new backend is one line here
+# and its module.
+KINDS: dict[str, BackendKind] = {
+    kind.name: kind
+    for kind in (
+        BackendKind(  # rewrites the function's code object (3.11-3.13, via the ``bytecode`` package)
+            "bytecode",
+            sees_assignments=True,
+            can_edit=True,
+            why_not=_bytecode_why_not,
+            create=_new_bytecode,
+            does="rewrites the function's code",
+        ),
+        BackendKind(  # ``sys.monitoring`` ``PY_RETURN`` events on the target code objects (3.12+)
+            "monitoring",
+            sees_assignments=False,
+            can_edit=False,
+            why_not=_monitoring_why_not,
+            create=_new_monitoring,
+            limits="sys.monitoring only sees returns",
+        ),
+    )
+}
 _instances: dict[str, Backend] = {}
 
 

@@ -7,6 +7,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import CodeType, FunctionType
 from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
@@ -18,19 +19,25 @@ __all__ = [
     "Backend",
     "BackendKind",
     "Capability",
+    "EachFiler",
     "EachSink",
     "Editor",
     "InstallError",
+    "Filer",
     "Sink",
     "Target",
     "Wants",
 ]
 
-# Called with a variable's value at a return. Sinks never raise: they are the bound ``append``
+# Called with a variable's value at a return. Filers never raise: they are the bound ``append``
 # of a store (a C call, the fast path) or a Python function that catches its own errors.
-Sink = Callable[[Any], Any]
+Filer = Callable[[Any], Any]
 # Called with a variable's value and the position of the assignment site just run; never raises.
-EachSink = Callable[[Any, int], Any]
+EachFiler = Callable[[Any, int], Any]
+# The names these had before "sink" came to mean only the user's ``sink=`` folder; kept until
+# the callers outside the engine are renamed.
+Sink = Filer
+EachSink = EachFiler
 # Called with a variable's value right after an assignment; returns the value the variable gets.
 Editor = Callable[[Any], Any]
 
@@ -54,8 +61,11 @@ class InstallError(Exception):
 class Backend(Protocol):
     """Begins and ends capture on one function, in place.
 
-    ``install`` is called again whenever ``target.varnames`` or ``target.sinks`` change; it must
-    leave the function capturing exactly those. ``uninstall`` restores the function exactly.
+    ``install`` is called again whenever ``target.varnames`` or ``target.filers`` change; it must
+    leave the function capturing exactly those. ``again=True`` says that ``target`` describes
+    exactly what it did at this backend's last install on it (the engine resumes a plan it kept,
+    see ``Target.parked``): a backend may reuse what it built then instead of planning anew.
+    ``uninstall`` restores the function exactly.
     ``prepare`` builds ahead of time whatever ``install`` would build for what ``target`` now
     describes, without changing the function (a decorator calls it, so that activation is quick).
     """
@@ -64,7 +74,7 @@ class Backend(Protocol):
 
     def prepare(self, target: Target) -> object: ...
 
-    def install(self, target: Target) -> None: ...
+    def install(self, target: Target, again: bool = False) -> None: ...
 
     def uninstall(self, target: Target) -> None: ...
 
@@ -73,40 +83,35 @@ class Backend(Protocol):
 Capability = Literal["sees_assignments", "can_edit"]
 
 
+@dataclass(frozen=True)
 class BackendKind:
     """One backend as the selector knows it before importing it (its module may need packages this
     Python lacks): its name, what it can do, whether it can run here, and how to make it.
 
-    A new backend is a module with a :class:`Backend` and a subclass of this in the selector's
-    table (``_backends/__init__.py``); nothing else names backends.
+    A new backend is a module with a :class:`Backend` and one of these in the selector's table
+    (``KINDS`` in ``_backends/__init__.py``); nothing else names backends.
     """
 
-    name: ClassVar[str]
-    sees_assignments: ClassVar[bool]  # reports values after each assignment (when="each")
-    can_edit: ClassVar[bool]  # changes a local variable where it is assigned (edit())
+    name: str
+    sees_assignments: bool  # reports values after each assignment (when="each")
+    can_edit: bool  # changes a local variable where it is assigned (edit())
+    # Empty when this backend can run on this Python, else the reason it cannot.
+    why_not: Callable[[], str]
+    # A new instance of the backend (imports its module); only once ``why_not()`` is empty.
+    create: Callable[[], Backend]
     # Said where a capability is missing: "needs the 'x' backend, which <does>"; "<limits>." of the others.
-    does: ClassVar[str] = ""
-    limits: ClassVar[str] = ""
-
-    @staticmethod
-    def why_not() -> str:
-        """Empty when this backend can run on this Python, else the reason it cannot."""
-        raise NotImplementedError
-
-    @staticmethod
-    def create() -> Backend:
-        """A new instance of the backend (imports its module); only once ``why_not()`` is empty."""
-        raise NotImplementedError
+    does: str = ""
+    limits: str = ""
 
 
 class Wants(NamedTuple):
     """What one subscriber wants from a function."""
 
-    returns: dict[str, Sink]
+    returns: dict[str, Filer]
     # (names, collect, packed): at each return, collect(*values of names), MISSING for an unbound
     # one; packed: collect.append((*values, threading.get_ident())), one tuple (see attach)
     collect: tuple[tuple[str, ...], Any, bool] | None  # a callable, or an object with append
-    # name -> (positions of the assignment sites wanted, or None for all; sink; whether the sink
+    # name -> (positions of the assignment sites wanted, or None for all; filer; whether the filer
     # takes the site's position as a second argument, or the value alone)
     each: dict[str, tuple[frozenset[int] | None, Callable[..., Any], bool]]
     # (name, site position) -> editor
@@ -121,20 +126,20 @@ class Target:
         self.original_code: CodeType = func.__code__
         self.label = label_of(func)
         self.subscriptions: dict[object, Wants] = {}
-        # Every variable read at returns, and its sink there (None: only collectors want it).
+        # Every variable read at returns, and its filer there (None: only collectors want it).
         self.varnames: tuple[str, ...] = ()
-        self.sinks: tuple[Sink | None, ...] = ()
-        # At each return, after the sinks: collect(*values) per collector, its variables given
+        self.filers: tuple[Filer | None, ...] = ()
+        # At each return, after the filers: collect(*values) per collector, its variables given
         # by index into varnames (packed: collect.append((*values, thread id))). Collectors
         # report unbound variables themselves.
         self.collectors: tuple[tuple[tuple[int, ...], Any, bool], ...] = ()
-        # What the instrumented code's layout depends on (not the sinks themselves): a backend
+        # What the instrumented code's layout depends on (not the filers themselves): a backend
         # builds code once per shape and reuses it.
         self.shape: tuple[Any, ...] = ()
-        # After assignments: ((name, site positions or None for all, whether the sink takes the
-        # site), ...) and one sink for each.
+        # After assignments: ((name, site positions or None for all, whether the filer takes the
+        # site), ...) and one filer for each.
         self.each_plan: tuple[tuple[str, tuple[int, ...] | None, bool], ...] = ()
-        self.each_sinks: tuple[Callable[..., Any], ...] = ()
+        self.each_filers: tuple[Callable[..., Any], ...] = ()
         # Edits: ((name, site position), ...) and one editor for each.
         self.edit_plan: tuple[tuple[str, int], ...] = ()
         self.editors: tuple[Editor, ...] = ()
@@ -144,16 +149,11 @@ class Target:
         self.edit_functions: dict[tuple[str, int], Editor] = {}
         self.edit_spots: dict[tuple[str, int], Editor] = {}
         self.backend: Backend | None = None
-        self.installed_code: CodeType | None = None
-        # Per backend, per tuple of names: whatever the backend built once and reuses.
-        self.templates: dict[Any, Any] = {}
+        # What each backend keeps for this function, by backend name: the code it built, what it
+        # changed and must undo. The backend's own (opaque to the engine), emptied only while none
+        # is installed and the function's code was replaced by someone else (see _engine).
+        self.kept: dict[str, Any] = {}
         self.warned: set[object] = set()
-        # The torch.compile guard's state (see _compile): the rewritten code it last told dynamo to
-        # skip, and, while capturing, whether it set dynamo's attributes on the function (None:
-        # nothing done yet; False: the function has dynamo settings of its own, left alone).
-        self.skipped_code: CodeType | None = None
-        self.dynamo_attributes: bool | None = None
-        self.gate: Any = None  # its _compile._Gate, made once (it holds no reference to the function)
         # When the last subscriber left: (it, what it wanted, the backend, and ANYCAPTURE_BACKEND
         # as it was when that backend was chosen).
         # The plan is kept, so that the same subscriber wanting the same again (a loop of capture
@@ -212,7 +212,7 @@ class Target:
         """A hook that reads variable ``index`` from the calling frame, if it is bound there.
 
         Used by the rewriting backend at returns where the variable may be unbound. A call that
-        returns after capture changed (or ended) under it is dropped: the sinks are the current
+        returns after capture changed (or ended) under it is dropped: the filers are the current
         plan's, which need not be the one the running code was built for.
         """
         name, shape, target = self.varnames[index], self.shape, self
@@ -222,11 +222,11 @@ class Target:
                 if target.shape != shape:
                     return
                 value = sys._getframe(1).f_locals.get(name, MISSING)
-                sink = target.sinks[index]
+                filer = target.filers[index]
                 if value is MISSING:
                     target.missing(name)
-                elif sink is not None:
-                    sink(value)
+                elif filer is not None:
+                    filer(value)
             except Exception as exc:
                 target.failed(exc)
 

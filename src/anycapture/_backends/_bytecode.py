@@ -1,9 +1,9 @@
-"""Rewrite the function's code object so that each return hands the requested locals to sinks.
+"""Rewrite the function's code object so that each return hands the requested locals to filers.
 
-Before every return instruction we insert, per variable, ``sink(variable)`` and drop the result.
-The sinks are constants of the new code object: the bound ``append`` of a store when values are
+Before every return instruction we insert, per variable, ``filer(variable)`` and drop the result.
+The filers are constants of the new code object: the bound ``append`` of a store when values are
 kept as they are (a C call, as cheap as a hand-written ``list.append``), or a Python function when
-they are converted. A template is rewritten once per set of names; changing sinks afterwards only
+they are converted. A template is rewritten once per set of names; changing filers afterwards only
 swaps constants (``CodeType.replace``), which keeps ``activate()``/``deactivate()`` in microseconds.
 """
 
@@ -31,13 +31,13 @@ from ._base import MISSING, InstallError, Target
 __all__ = ["BytecodeBackend"]
 
 _ARG_FLAGS = (0x04, 0x08)  # CO_VARARGS, CO_VARKEYWORDS
-# At most an inserted call's sink, NULL and two arguments sit above what the code had there; a
+# At most an inserted call's filer, NULL and two arguments sit above what the code had there; a
 # collector's call holds its values, and a packed one NULL and get_ident while the tuple is built.
 _EXTRA_STACK = 4
 
 
-class _SinkSlot:
-    """Placeholder constant for the sink of variable ``index``; replaced when binding."""
+class _Slot:
+    """Placeholder constant for the filer of variable ``index``; replaced when binding."""
 
     __slots__ = ("index",)
 
@@ -55,8 +55,8 @@ def _call(func: object, args: list[Any], location: Any, count: int | None = None
     return [*seq, *args, *_called(len(args) if count is None else count, location)]
 
 
-def _packed_call(sink: object, args: list[Any], location: Any, count: int | None = None) -> list[Any]:
-    """``sink.append((*args, get_ident()))`` with the result dropped: the tuple is built here, so
+def _packed_call(filer: object, args: list[Any], location: Any, count: int | None = None) -> list[Any]:
+    """``filer.append((*args, get_ident()))`` with the result dropped: the tuple is built here, so
     a C ``append`` (a list's) files a call with no Python frame at all. ``append`` is looked up at
     each call: its owner may point it elsewhere while code using it still runs."""
     thread_id = _call(get_ident, [], location)[:-1]  # its result is the tuple's last item
@@ -65,7 +65,7 @@ def _packed_call(sink: object, args: list[Any], location: Any, count: int | None
         method = Instr("LOAD_ATTR", (True, "append"), location=location)
     else:
         method = Instr("LOAD_METHOD", "append", location=location)
-    return [Instr("LOAD_CONST", sink, location=location), method, *packed, *_called(1, location)]
+    return [Instr("LOAD_CONST", filer, location=location), method, *packed, *_called(1, location)]
 
 
 def _called(count: int, location: Any) -> list[Instr]:
@@ -133,63 +133,62 @@ class _Unbound:
         self.target.missing(self.name)
 
 
-def _guarded(
-    sink: object, name: str, code: Bytecode, hook: _Unbound, depth: int, region: _Region, out: list[Any], location: Any
+def _if_bound(
+    name: str,
+    code: Bytecode,
+    depth: int,
+    region: _Region,
+    before: list[Any],
+    location: Any,
+    then: list[Any],
+    otherwise: list[Any],
 ) -> list[Any]:
-    """``sink(name)`` if ``name`` is bound, else ``hook()``: a load of ``name`` in an
-    exception-table entry of its own checks first; if it raises UnboundLocalError, the handler
-    drops it, calls ``hook()`` and carries on to the return.
+    """``then`` if ``name`` is bound here, else ``otherwise``: a load of ``name`` and a POP_TOP in
+    an exception-table entry of their own check first; if the load raises UnboundLocalError, the
+    handler drops it and runs ``otherwise``.
 
-    Far cheaper than reading the frame's locals when the variable is bound (the usual case),
-    and as cheap when it is not. Only the check is guarded, so anything raised while the sink
-    runs (a KeyboardInterrupt) goes on to the caller. It is a load and a POP_TOP of its own, not
-    the load that feeds the call: on 3.13 an exception raised inside a call is looked up in the
-    exception table at the instruction before the CALL, which must not be guarded. ``depth`` is
-    the stack depth at the return (1 under RETURN_VALUE, 0 under RETURN_CONST: CPython returns
-    with nothing else on the stack). A cell or free variable is checked the same way, by its
-    ``LOAD_DEREF``: never through ``frame.f_locals``, whose read on 3.11 and 3.12 refreshes the
-    dict ``locals()`` returned, which the function may hold (or return).
+    Far cheaper than reading the frame's locals when the variable is bound (the usual case), and
+    as cheap when it is not. Only the check is guarded, never what ``then`` does with the value:
+    anything raised while a filer runs (a KeyboardInterrupt) goes on to the caller, and on 3.13 an
+    exception raised inside a call is looked up in the exception table at the instruction before
+    the CALL, which must not be guarded. ``depth`` is the stack depth here (at a return, 1 under
+    RETURN_VALUE, 0 under RETURN_CONST: CPython returns with nothing else on the stack); ``before``
+    is the code up to here (see :meth:`_Region.leave`). A cell or free variable is checked the same
+    way, by its ``LOAD_DEREF``: never through ``frame.f_locals``, whose read on 3.11 and 3.12
+    refreshes the dict ``locals()`` returned, which the function may hold (or return).
     """
     handler, done = Label(), Label()
     entry = TryBegin(handler, False, depth)
     return [
-        *region.leave(out),
+        *region.leave(before),
         entry,
         _load(name, code, location),
         Instr("POP_TOP", location=location),
         TryEnd(entry),
         *region.resume(),
-        *_call(sink, [_load(name, code, location)], location),
+        *then,
         Instr("JUMP_FORWARD", done, location=location),
         handler,
         Instr("POP_TOP", location=location),
-        *_call(hook, [], location),
+        *otherwise,
         done,
     ]
+
+
+def _guarded(
+    filer: object, name: str, code: Bytecode, hook: _Unbound, depth: int, region: _Region, out: list[Any], location: Any
+) -> list[Any]:
+    """``filer(name)`` if ``name`` is bound, else ``hook()`` (see :func:`_if_bound`)."""
+    then = _call(filer, [_load(name, code, location)], location)
+    return _if_bound(name, code, depth, region, out, location, then, _call(hook, [], location))
 
 
 def _value_or_missing(name: str, code: Bytecode, depth: int, region: _Region, location: Any) -> list[Any]:
-    """Push ``name``'s value, or ``MISSING`` if it is unbound; ``depth`` is the stack depth here.
-
-    Checked as in :func:`_guarded`, by a load and a POP_TOP in an exception-table entry of their
-    own; the value is loaded again after it, outside the entry, so that the instruction before a
-    call is never guarded. The call's first instructions precede it: the region left is never empty."""
-    handler, done = Label(), Label()
-    entry = TryBegin(handler, False, depth)
-    return [
-        *region.leave([None]),
-        entry,
-        _load(name, code, location),
-        Instr("POP_TOP", location=location),
-        TryEnd(entry),
-        *region.resume(),
-        _load(name, code, location),
-        Instr("JUMP_FORWARD", done, location=location),
-        handler,
-        Instr("POP_TOP", location=location),
-        Instr("LOAD_CONST", MISSING, location=location),
-        done,
-    ]
+    """Push ``name``'s value, or ``MISSING`` if it is unbound (see :func:`_if_bound`); the value
+    is loaded again after the check. The call's first instructions precede it: the region left is
+    never empty."""
+    missing = [Instr("LOAD_CONST", MISSING, location=location)]
+    return _if_bound(name, code, depth, region, [None], location, [_load(name, code, location)], missing)
 
 
 def _after_store(store: Instr, location: Any) -> tuple[Instr, Instr]:
@@ -226,7 +225,7 @@ def _guarded_hook(guard: object, hook: object, location: Any) -> list[Any]:
 
 
 class _Template:
-    """The rewritten code with placeholder sinks, and how to bind real ones.
+    """The rewritten code with placeholder filers, and how to bind real ones.
 
     With a ``compile_hook`` (``(guard, hook)``, while the program has imported torch), each return
     first runs ``if guard() is not None: hook()``, the hook bound in the last slot."""
@@ -243,15 +242,15 @@ class _Template:
                 code[:] = split_superinstructions(list(code))
             tracked = list(target.varnames)
             bound = bound_at_returns(code, tracked, _arguments(code))
-            # Slots, in the order bind() gets them: the per-variable sinks, the collectors, the
-            # sinks after assignments, the editors.
-            sunk = [i for i, sink in enumerate(target.sinks) if sink is not None]
+            # Slots, in the order bind() gets them: the per-variable filers, the collectors, the
+            # filers after assignments, the editors.
+            filed = [i for i, filer in enumerate(target.filers) if filer is not None]
             collectors = [(indices, packed) for indices, _, packed in target.collectors]
-            n_slots = len(sunk) + len(collectors) + len(each_plan) + len(edit_plan)
-            slots = [_SinkSlot(i) for i in range(n_slots + (compile_hook is not None))]
-            sink_slot = {i: slots[k] for k, i in enumerate(sunk)}
-            collector_slots = slots[len(sunk) : len(sunk) + len(collectors)]
-            first_each = len(sunk) + len(collectors)
+            n_slots = len(filed) + len(collectors) + len(each_plan) + len(edit_plan)
+            slots = [_Slot(i) for i in range(n_slots + (compile_hook is not None))]
+            filer_slot = {i: slots[k] for k, i in enumerate(filed)}
+            collector_slots = slots[len(filed) : len(filed) + len(collectors)]
+            first_each = len(filed) + len(collectors)
             each_slot = {
                 name: (slots[first_each + i], sites, takes_site)
                 for i, (name, sites, takes_site) in enumerate(each_plan)
@@ -285,7 +284,7 @@ class _Template:
                     depth = 1 if item.name == "RETURN_VALUE" else 0
                     if compile_hook is not None:
                         out += _guarded_hook(compile_hook[0], slots[n_slots], location)
-                    for i, slot in sink_slot.items():
+                    for i, slot in filer_slot.items():
                         name = tracked[i]
                         if name in ready:
                             out += _call(slot, [_load(name, code, location)], location)
@@ -306,7 +305,7 @@ class _Template:
                                 loads.append(_load(name, code, location))
                             elif name not in variables:
                                 loads.append(Instr("LOAD_CONST", MISSING, location=location))
-                            else:  # the sink (and NULL or self) and the values before it are on the stack
+                            else:  # the filer (and NULL or self) and the values before it are on the stack
                                 loads += _value_or_missing(name, code, depth + 2 + k, region, location)
                         out += (_packed_call if packed else _call)(slot, loads, location, len(names))
                 out.append(item)
@@ -329,18 +328,18 @@ class _Template:
         if self.code.co_freevars != original.co_freevars or self.code.co_cellvars != original.co_cellvars:
             raise InstallError(f"rewriting {target.label} changed its closure layout")
         consts = self.code.co_consts
-        self._slots = {i: c.index for i, c in enumerate(consts) if type(c) is _SinkSlot}
+        self._slots = {i: c.index for i, c in enumerate(consts) if type(c) is _Slot}
         self._bound: tuple[tuple[Callable[..., Any], ...], CodeType] | None = None
 
-    def bind(self, sinks: tuple[Callable[..., Any], ...]) -> CodeType:
-        """The code with these sinks; the same code object again while the sinks are the same."""
-        if self._bound is not None and self._bound[0] == sinks:
+    def bind(self, filers: tuple[Callable[..., Any], ...]) -> CodeType:
+        """The code with these filers; the same code object again while the filers are the same."""
+        if self._bound is not None and self._bound[0] == filers:
             return self._bound[1]
         consts = list(self.code.co_consts)
         for position, index in self._slots.items():
-            consts[position] = sinks[index]
+            consts[position] = filers[index]
         code = self.code.replace(co_consts=tuple(consts))
-        self._bound = (sinks, code)
+        self._bound = (filers, code)
         return code
 
 
@@ -368,37 +367,69 @@ _TOOL_IDS = range(6)
 _NO_TOOLS = [None] * 6
 
 
+class _Kept:
+    """What the backend keeps for one target (``target.kept["bytecode"]``): the templates built
+    once per shape (reused block after block), the code installed now and the code last installed
+    (with whether torch was imported then), and what the torch.compile guard did."""
+
+    __slots__ = ("guard", "installed_code", "last", "templates")
+
+    def __init__(self) -> None:
+        self.templates: dict[Any, _Template] = {}
+        # Recorded in the statement that installs it: uninstall() tells it from someone else's code.
+        self.installed_code: CodeType | None = None
+        # (code, whether the program had imported torch): install(again=True) puts it back as it is
+        # when torch's state is the same (the compile hook is built into the code only with torch).
+        self.last: tuple[CodeType, bool] | None = None
+        self.guard = _compile.Guard()
+
+
 class BytecodeBackend:
     """Capture by swapping in a rewritten ``__code__``; the fastest backend on 3.11-3.13."""
 
     name: ClassVar[str] = "bytecode"
 
+    def _kept(self, target: Target) -> _Kept:
+        kept: _Kept | None = target.kept.get("bytecode")
+        if kept is None:
+            kept = target.kept["bytecode"] = _Kept()
+        return kept
+
     def prepare(self, target: Target) -> CodeType:
-        """The code for what ``target`` now describes: its template (built once, kept on the
-        target) bound to its sinks (the same code object again while they stay the same)."""
+        """The code for what ``target`` now describes: its template (built once, kept with the
+        target) bound to its filers (the same code object again while they stay the same)."""
+        return self._prepare(target, self._kept(target))
+
+    def _prepare(self, target: Target, kept: _Kept) -> CodeType:
         shape = target.shape
-        compile_hook = _compile.frame_hook(target)  # None unless the program has imported torch
+        compile_hook = _compile.frame_hook(kept.guard, target)  # None unless the program has imported torch
         key = shape if compile_hook is None else (shape, "compile hook")
-        template = target.templates.get(key)
+        template = kept.templates.get(key)
         if template is None:
-            template = target.templates[key] = _Template(target, compile_hook)
+            template = kept.templates[key] = _Template(target, compile_hook)
         bound = []  # a loop, not comprehensions: this runs at every capture block's start
-        for sink in target.sinks:
-            if sink is not None:
-                bound.append(sink)
+        for filer in target.filers:
+            if filer is not None:
+                bound.append(filer)
         for _, collect, _ in target.collectors:
             bound.append(collect)
         if compile_hook is not None:
-            return template.bind((*bound, *target.each_sinks, *target.editors, compile_hook[1]))
-        return template.bind((*bound, *target.each_sinks, *target.editors))
+            return template.bind((*bound, *target.each_filers, *target.editors, compile_hook[1]))
+        return template.bind((*bound, *target.each_filers, *target.editors))
 
-    def install(self, target: Target) -> None:
+    def install(self, target: Target, again: bool = False) -> None:
         func = target.ref()
         if func is None:
             return
-        code = self.prepare(target)
+        kept: _Kept | None = target.kept.get("bytecode")
+        if kept is None:
+            kept = target.kept["bytecode"] = _Kept()
+        # A block per forward resumes the plan its last block had: the same code object, unplanned.
+        last = kept.last
+        torch = "torch" in sys.modules
+        code = last[0] if again and last is not None and last[1] is torch else self._prepare(target, kept)
         current = func.__code__
-        if current is not target.original_code and current is not target.installed_code:
+        if current is not target.original_code and current is not kept.installed_code:
             raise InstallError(
                 f"{target.label}.__code__ was replaced by someone else while anycapture was attached; "
                 "not overwriting it"
@@ -407,16 +438,22 @@ class BytecodeBackend:
             _carry_local_events(current, code)
         # One statement: no interrupt (Ctrl-C) can come between the swap and its record, which
         # uninstall() needs to tell the code it put there from someone else's.
-        func.__code__ = target.installed_code = code
-        _compile.installed(target, func, code)  # keeps torch.compile from tracing the rewritten code
+        func.__code__ = kept.installed_code = code
+        kept.last = (code, torch)
+        if torch:  # keeps torch.compile from tracing the rewritten code
+            _compile.installed(kept.guard, target, func, code)
 
     def uninstall(self, target: Target) -> None:
         """The original code back; safe to run again after an interrupt cut it (or install) short."""
+        kept: _Kept | None = target.kept.get("bytecode")
+        if kept is None:  # nothing was ever installed
+            return
         func = target.ref()
-        installed = target.installed_code
+        installed = kept.installed_code
         if func is not None and installed is not None and func.__code__ is installed:
             if _MONITORING:
                 _carry_local_events(installed, target.original_code)
             func.__code__ = target.original_code
-        target.installed_code = None
-        _compile.removed(target, func)
+        kept.installed_code = None
+        if kept.guard.dynamo_attributes is not None:
+            _compile.removed(kept.guard, func)

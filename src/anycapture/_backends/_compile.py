@@ -1,11 +1,11 @@
 """Keep ``torch.compile`` working on functions whose code the ``bytecode`` backend rewrote.
 
-TorchDynamo, ``torch.compile``'s front end, traces Python bytecode. It cannot trace the sink calls
+TorchDynamo, ``torch.compile``'s front end, traces Python bytecode. It cannot trace the filer calls
 the rewriting inserts (it refuses a function as a constant), and the compiled model's call would
 raise. So while a function's code is rewritten, and only if the program has imported torch:
 
 - a frame running the rewritten code is skipped by dynamo and runs eagerly, recording the values
-  eager mode gives (the functions it calls are still compiled); anycapture's own sinks and hooks
+  eager mode gives (the functions it calls are still compiled); anycapture's own filers and hooks
   are skipped, with all they call. Under ``fullgraph=True`` torch raises when the call ran no
   compiled frame at all (``torch.compile(Attn(), fullgraph=True)``: the skipped frame was the only
   one): so at each return inside a compiled call (``get_eval_frame_callback()`` is not None, a C
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from ._base import Target
 
-__all__ = ["frame_hook", "installed", "removed"]
+__all__ = ["Guard", "frame_hook", "installed", "removed"]
 
 _REASON = (
     "anycapture is capturing local variables of this function: calls of it run eagerly, outside "
@@ -56,11 +56,28 @@ _REASON = (
 # symbolic_convert.py): ``_torchdynamo_inline`` is traced in the function's place, and a true
 # ``_torchdynamo_disable`` makes the call a graph break, with the message in its explanation.
 _INLINE, _DISABLE, _DISABLE_MSG = "_torchdynamo_inline", "_torchdynamo_disable", "_torchdynamo_disable_msg"
+_NAMES = (_INLINE, _DISABLE, _DISABLE_MSG)
 
 _failures: set[object] = set()
-# The constants a compiler puts in code, which are never anycapture's sinks (skipped unlooked-at: the
+# The constants a compiler puts in code, which are never anycapture's filers (skipped unlooked-at: the
 # search runs at every capture block's start while torch is imported).
 _NOT_CALLABLE = frozenset({str, int, float, complex, bytes, bool, tuple, frozenset, type(None), type(...)})
+
+
+class Guard:
+    """What the guard did to one captured function, kept by the rewriting backend with its code.
+
+    Not on the engine's ``Target``: only the backend that rewrites code needs it."""
+
+    __slots__ = ("dynamo_attributes", "gate", "skipped_code")
+
+    def __init__(self) -> None:
+        # The rewritten code it last told dynamo to skip (the backend reuses its code block after block).
+        self.skipped_code: CodeType | None = None
+        # While capturing, whether it set dynamo's attributes on the function (None: nothing done
+        # yet; False: the function has dynamo settings of its own, left alone).
+        self.dynamo_attributes: bool | None = None
+        self.gate: _Gate | None = None  # made once; it holds no reference to the function
 
 
 class _Gate:
@@ -157,42 +174,42 @@ def _fullgraph() -> bool:
     return bool(getattr(tx, "one_graph", False) or getattr(tx, "error_on_graph_break", False))
 
 
-def frame_hook(target: Target) -> tuple[Callable[[], Any], Callable[[], None]] | None:
+def frame_hook(guard: Guard, target: Target) -> tuple[Callable[[], Any], Callable[[], None]] | None:
     """``(guard, hook)``: at each return the rewritten code calls ``hook()`` when ``guard()`` (a C
     call) is not None (see :func:`_return_hook`). Only while the program has imported torch, and
     torch has what the hook needs; else None, and the code has neither."""
     torch = sys.modules.get("torch")
     if torch is None:  # the usual case, kept to one lookup
         return None
-    return _gate(target, torch).compile_hook
+    return _gate(guard, target, torch).compile_hook
 
 
-def _gate(target: Target, torch: Any) -> _Gate:
+def _gate(guard: Guard, target: Target, torch: Any) -> _Gate:
     """``target``'s gate, made once."""
-    gate: _Gate | None = target.gate
+    gate = guard.gate
     if gate is None:
         try:
             eval_frame = torch._C._dynamo.eval_frame
         except Exception:  # not this torch: torch.compile(fullgraph=True) of the function raises
             eval_frame = None
-        gate = target.gate = _Gate(target.label, eval_frame)
+        gate = guard.gate = _Gate(target.label, eval_frame)
     return gate
 
 
-def installed(target: Target, func: FunctionType, code: CodeType) -> None:
+def installed(guard: Guard, target: Target, func: FunctionType, code: CodeType) -> None:
     """``func`` now runs ``code``, the rewritten code: keep dynamo from tracing it.
 
-    What was done is kept on the target (not in weak mappings of our own: a capture block runs
-    this at each start, inside the user's loop)."""
+    What was done is kept in ``guard`` (not in weak mappings of our own: a capture block runs this
+    at each start, inside the user's loop)."""
     torch = sys.modules.get("torch")
     if torch is None:  # the usual case, kept to one lookup
         return
     try:
-        if target.skipped_code is not code:  # the backend reuses its code block after block
+        if guard.skipped_code is not code:  # the backend reuses its code block after block
             _skip_frames(torch, code)
-            target.skipped_code = code
-        if target.dynamo_attributes is None:
-            target.dynamo_attributes = _mark_function(target, func, _gate(target, torch))
+            guard.skipped_code = code
+        if guard.dynamo_attributes is None:
+            guard.dynamo_attributes = _mark_function(guard, target, func, _gate(guard, target, torch))
             _warn_if_compiled_before(target, torch)
     except Exception as exc:
         warn_once(
@@ -205,19 +222,19 @@ def installed(target: Target, func: FunctionType, code: CodeType) -> None:
         )
 
 
-def removed(target: Target, func: FunctionType | None) -> None:
+def removed(guard: Guard, func: FunctionType | None) -> None:
     """Capture of ``func`` ended: remove what :func:`installed` set on it."""
-    if func is not None and target.dynamo_attributes:
+    if func is not None and guard.dynamo_attributes:
         attributes = vars(func)
         attributes.pop(_INLINE, None)
         attributes.pop(_DISABLE, None)
         attributes.pop(_DISABLE_MSG, None)
-    target.dynamo_attributes = None  # only now: a removal an interrupt cut short is run again
+    guard.dynamo_attributes = None  # only now: a removal an interrupt cut short is run again
 
 
 def _skip_frames(torch: Any, code: CodeType) -> None:
     """Frames running ``code`` run eagerly (their callees are still compiled); frames of
-    anycapture's sinks and hooks it calls run eagerly, and so does all they call."""
+    anycapture's filers and hooks it calls run eagerly, and so does all they call."""
     frames = torch._C._dynamo.eval_frame
     strategy, action = frames._FrameExecStrategy, frames._FrameAction
     frames.set_code_exec_strategy(code, strategy(action.SKIP, action.DEFAULT))
@@ -226,12 +243,12 @@ def _skip_frames(torch: Any, code: CodeType) -> None:
 
 
 def _own_code(constants: tuple[Any, ...]) -> list[CodeType]:
-    """Code objects of anycapture's callables among ``constants`` (the sinks the rewriting inserted)."""
+    """Code objects of anycapture's callables among ``constants`` (the filers the rewriting inserted)."""
     found = []
     for constant in constants:
         if type(constant) in _NOT_CALLABLE or isinstance(constant, CodeType):  # CodeType: the user's nested code
             continue
-        # a collector is a partial of a method; a sink filing directly calls its ``late`` once redirected
+        # a collector is a partial of a method; a packed one's object calls its ``late`` once redirected
         function = getattr(constant, "late", constant)
         while isinstance(function, functools.partial):
             function = function.func
@@ -245,26 +262,26 @@ def _own_code(constants: tuple[Any, ...]) -> list[CodeType]:
     return found
 
 
-def _mark_function(target: Target, func: FunctionType, gate: _Gate) -> bool:
+def _mark_function(guard: Guard, target: Target, func: FunctionType, gate: _Gate) -> bool:
     """Make a compiling caller graph-break at calls of ``func`` (``gate`` says so), or under
     ``fullgraph=True`` inline its original code. False when ``func`` has dynamo settings of its
     own, which are left alone."""
     attributes = vars(func)
     gate.warned.clear()  # it warns once per block
-    if _INLINE in attributes or _DISABLE in attributes or _DISABLE_MSG in attributes:
+    if not attributes.keys().isdisjoint(_NAMES):
         return False
-    target.dynamo_attributes = True  # before any is set: removed() takes them off even if this is cut short
+    guard.dynamo_attributes = True  # before any is set: removed() takes them off even if this is cut short
     # Not cached: the twin shares the function's globals, which usually hold the function itself,
     # so a cache keyed by the function would keep it alive for good.
     twin = FunctionType(target.original_code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
     twin.__kwdefaults__ = func.__kwdefaults__
     twin.__qualname__, twin.__module__ = func.__qualname__, func.__module__
     # Dynamo checks the gate on what it would inline (the twin); on ``func`` too, for a dynamo that
-    # looks there.
-    for holder in (twin, func):
-        setattr(holder, _DISABLE, gate)
-        setattr(holder, _DISABLE_MSG, _REASON)
-    setattr(func, _INLINE, twin)
+    # looks there. Set as dict updates: this runs at every capture block's start.
+    marks = {_DISABLE: gate, _DISABLE_MSG: _REASON}
+    vars(twin).update(marks)
+    attributes.update(marks)
+    attributes[_INLINE] = twin
     return True
 
 
@@ -274,6 +291,8 @@ def _warn_if_compiled_before(target: Target, torch: Any) -> None:
     if convert is None:  # dynamo never ran, so nothing is compiled
         return
     compiled = getattr(convert, "output_codes", None)
+    if not getattr(compiled, "seen_ids", True):  # the ids of the code it compiled that lives, where kept
+        return
     for ref in getattr(compiled, "seen", ()):  # a loop, not any(): this runs at every block's start
         if ref() is not None:
             break

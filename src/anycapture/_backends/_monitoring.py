@@ -72,7 +72,7 @@ class MonitoringBackend:
     def prepare(self, target: Target) -> None:
         """Nothing to build ahead: events are set on the original code when capture starts."""
 
-    def install(self, target: Target) -> None:
+    def install(self, target: Target, again: bool = False) -> None:
         if target.each_plan or target.edit_plan:
             raise InstallError("sys.monitoring sees returns only; capturing every assignment or editing needs bytecode")
         with self._lock:
@@ -116,14 +116,14 @@ class MonitoringBackend:
             target, pairs, collectors = plan
             try:
                 local_vars = getframe(1).f_locals
-                for name, sink in pairs:
+                for name, filer in pairs:
                     # Indexing with a KeyError for the rare unbound name is faster than .get().
                     try:
                         value = local_vars[name]
                     except KeyError:
                         target.missing(name)
                     else:
-                        sink(value)
+                        filer(value)
                 for names, collect in collectors:
                     collect(*[local_vars.get(name, MISSING) for name in names])
             except Exception as exc:  # an error here must never reach the user's function
@@ -132,7 +132,7 @@ class MonitoringBackend:
         return on_return
 
 
-# (target, ((name, sink), ...), ((names, collect), ...)): all the callback reads, in one tuple.
+# (target, ((name, filer), ...), ((names, collect), ...)): all the callback reads, in one tuple.
 _Plan = tuple[
     "Target", tuple[tuple[str, Callable[..., object]], ...], tuple[tuple[tuple[str, ...], Callable[..., None]], ...]
 ]
@@ -140,7 +140,7 @@ _Plan = tuple[
 
 def _plan_of(target: Target) -> _Plan:
     names = target.varnames
-    pairs = tuple((name, sink) for name, sink in zip(names, target.sinks, strict=True) if sink is not None)
+    pairs = tuple((name, filer) for name, filer in zip(names, target.filers, strict=True) if filer is not None)
     collectors = tuple(
         (tuple(names[i] for i in indices), _packing(collect) if packed else collect)
         for indices, collect, packed in target.collectors

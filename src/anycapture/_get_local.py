@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Literal, TypeVar
 
 from . import _engine
-from ._backends import Sink, preferred, require
+from ._backends import Filer, preferred, require
 from ._errors import BackendUnavailableError
 from ._functions import check_varnames, check_when, key_for, resolve_function, select_sites
 from ._options import KeyStyle, ValueOptions, shared_keys, value_options
@@ -22,17 +22,17 @@ __all__ = ["get_local"]
 F = TypeVar("F")
 
 
-def make_sink(container: Any, convert: Converter | None, label: str, *, custom: bool = False) -> Sink:
+def make_filer(container: Any, convert: Converter | None, label: str, *, custom: bool = False) -> Filer:
     """The callable that stores one value: the container's C ``append`` when nothing converts.
 
     A ``custom`` (user's collate) function sees every value; built-in conversions skip plain ones.
     """
-    append: Sink = container.append
+    append: Filer = container.append
     if convert is None:
         return append
     warned: set[object] = set()
 
-    def sink(value: Any) -> None:
+    def filer(value: Any) -> None:
         if not custom and type(value) in PLAIN_TYPES:  # ints, strings...: nothing to convert, save a call
             append(value)
             return
@@ -43,7 +43,7 @@ def make_sink(container: Any, convert: Converter | None, label: str, *, custom: 
             with contextlib.suppress(Exception):  # nothing may escape into the user's function
                 append(value)
 
-    return sink
+    return filer
 
 
 class _GetLocalMeta(type):
@@ -106,7 +106,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
     _warned: ClassVar[set[object]] = set()  # warnings already given since the last activate()
     # Sinks by key, reused across activate() calls while options and containers stay the same,
     # so that re-activation reuses the instrumented code already bound to them.
-    _sinks: ClassVar[dict[str, Sink]] = {}
+    _filers: ClassVar[dict[str, Filer]] = {}
     # Code objects whose functions were rewritten ahead when decorated (see __call__).
     _prepared: ClassVar[weakref.WeakSet[types.CodeType]] = weakref.WeakSet()
 
@@ -144,13 +144,13 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
                 if cls._active:
                     cls._install(func, cls._converter())
                 elif func.__code__ not in cls._prepared:
-                    # Rewrite now, while the module is being imported, with the sinks activate() will
+                    # Rewrite now, while the module is being imported, with the filers activate() will
                     # use unless its options differ: then activate() only swaps code objects. Once per
                     # code object: a decorated def inside a function makes a new function at each
                     # call, which must not pay for a rewrite while capture is off.
                     cls._prepared.add(func.__code__)
-                    sinks, each, _ = cls._wants(func, cls._converter())
-                    _engine.prepare(func, sinks, each)
+                    filers, each, _ = cls._wants(func, cls._converter())
+                    _engine.prepare(func, filers, each)
             except BaseException:
                 # Cut short (Ctrl-C) while capture is on: finished here, so that a function
                 # registered is a function captured.
@@ -166,34 +166,34 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
         return cls._options.convert
 
     @classmethod
-    def _reset_sinks(cls) -> None:
-        cls._sinks = {}
+    def _reset_filers(cls) -> None:
+        cls._filers = {}
 
     @classmethod
     def _wants(
         cls, func: types.FunctionType, convert: Converter | None
-    ) -> tuple[dict[str, Sink], dict[str, tuple[frozenset[int] | None, Sink, bool]], list[str]]:
-        """The sinks of ``func``'s registered names under the current options, made if need be, and their keys."""
-        sinks: dict[str, Sink] = {}
-        each: dict[str, tuple[frozenset[int] | None, Sink, bool]] = {}
+    ) -> tuple[dict[str, Filer], dict[str, tuple[frozenset[int] | None, Filer, bool]], list[str]]:
+        """The filers of ``func``'s registered names under the current options, made if need be, and their keys."""
+        filers: dict[str, Filer] = {}
+        each: dict[str, tuple[frozenset[int] | None, Filer, bool]] = {}
         keys = []
         for name, (when, sites) in cls._registry[func].items():
             key = key_for(func, name, cls._options.key_style)
             keys.append(key)
-            sink = cls._sinks.get(key)
-            if sink is None:
+            filer = cls._filers.get(key)
+            if filer is None:
                 custom = cls._options.custom
-                sink = cls._sinks[key] = make_sink(cls._store.container(key), convert, key, custom=custom)
+                filer = cls._filers[key] = make_filer(cls._store.container(key), convert, key, custom=custom)
             if when == "each":
-                each[name] = (sites, sink, False)  # only the chosen sites are instrumented
+                each[name] = (sites, filer, False)  # only the chosen sites are instrumented
             else:
-                sinks[name] = sink
-        return sinks, each, keys
+                filers[name] = filer
+        return filers, each, keys
 
     @classmethod
     def _install(cls, func: types.FunctionType, convert: Converter | None) -> None:
         label = _engine.label_of(func)
-        sinks, each, keys = cls._wants(func, convert)
+        filers, each, keys = cls._wants(func, convert)
         fix = "get_local.activate(key_style='module')"
         for key, owner, message in shared_keys(cls._key_owners, label, label, keys, fix):
             # stacklevel=None: the user's line, a decorator or activate()
@@ -205,7 +205,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
                 # One function that cannot be captured this way must not stop activate() for all.
                 _engine.warn_once(cls._warned, ("each", label), f"{label}: {exc} Its values are not captured.", None)
                 each = {}
-        _engine.attach(func, cls, sinks, each=each)
+        _engine.attach(func, cls, filers, each=each)
 
     @classmethod
     def _install_all(cls) -> None:
@@ -252,7 +252,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
                 collate_fn = cls._options.collate_fn
                 options = value_options(values, device, clone, collate_fn, None, max_size, key_style=key_style)
             if cls._store.resize(options.max_size) or not options.asks_same(cls._options):
-                cls._reset_sinks()
+                cls._reset_filers()
             cls._options = options
             cls._warned = set()
             try:
@@ -260,10 +260,10 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
                 cls._install_all()
             except BaseException:
                 # Cut short (Ctrl-C) or failed: capture is left off, every function with its own code,
-                # rather than half on; the exception goes on. The sinks are made anew next time (some
+                # rather than half on; the exception goes on. The filers are made anew next time (some
                 # may be bound to the lists a resize above replaced).
                 cls._active = False
-                cls._reset_sinks()
+                cls._reset_filers()
                 with contextlib.suppress(Exception):
                     cls._detach_all()
                 raise
@@ -319,12 +319,12 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
 
     @classmethod
     def _switch(cls, change: Callable[[], bool]) -> None:
-        """Change a setting while capture may be on: ``change()`` says whether the sinks must be made
+        """Change a setting while capture may be on: ``change()`` says whether the filers must be made
         anew (the lists or the conversion changed), and then every function records with new ones."""
         with cls._lock:
             try:
                 if change():
-                    cls._reset_sinks()
+                    cls._reset_filers()
                     if cls._active:
                         cls._install_all()
             except BaseException:
@@ -335,7 +335,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
     def _finish_switch(cls) -> None:
         """A change of settings cut short (Ctrl-C): finish it, so that every function records into
         the lists now in the cache, once, before the exception goes on."""
-        cls._reset_sinks()
+        cls._reset_filers()
         if cls._active:
             with contextlib.suppress(Exception):
                 cls._install_all()

@@ -200,13 +200,24 @@ class Capture(Mapping[str, list[Any]]):
         Every reader runs this first. Records are numbered here (call, order), which is the
         block's own order since all its targets file the same way onto one list.
         """
+        recorders = self._recorders
+        direct = False
+        for recorder in recorders:
+            if recorder.direct:
+                direct = True
+                break
+        # Nothing waits (the usual read after a block): no lock. In this order, since a settle in
+        # another thread raises its flag before it takes the calls filed directly, then the list.
+        if not direct and not self._pending and not self._in_settle:
+            return
         with _settling:  # readers wait for a settle running in another thread
             if self._in_settle:  # a finalizer reading the block while it settles: as it is
                 return
             try:  # not a finally: an interrupt (Ctrl-C) landing on it would leave the flag set
                 self._in_settle = True
-                drain_all(self._recorders)
-                make_records(self._intake, self._recorders)
+                if direct:
+                    drain_all(recorders)
+                make_records(self._intake, recorders)
                 self._in_settle = False
             except BaseException:
                 self._in_settle = False
@@ -224,6 +235,8 @@ class Capture(Mapping[str, list[Any]]):
     def _problems(self) -> list[str]:
         problems = []
         for recorder in self._recorders:
+            if recorder.calls and 0 not in recorder.bound:  # ran, every variable bound: the usual case
+                continue
             hint = f" Hint: {recorder.hint}" if recorder.hint else ""
             if recorder.calls == 0 and recorder.uncapturable:
                 problems.append(f"{recorder.label} could not be captured (the CaptureWarning above says why)")
@@ -242,8 +255,6 @@ class Capture(Mapping[str, list[Any]]):
                         f"{recorder.label}{_bound_to(recorder.objects)} never ran inside the capture block, or "
                         f"every call of it raised (values are captured at returns).{unrun}"
                     )
-                continue
-            if 0 not in recorder.bound:  # every variable bound (the usual case)
                 continue
             never = [name for name, count in zip(recorder.names, recorder.bound, strict=True) if count == 0]
             if never:

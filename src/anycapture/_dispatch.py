@@ -91,6 +91,9 @@ class _Dispatcher:
         # index_of, each recorder's positions).
         self._naming: dict[tuple[tuple[str, ...], str, str, str | None], tuple[str, tuple[str, ...]]] = {}
         self._layouts: dict[tuple[tuple[str, ...], ...], tuple[Any, ...]] = {}
+        # Filing directly: (names, whether layers are told) -> (watched, the recorder's
+        # direct_layout, the filer), so that the same block as last time starts with no planning.
+        self._direct_plans: dict[tuple[tuple[str, ...], bool], tuple[Any, ...]] = {}
 
     def naming(self, names: tuple[str, ...], key_style: str) -> tuple[str, tuple[str, ...]]:
         """The function's label and the keys of ``names`` (in ``key_style``), under its names now."""
@@ -247,16 +250,25 @@ class _Dispatcher:
         recorder's list itself at each return: a C call, no Python frame (see _drain)."""
         intake = recorder.intake
         assert intake is not None
-        if intake.layers is None:
-            watched, positions, context = recorder.names, tuple(range(len(recorder.names))), None
-        else:
-            watched, _, (positions,) = self._layout((recorder.names,))
-            context = 0
+        key = (recorder.names, intake.layers is not None)
+        plan = self._direct_plans.get(key)  # the same block as last time: planned then
+        if plan is None:
+            if intake.layers is None:
+                watched, positions, context = recorder.names, tuple(range(len(recorder.names))), None
+            else:
+                watched, _, (positions,) = self._layout((recorder.names,))
+                context = 0
+            plan = (watched, (positions, positions[0] if len(positions) == 1 else None, context), self._filer(watched))
+            if len(self._direct_plans) < _MAX_LAYOUTS:
+                self._direct_plans[key] = plan
+        watched, layout, filer = plan
         if recorder is not self._direct_recorder:
-            self._stop_direct()
-            recorder.direct_layout = (positions, positions[0] if len(positions) == 1 else None, context)
+            # With no recorder filing directly, every filer files late already (_stop_direct sets
+            # them before it forgets the recorder), and a backlog is what remains to stop.
+            if self._direct_recorder is not None or self._backlog is not None:
+                self._stop_direct()
+            recorder.direct_layout = layout
             self._direct_recorder = recorder
-        filer = self._filer(watched)
         filer.append = recorder.direct.append
         self._shorts, self._filed, self.each_watched = (), (), ()
         self.watched = watched
@@ -411,22 +423,29 @@ def _drain(recorder: _Recorder) -> None:
         recorder.draining = True  # in the try: an interrupt (Ctrl-C) must not leave it set
         recorder.ran = True
         positions, single, context = recorder.direct_layout
-        filed = []
-        layers = intake.layers
-        for item in direct[:count]:
-            path: str | Unresolved | None = None
-            if context is not None:
-                module = item[context]
-                if module is not None and module is not _MISSING:
-                    assert layers is not None  # context: the calls' first argument, with model= only
-                    found = layers.checked(module)  # runs none of the user's code
-                    if type(found) is str:
-                        path = found
-                    else:  # not in the index, or moved: indexing again runs the user's code, later
-                        path = Unresolved(module)
-                        intake.unresolved = True
-            picked = item[single] if single is not None else tuple([item[p] for p in positions])
-            filed.append((recorder, picked, path, item[-1]))
+        taken = direct[:count]
+        paths: list[str | Unresolved | None]
+        if context is None:
+            paths = [None] * count
+        else:
+            layers = intake.layers
+            assert layers is not None  # context: the calls' first argument, with model= only
+
+            def missing(module: Any, moved: bool) -> Unresolved | None:
+                # Not in the index, or moved: indexing again runs the user's code, later.
+                if module is None or module is _MISSING:
+                    return None
+                intake.unresolved = True
+                return Unresolved(module)
+
+            paths = layers.check(taken, context, missing)
+        if single is not None:
+            filed = [(recorder, item[single], path, item[-1]) for item, path in zip(taken, paths, strict=True)]
+        else:
+            filed = [
+                (recorder, tuple([item[p] for p in positions]), path, item[-1])
+                for item, path in zip(taken, paths, strict=True)
+            ]
         # In one statement, which no interrupt (Ctrl-C) can split: the calls move to the block's list
         # (at its end, whatever other threads appended) and leave this one, neither twice nor lost.
         # Only now: a call waiting to file another way (see _Dispatcher.record) goes after these.

@@ -6,7 +6,8 @@ import contextlib
 import sys
 import types
 import weakref
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from . import _engine
 from ._values import PLAIN_TYPES
@@ -14,6 +15,7 @@ from ._values import PLAIN_TYPES
 __all__ = ["LayerIndex", "Unresolved"]
 
 _MISSING = _engine.MISSING
+_T = TypeVar("_T")
 _STACK_DEPTH = 24  # callers searched for the layer a plain function ran in
 
 # Module paths of each model seen: id(module) -> (weak reference to it, path, the path's parts). Kept
@@ -44,7 +46,7 @@ class LayerIndex:
         """Start a block's paths (``clearing``: after ``clear()``): each is checked again when next used.
 
         The model's index is kept between blocks, and layers may have been removed, swapped or
-        moved since it was made: a path is checked against the model (``_still_at``) when first
+        moved since it was made: a path is checked against the model (see check) when first
         used after the block begins or is cleared, then kept until the next clear. A call filed
         one by one uses it as the call returns; calls filed directly, when the block is read.
         """
@@ -72,29 +74,52 @@ class LayerIndex:
         if fresh:  # the model changed, or has a module it had not: every path is checked again
             self._paths, self._outside, self._reindexed = {}, {}, True
 
-    def checked(self, obj: Any) -> str | bool:
-        """``obj``'s path, from those this block has used or, checked against the model first
-        (see begin), from the index; False when it is not in the index, True when it is but no
-        longer at that path. Runs none of the user's code."""
-        entry = self._paths.get(id(obj))  # the one lookup of a path used before: C calls only
-        if entry is not None and entry[0]() is obj:
-            return entry[1]
-        entry = self._index.get(id(obj))
-        if entry is None or entry[0]() is not obj:
-            return False
-        # Once the model was indexed again since the block began or was cleared, the index is as
-        # named_modules() names the modules (a model whose names are not its _modules tree always
-        # fails the check).
-        if not self._reindexed and _still_at(self.model, entry[2], obj) is False:
-            return True
-        self._paths[id(obj)] = entry
-        return entry[1]
+    def check(self, items: Iterable[Sequence[Any]], at: int, missing: Callable[[Any, bool], _T]) -> list[str | _T]:
+        """The paths of the modules ``item[at]`` of ``items``, from those this block has used or,
+        checked against the model first (see begin), from the index; ``missing(module, moved)`` for one not in the index
+        (``moved`` False) or no longer at its path there (True). Runs none of the user's code.
+
+        One call for many: a block's calls filed directly are looked up together at its end (see
+        _dispatch._drain), right after a forward, where each Python call costs a microsecond.
+        """
+        known, index, model, reindexed = self._paths, self._index, self.model, self._reindexed
+        found: list[str | _T] = []
+        for item in items:
+            obj = item[at]
+            entry = known.get(id(obj))
+            if entry is not None and entry[0]() is obj:
+                found.append(entry[1])
+                continue
+            entry = index.get(id(obj))
+            if entry is None or entry[0]() is not obj:
+                found.append(missing(obj, False))
+                continue
+            # Still the submodule at that path? Read from the modules' _modules, as named_modules()
+            # reads them (no __getattr__, no user code); a tree that is not torch's is taken as
+            # indexed. Once the model was indexed again since the block began or was cleared, the
+            # index is as named_modules() names the modules (a model whose names are not its
+            # _modules tree always fails the check).
+            if not reindexed:
+                node = model
+                try:
+                    for part in entry[2]:
+                        node = node._modules.get(part)  # a dict, or the OrderedDict some containers make
+                        if node is None:
+                            break
+                except AttributeError:
+                    node = obj
+                if node is not obj:
+                    found.append(missing(obj, True))
+                    continue
+            known[id(obj)] = entry
+            found.append(entry[1])
+        return found
 
     def _lookup(self, obj: Any) -> str | None:
-        found = self.checked(obj)
+        (found,) = self.check(((obj,),), 0, _moved)
         if found is True:  # the model changed: index it as it is now
             self._index_model(fresh=True)
-            found = self.checked(obj)
+            (found,) = self.check(((obj,),), 0, _moved)
         return found if type(found) is str else None
 
     def path_of(self, obj: Any) -> str | None:
@@ -125,7 +150,7 @@ class LayerIndex:
         function (F.multi_head_attention_forward), the nearest caller's; none for a method of a
         module outside the model (``method``). ``depth`` is the captured function's frame, counted
         from the caller. Runs per call, inside the model's forward."""
-        entry = self._paths.get(id(module))  # checked()'s first lookup, inlined: the common case
+        entry = self._paths.get(id(module))  # check()'s first lookup, inlined: the common case
         if entry is not None and entry[0]() is module:
             return entry[1]
         path = self.path_of(module)
@@ -148,19 +173,8 @@ class LayerIndex:
         return None
 
 
-def _still_at(model: Any, parts: tuple[str, ...], module: Any) -> bool | None:
-    """Whether ``module`` is still the submodule at the path of ``parts`` in ``model`` (read from
-    the modules' ``_modules``, as ``named_modules`` reads them: no ``__getattr__``, no user code);
-    None when that cannot be told (not a torch module tree: its paths are taken as indexed)."""
-    node = model
-    try:  # a loop of dict lookups: it runs for each layer a block first meets
-        for part in parts:
-            node = node._modules.get(part)  # a dict, or the OrderedDict some containers make
-            if node is None:
-                return False
-    except AttributeError:
-        return None
-    return node is module
+def _moved(module: Any, moved: bool) -> bool:
+    return moved
 
 
 class Unresolved:

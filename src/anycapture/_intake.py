@@ -142,6 +142,26 @@ class WriterStore:
 class Intake:
     """One block as its recorders see it: the layers, how it files, and where values go."""
 
+    __slots__ = (
+        "convert",
+        "custom",
+        "gradients",
+        "grads",
+        "layers",
+        "max_size",
+        "order",
+        "pending",
+        "plain",
+        "processing",
+        "records",
+        "reduce",
+        "short",
+        "store",
+        "targets",
+        "unresolved",
+        "warned",
+    )
+
     def __init__(
         self,
         layers: LayerIndex | None,

@@ -51,7 +51,12 @@ class LayerIndex:
         one by one uses it as the call returns; calls filed directly, when the block is read.
         """
         if not clearing:
-            self._index_model()
+            model = self.model
+            entry = _module_paths.get(id(model))  # _module_paths.find, inlined: it runs at every block
+            if entry is not None and entry[0]() is model:
+                self._index = entry[1]
+            else:
+                self._index_model()
         self._paths, self._reindexed = {}, False
 
     def _index_model(self, fresh: bool = False) -> None:

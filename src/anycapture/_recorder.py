@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import types
 import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
 from threading import get_ident
 from typing import Any, Protocol
@@ -35,6 +36,36 @@ class Routes(Protocol):
 
 class _Recorder:
     """One block's interest in one function: which names it keeps, and its records."""
+
+    # Slots: a block made per forward stores all of these right after the forward, where each
+    # step costs (a dict would grow three times).
+    __slots__ = (
+        "_counter",
+        "_numbers",
+        "base",
+        "bound",
+        "calls",
+        "direct",
+        "direct_layout",
+        "dispatcher",
+        "draining",
+        "func",
+        "hint",
+        "intake",
+        "keys",
+        "label",
+        "lines",
+        "method",
+        "names",
+        "objects",
+        "ran",
+        "short",
+        "sites",
+        "slots",
+        "slots_by_name",
+        "uncapturable",
+        "unrun_hint",
+    )
 
     def __init__(
         self,
@@ -69,8 +100,12 @@ class _Recorder:
         self.bound = [0] * len(names)
         # (index, key, name, records of that key) per requested variable
         slots = []
+        records, max_size = intake.records, intake.max_size
         for i, key in enumerate(self.keys):
-            slots.append((i, key, names[i], intake.records_of(key)))
+            kept = records.get(key)  # intake.records_of, inlined
+            if kept is None:
+                kept = records[key] = deque(maxlen=max_size)
+            slots.append((i, key, names[i], kept))
         self.slots = tuple(slots)
         # Filing the short way (see Intake.short) is fixed for the block's life, so a recorder never
         # switches ways.

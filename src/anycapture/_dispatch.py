@@ -439,13 +439,11 @@ def _drain(recorder: _Recorder) -> None:
                 return Unresolved(module)
 
             paths = layers.check(taken, context, missing)
-        if single is not None:
-            filed = [(recorder, item[single], path, item[-1]) for item, path in zip(taken, paths, strict=True)]
-        else:
-            filed = [
-                (recorder, tuple([item[p] for p in positions]), path, item[-1])
-                for item, path in zip(taken, paths, strict=True)
-            ]
+        filed: list[tuple[Any, ...]] = []
+        append = filed.append
+        for i, item in enumerate(taken):  # a loop, not a comprehension: no frame of its own on 3.11
+            picked = item[single] if single is not None else tuple([item[p] for p in positions])
+            append((recorder, picked, paths[i], item[-1]))
         # In one statement, which no interrupt (Ctrl-C) can split: the calls move to the block's list
         # (at its end, whatever other threads appended) and leave this one, neither twice nor lost.
         # Only now: a call waiting to file another way (see _Dispatcher.record) goes after these.

@@ -8,10 +8,8 @@ import sys
 import threading
 import types
 import warnings
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from . import _engine
 from ._backends import preferred, require
@@ -83,8 +81,20 @@ class Capture(Mapping[str, list[Any]]):
         # sink= the writer of a folder, read back from disk as numpy arrays or tensors (read_as:
         # what values= gives in memory). The recorders see the block through it alone.
         self._intake = intake = Intake(self._layers, convert, custom, reduce, max_size, grads, sink, self._warned)
+        # The intake's, under the names the reading methods use.
+        self._records = intake.records
+        self._gradients = intake.gradients
+        self._pending = intake.pending
+        self._track_grads = grads
+        self._reduce = reduce
         self._sink = sink
         self._read_as = read_as
+        # With sink=: the writer, this block's number in it (a Writer the user made may serve
+        # several blocks), and the folder as last read.
+        self._writer: Any = None
+        self._block: int | None = None
+        self._on_disk: Any = None
+        self._in_settle = False
         recorders = []
         for i, (func, names, hints, objects) in enumerate(targets):
             site = sites[i] if sites is not None else None
@@ -93,32 +103,9 @@ class Capture(Mapping[str, list[Any]]):
         intake.targets = len(recorders)
         if len(recorders) > 1:
             _warn_shared_keys(recorders)
+        self._active = False
 
     _api = "capture"  # the call that made the block, as error messages show it
-    # Until they change (defaults of the class: a block made per forward stores fewer attributes).
-    _active = False
-    _in_settle = False  # making records now (see _settle)
-    _on_disk: Any = None  # with sink=: the folder as last read
-
-    # The intake's, under the names the reading methods use: C getters, so that a block made per
-    # forward stores none of them (each Python step costs there, right after a forward). With
-    # sink=: the writer, and this block's number in it (a Writer the user made may serve several).
-    if TYPE_CHECKING:
-        _records: dict[str, deque[Record]]
-        _gradients: dict[int, list[Any]]
-        _pending: list[tuple[Any, Any, Any, int]]
-        _track_grads: bool
-        _reduce: Callable[[Any], Any] | None
-        _writer: Any
-        _block: int | None
-    else:
-        _records = property(attrgetter("_intake.records"))
-        _gradients = property(attrgetter("_intake.gradients"))
-        _pending = property(attrgetter("_intake.pending"))
-        _track_grads = property(attrgetter("_intake.grads"))
-        _reduce = property(attrgetter("_intake.reduce"))
-        _writer = property(attrgetter("_intake.store.writer"))
-        _block = property(attrgetter("_intake.store.block"))
 
     # -- context manager -------------------------------------------------------------------
     def __enter__(self) -> Capture:
@@ -130,7 +117,7 @@ class Capture(Mapping[str, list[Any]]):
         try:
             if self._sink is not None:
                 store.open()
-                self._on_disk = None
+                self._writer, self._block, self._on_disk = store.writer, store.block, None
             self._start()
             self._active = True
             return self
@@ -221,7 +208,7 @@ class Capture(Mapping[str, list[Any]]):
                 break
         # Nothing waits (the usual read after a block): no lock. In this order, since a settle in
         # another thread raises its flag before it takes the calls filed directly, then the list.
-        if not direct and not self._intake.pending and not self._in_settle:
+        if not direct and not self._pending and not self._in_settle:
             return
         with _settling:  # readers wait for a settle running in another thread
             if self._in_settle:  # a finalizer reading the block while it settles: as it is

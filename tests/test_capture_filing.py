@@ -29,14 +29,14 @@ from typing import Any
 
 import pytest
 
-import anycapture._capture
+import anycapture._dispatch
 from anycapture import Capture, CaptureWarning, EmptyCaptureError, capture, get_local
 
 
 @pytest.fixture(autouse=True, params=["direct", "through-record"])
 def filing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Each test with filing directly allowed (as blocks run), and without it."""
-    monkeypatch.setattr(anycapture._capture, "_FILE_DIRECTLY", request.param == "direct")
+    monkeypatch.setattr(anycapture._dispatch, "_FILE_DIRECTLY", request.param == "direct")
     return str(request.param)
 
 
@@ -819,10 +819,10 @@ def test_call_returning_after_its_block_ended_keeps_nothing_alive(backend: str) 
 
 _LATE_DEADLOCK = """
 import sys, threading, time
-import anycapture._capture
+import anycapture._dispatch
 from anycapture import capture
 
-anycapture._capture._FILE_DIRECTLY = FILE_DIRECTLY_VALUE
+anycapture._dispatch._FILE_DIRECTLY = FILE_DIRECTLY_VALUE
 go, inside, in_reduce = threading.Event(), threading.Event(), threading.Event()
 
 def f(x):

@@ -178,7 +178,7 @@ def test_when_each_with_frame_read_return_block(backend: str) -> None:
     assert ret["each_fn.v"] == [each_fn(0), each_fn(3), each_fn(7)]
     assert ret["each_fn.w"] == [2]
     # every call left the dispatcher's table of running calls at its return
-    from anycapture._capture import _dispatchers
+    from anycapture._dispatch import _dispatchers
 
     assert not _dispatchers[id(each_fn)][1]._calls
 

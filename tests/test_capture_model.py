@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-import anycapture._capture
+import anycapture._dispatch
 from anycapture import capture
 
 torch = pytest.importorskip("torch")
@@ -69,7 +69,7 @@ def test_methods_of_module_classes_are_told_apart() -> None:
         def forward(self, x: Any) -> Any:
             return x
 
-    method_of_module = anycapture._capture._method_of_module
+    method_of_module = anycapture._dispatch._method_of_module
     assert method_of_module(Scale.forward)
     assert not method_of_module(with_module)
     assert not method_of_module(Local.forward)  # defined in a function: not found by name
@@ -96,21 +96,21 @@ def test_a_class_whose_lookups_raise_is_not_taken_for_a_module() -> None:
         return y
 
     forward.__qualname__ = "Weird.inner.forward"  # getattr(Weird, "inner") raises RuntimeError
-    assert not anycapture._capture._method_of_module(forward)
+    assert not anycapture._dispatch._method_of_module(forward)
     with capture(forward, "y", values="raw") as cap:
         forward(None, 3)
     assert cap["Weird.inner.forward.y"] == [3]
 
 
 def _records(way: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[Any, ...]], bool]:
-    monkeypatch.setattr(anycapture._capture, "_FILE_DIRECTLY", way == "direct")
+    monkeypatch.setattr(anycapture._dispatch, "_FILE_DIRECTLY", way == "direct")
     torch.manual_seed(0)
     net = Net()
     x = torch.ones(2)
     options: dict[str, Any] = {"max_size": 10**9} if way == "per-call" else {}
     with torch.no_grad(), capture(Scale.forward, "score", model=net, values="raw", **options) as cap:
         net(x)
-        direct = anycapture._capture._dispatcher(Scale.forward)._direct_recorder is not None
+        direct = anycapture._dispatch._dispatcher(Scale.forward)._direct_recorder is not None
         len(cap)  # read mid-block: the calls so far become records now
         net.layers.append(Scale())  # a layer added during the block: found by indexing again
         net(x, stray=True)
@@ -145,7 +145,7 @@ def test_a_plain_function_taking_a_module_is_not_filed_directly() -> None:
     model = nn.Sequential(Caller(), Caller())
     with torch.no_grad(), capture(with_module, "score", model=model, values="raw") as cap:
         model(torch.zeros(1))
-        assert anycapture._capture._dispatcher(with_module)._direct_recorder is None
+        assert anycapture._dispatch._dispatcher(with_module)._direct_recorder is None
     assert [r.path for r in cap.records] == ["0", "1"]
 
 
@@ -154,7 +154,7 @@ def test_direct_filing_switches_with_blocks_coming_and_going() -> None:
     records stay in call order with their layers, and the second block gets only its own calls."""
     net = Net()
     x = torch.ones(1)
-    dispatcher = anycapture._capture._dispatcher(Scale.forward)
+    dispatcher = anycapture._dispatch._dispatcher(Scale.forward)
     with torch.no_grad(), capture(Scale.forward, "score", model=net, values="raw") as held:
         net(x, stray=True)
         assert dispatcher._direct_recorder is not None
@@ -171,11 +171,11 @@ def test_direct_filing_switches_with_blocks_coming_and_going() -> None:
     assert [r.path for r in held.records][:4] == ["layers.0", "layers.1", "layers.2", None]
     assert [r.value.item() for r in inner.records] == [20.0, 40.0, 80.0, 160.0]
     assert held._recorders[0].direct == []
-    assert all(sink.append == sink.late for sink in dispatcher._sinks.values())
+    assert all(sink.append == sink.late for sink in dispatcher._filers.values())
 
 
 def _paths(way: str, monkeypatch: pytest.MonkeyPatch, net: Net, x: Any) -> list[str | None]:
-    monkeypatch.setattr(anycapture._capture, "_FILE_DIRECTLY", way == "direct")
+    monkeypatch.setattr(anycapture._dispatch, "_FILE_DIRECTLY", way == "direct")
     options: dict[str, Any] = {"max_size": 10**9} if way == "per-call" else {}
     with torch.no_grad(), capture(Scale.forward, "score", model=net, values="raw", **options) as cap:
         net(x)
@@ -232,7 +232,7 @@ def test_a_model_changed_inside_a_block_is_seen_by_later_calls(
     """Whether the model was indexed in this block or an earlier one, a layer pruned inside the block before
     the forward is labelled where it is; pruned after the forward, calls filed one by one keep the paths
     they ran at, and calls filed directly (labelled when the block is read) get the paths at the read."""
-    monkeypatch.setattr(anycapture._capture, "_FILE_DIRECTLY", way == "direct")
+    monkeypatch.setattr(anycapture._dispatch, "_FILE_DIRECTLY", way == "direct")
     options: dict[str, Any] = {"max_size": 10**9} if way == "per-call" else {}
     net = Net()
     x = torch.ones(1)

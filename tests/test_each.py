@@ -249,7 +249,7 @@ def test_recursion_generators_and_raising_calls(backend: str) -> None:
     zs = [(r.value, r.call, r.assignment) for r in cap.select(name="z")]
     assert zs == [(10, 0, 0), (20, 1, 0), (11, 0, 1), (21, 1, 1)]
     assert _values(cap, "w") == [5]  # what was assigned before the raise is kept
-    assert not anycapture._capture._dispatcher(down)._calls  # nothing kept after the block
+    assert not anycapture._dispatch._dispatcher(down)._calls  # nothing kept after the block
 
 
 def test_threads_count_their_own_assignments(backend: str) -> None:
@@ -291,7 +291,7 @@ def test_many_raising_calls_do_not_pile_up(backend: str) -> None:
         for i in range(500):
             with pytest.raises(ValueError, match=str(i)):
                 boom(i)
-        assert len(anycapture._capture._dispatcher(boom)._calls) <= 40
+        assert len(anycapture._dispatch._dispatcher(boom)._calls) <= 40
     assert _values(cap, "v") == list(range(500))
     assert [r.call for r in cap.records] == list(range(500))
 
@@ -417,9 +417,9 @@ def test_abandoned_generators_do_not_pile_up(backend: str) -> None:
     with capture(gen, "y", when="each", values="raw") as cap:
         for i in range(2000):
             next(gen(i))
-        assert len(anycapture._capture._dispatcher(gen)._calls) < 130
+        assert len(anycapture._dispatch._dispatcher(gen)._calls) < 130
     assert len(cap.records) == 2000
-    assert not anycapture._capture._dispatcher(gen)._calls
+    assert not anycapture._dispatch._dispatcher(gen)._calls
 
 
 def test_numbers_do_not_depend_on_other_blocks(backend: str) -> None:

@@ -173,7 +173,7 @@ def unhooked(block: Any) -> list[str]:
         if recorder in dispatcher.recorders or recorder in dispatcher.each_recorders:
             problems.append(f"the ended block's recorder of {recorder.label} is still in its dispatcher")
         if dispatcher._direct_recorder is recorder or any(
-            sink.append == recorder.direct.append for sink in dispatcher._sinks.values()
+            sink.append == recorder.direct.append for sink in dispatcher._filers.values()
         ):
             problems.append(f"the function {recorder.label} still files directly into the ended block")
     return problems

@@ -95,7 +95,7 @@ def test_each_mode_keeps_no_frame_after_the_block(backend: str) -> None:
                 raises(i)
     del cap
     assert all(_dead(ref) for ref in refs)
-    assert not anycapture._capture._dispatcher(raises)._calls
+    assert not anycapture._dispatch._dispatcher(raises)._calls
 
 
 def test_functions_captured_by_blocks_can_be_collected(backend: str) -> None:
@@ -119,11 +119,11 @@ def test_function_registries_forget_collected_functions(backend: str) -> None:
         with capture(func, "held", values="raw"):
             func(True)
     assert key in anycapture._engine._targets
-    assert key in anycapture._capture._dispatchers
+    assert key in anycapture._dispatch._dispatchers
     del func
     gc.collect()
     assert key not in anycapture._engine._targets
-    assert key not in anycapture._capture._dispatchers
+    assert key not in anycapture._dispatch._dispatchers
 
 
 def test_registry_callbacks_survive_module_teardown(backend: str) -> None:
@@ -138,7 +138,7 @@ def test_registry_callbacks_survive_module_teardown(backend: str) -> None:
     with pytest.MonkeyPatch.context() as patch:  # undone before the backend fixture's teardown
         patch.setattr(sys, "unraisablehook", errors.append)
         patch.setattr(anycapture._engine, "_targets", None)
-        patch.setattr(anycapture._capture, "_dispatchers", None)
+        patch.setattr(anycapture._dispatch, "_dispatchers", None)
         del func
         gc.collect()
     assert errors == []

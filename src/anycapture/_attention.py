@@ -469,7 +469,7 @@ class AttentionCapture(Capture):
         try:
             number = next(self._calls)
             self._seen = number + 1
-            path = self._path_from_stack(caller) if self.model is not None else None
+            path = self._layers.path_from_stack(caller) if self._layers is not None else None
             if self._streams_rows and self._stream(call, path, number):
                 return
             value = self._probabilities(call, shared)

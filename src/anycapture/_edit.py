@@ -11,7 +11,6 @@ from typing import Any
 
 from . import _engine
 from ._backends import can, require
-from ._capture import Capture, TargetSpec, _reference, check_flag
 from ._errors import CaptureError, CaptureWarning
 from ._functions import (
     Site,
@@ -22,6 +21,9 @@ from ._functions import (
     resolve_function,
     select_sites,
 )
+from ._layers import LayerIndex
+from ._options import check_flag
+from ._targets import TargetSpec, reference
 
 __all__ = ["Edit", "Site", "assignments", "edit"]
 
@@ -58,13 +60,11 @@ class Edit:
         self.skipped = 0
         self.failed = 0
         # Finds the layer a call ran for, as capture(model=...) does.
-        self._layers = Capture(
-            [], model=model, convert=None, custom=False, reduce=None, max_size=None, key_style="qualname", strict=False
-        )
+        self._layers = LayerIndex(model)
         code = _engine.original_code(func)
         self._first = code.co_varnames[0] if code.co_argcount else None
         # Given a bound method (layer.forward): only that object's calls are edited.
-        self._bound = None if bound_to is None else _reference(bound_to)
+        self._bound = None if bound_to is None else reference(bound_to)
         self._warned: set[object] = set()
         self._active = False
 
@@ -78,7 +78,7 @@ class Edit:
         if self._active:
             raise RuntimeError("this edit block is already active; create a new one instead")
         require("can_edit", "edit()")
-        self._layers._begin_paths()
+        self._layers.begin()
         editors = {(self.name, position): self._edit for position in self.positions}
         try:
             backend = _engine.attach(self.function, self, {}, None, edits=editors)
@@ -128,9 +128,9 @@ class Edit:
         if self.path is None:
             return True
         layers = self._layers
-        found = layers._path_of(first) if self._first is not None else None
+        found = layers.path_of(first) if self._first is not None else None
         if found is None:
-            found = layers._path_from_stack(frame.f_back)
+            found = layers.path_from_stack(frame.f_back)
         return found is not None and fnmatch.fnmatchcase(found, self.path)
 
     def _edit(self, value: Any) -> Any:

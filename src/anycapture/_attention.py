@@ -441,7 +441,7 @@ class AttentionCapture(Capture):
     def _start(self) -> None:
         import torch  # noqa: F401 - fail here, clearly, when torch is missing
 
-        self._attention_records = self._records_of(KEY)
+        self._attention_records = self._intake.records_of(KEY)
         try:
             _register(self)
         except BaseException:  # an interrupt (Ctrl-C) cut it short: the kernel as it was
@@ -470,10 +470,10 @@ class AttentionCapture(Capture):
             number = next(self._calls)
             self._seen = number + 1
             path = self._layers.path_from_stack(caller) if self._layers is not None else None
-            if self._streams_rows and self._stream(call, path, number):
+            if self._intake.streams_rows and self._stream(call, path, number):
                 return
             value = self._probabilities(call, shared)
-            self._file(self._attention_records, KEY, "attn", value, _LABEL, path, number)
+            self._intake.file(self._attention_records, KEY, "attn", value, _LABEL, path, number)
         except Exception as exc:
             self._failed(exc)
 
@@ -500,7 +500,7 @@ class AttentionCapture(Capture):
             parts, axis = attention_chunks(call, self._queries, self._chunk), -2
         else:
             parts, axis = (compact(part) for _, part in self._reduced_chunks(call, reduce)), reduce.dim
-        self._file_rows(KEY, "attn", parts, total, axis, _LABEL, path, number)
+        self._intake.file_rows(KEY, "attn", parts, total, axis, _LABEL, path, number)
         return True
 
     def _reduced_chunks(self, call: _Call, reduce: RowwiseReduce) -> Any:

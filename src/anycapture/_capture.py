@@ -260,24 +260,6 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
                 )
         return problems
 
-    # -- what recorders and capture_attention file through (see Intake) ---------------------
-    def _begin_paths(self, clearing: bool = False) -> None:
-        if self._layers is not None:
-            self._layers.begin(clearing)
-
-    def _records_of(self, key: str) -> Any:
-        return self._intake.records_of(key)
-
-    def _file(self, *args: Any) -> None:
-        self._intake.file(*args)
-
-    @property
-    def _streams_rows(self) -> bool:
-        return self._intake.streams_rows
-
-    def _file_rows(self, *args: Any) -> None:
-        self._intake.file_rows(*args)
-
     # -- reading ---------------------------------------------------------------------------
     @property
     def sink(self) -> Any:
@@ -457,7 +439,8 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
         for records in self._records.values():
             records.clear()
         self._gradients.clear()
-        self._begin_paths(clearing=True)  # the model may change between batches (layers pruned, swapped)
+        if self._layers is not None:  # the model may change between batches (layers pruned, swapped)
+            self._layers.begin(clearing=True)
 
 
 def _warn_shared_keys(recorders: list[_Recorder]) -> None:

@@ -1,6 +1,6 @@
 """Routing each call of a captured function to the blocks that want it: one ``_Dispatcher`` a function.
 
-The dispatcher hands the engine sinks that depend only on the names watched, so a loop of blocks
+The dispatcher hands the engine filers that depend only on the names watched, so a loop of blocks
 reuses one instrumented code object; each call's values go to the active blocks' recorders
 (``_recorder``), which file them through their block's intake (``_intake``). A block alone on its
 function may have the function's code file its calls itself, with no Python call (a
@@ -39,9 +39,9 @@ _MAX_LAYOUTS = 64  # name sets (and value options) remembered: a loop of blocks 
 
 
 class _Dispatcher:
-    """Every active block's interest in one function, behind sinks that stay the same.
+    """Every active block's interest in one function, behind filers that stay the same.
 
-    Blocks come and go, but the sinks handed to the engine depend only on the names watched, so a
+    Blocks come and go, but the filers handed to the engine depend only on the names watched, so a
     loop of blocks reuses one instrumented code object (no rebuild, no re-specialisation by the
     interpreter), and nothing the engine caches refers to a block or its values.
     """
@@ -55,10 +55,10 @@ class _Dispatcher:
         self.recorders: tuple[_Recorder, ...] = ()
         self.each_recorders: tuple[_Recorder, ...] = ()
         self.watched: tuple[str, ...] = ()
-        # when="each": the names watched, one stable sink per name, the calls running now (by
+        # when="each": the names watched, one stable filer per name, the calls running now (by
         # frame id; a call leaves at its return, or when a sweep finds it raised), and their serials.
         self.each_watched: tuple[str, ...] = ()
-        self._each_sinks: dict[str, _engine.EachSink] = {}
+        self._each_filers: dict[str, _engine.EachFiler] = {}
         self._calls: dict[int, Call] = {}
         self._sweep_at = _SWEEP_AT
         self._serial = itertools.count()
@@ -121,14 +121,14 @@ class _Dispatcher:
                 self._layouts[key] = found
         return found
 
-    def _each_sink(self, name: str) -> _engine.EachSink:
-        """The sink of ``name``'s assignments, one per name for the dispatcher's life."""
-        sink = self._each_sinks.get(name)
-        if sink is None:
-            sink = self._each_sinks[name] = self._make_each(name)
-        return sink
+    def _each_filer(self, name: str) -> _engine.EachFiler:
+        """The filer of ``name``'s assignments, one per name for the dispatcher's life."""
+        filer = self._each_filers.get(name)
+        if filer is None:
+            filer = self._each_filers[name] = self._make_each(name)
+        return filer
 
-    def _make_each(self, name: str) -> _engine.EachSink:
+    def _make_each(self, name: str) -> _engine.EachFiler:
         calls, serial, first, dispatcher = self._calls, self._serial, self.first, self
 
         def each(value: Any, site: int) -> None:
@@ -205,7 +205,7 @@ class _Dispatcher:
         self.each_watched = tuple(each_names)
         # Every site of a watched name is instrumented, whatever sites the blocks chose (they filter
         # in file_each), so that ``assignment`` counts all of the call's assignments to the name.
-        each = {name: (None, self._each_sink(name), True) for name in each_names} if each_names else None
+        each = {name: (None, self._each_filer(name), True) for name in each_names} if each_names else None
         backend = _engine.attach(func, self, {}, (watched, self._collector(watched)), each=each)
         if each and not can(backend, "sees_assignments"):
             _engine.detach(func, self)

@@ -21,14 +21,13 @@ from types import CodeType, FrameType, FunctionType
 from typing import Any, TypeVar
 
 from ._backends import Filer, InstallError, forced_backend, get_backend, preferred
-from ._backends._base import MISSING, EachFiler, EachSink, Editor, Target, Wants
+from ._backends._base import MISSING, EachFiler, Editor, Target, Wants
 from ._errors import warn_once
 from ._functions import label_of
 
 __all__ = [
     "MISSING",
     "EachFiler",
-    "EachSink",
     "Editor",
     "Target",
     "attach",

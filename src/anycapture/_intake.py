@@ -77,13 +77,13 @@ class WriterStore:
 
         sink = self.sink
         if isinstance(sink, Writer):
-            if sink._closing:
+            if sink.closing:
                 raise CaptureError(
                     f"sink={sink!r} is closed; give an open Writer, or a folder (the block then "
                     "opens and closes its own writer)"
                 )
             self.writer = sink
-            self.block = next(sink._blocks)
+            self.block = sink.new_block()
         else:
             # Held before it is built: an interrupt (Ctrl-C) as Writer() returns finds it here, to
             # close (one cut short inside undid itself, and is not _opened).
@@ -106,10 +106,10 @@ class WriterStore:
         return meta
 
     def put(self, records: deque[Record], record: Record) -> None:
-        self.writer._put(self.meta(record), record.value)
+        self.writer.put(self.meta(record), record.value)
 
     def put_rows(self, record: Record, parts: Any, rows: int, axis: int) -> None:
-        self.writer._put_rows(self.meta(record), parts, rows, axis)
+        self.writer.put_rows(self.meta(record), parts, rows, axis)
 
     def flush(self) -> None:
         self.writer.flush()
@@ -135,7 +135,7 @@ class WriterStore:
     def abandon(self) -> None:
         """The block did not start: close the writer it opened (one it was given stays open)."""
         writer = self.writer
-        if writer is not None and writer is not self.sink and writer._opened:
+        if writer is not None and writer is not self.sink and writer.opened:
             writer.close()
 
 

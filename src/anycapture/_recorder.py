@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from . import _engine
 from ._intake import Intake
 from ._layers import Unresolved
-from ._records import Record, _make_record
+from ._records import _NOT_IN_MEMORY, Record, _new_record
 
 __all__ = ["Call", "Routes", "_Recorder", "make_records"]
 
@@ -150,7 +150,7 @@ class _Recorder:
             bound[index] += 1
             if plain:  # kept as it is, in memory: the record is made here, in C calls only
                 fields = (key, name, value, label, path, call, get_ident(), next(intake.order), None, None, None)
-                records.append(_make_record(Record, fields))
+                records.append(_new_record(Record, fields + _NOT_IN_MEMORY))
             else:
                 intake.file(records, key, name, value, label, path, call)
 
@@ -224,7 +224,8 @@ def make_records(intake: Intake, recorders: list[_Recorder]) -> None:
         keep = made.append
         for call, (_, value, path, thread) in enumerate(taken, first):
             if value is not _MISSING:
-                keep(_make_record(Record, (key, name, value, label, path, call, thread, next(order), None, None, None)))
+                fields = (key, name, value, label, path, call, thread, next(order), None, None, None)
+                keep(_new_record(Record, fields + _NOT_IN_MEMORY))
         length = len(records)
         try:
             del pending[:count]
@@ -248,7 +249,7 @@ def make_records(intake: Intake, recorders: list[_Recorder]) -> None:
                 if value is not _MISSING:
                     bound_counts[index] += 1
                     fields = (key, name, value, label, path, call, thread, next(order), None, None, None)
-                    records.append(_make_record(Record, fields))
+                    records.append(_new_record(Record, fields + _NOT_IN_MEMORY))
     except BaseException:
         _unmake(pending, before, taken)
         raise

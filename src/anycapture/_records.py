@@ -82,18 +82,10 @@ class RankedRecord(Record):
 
 
 # Record(...) runs a Python __new__; tuple.__new__(Record, fields) makes the same record in C, from
-# all of its fields. The capture block's hot path gives the eleven a record in memory has (key ..
-# assignment): _make_record adds the others (None).
+# all eighteen of its fields: the hot paths in _recorder give the eleven a record in memory has (key ..
+# assignment) + _NOT_IN_MEMORY (one tuple concatenation, in C).
 _new_record: Any = tuple.__new__
-_MEMORY_FIELDS = 11
-_NOT_IN_MEMORY = (None,) * (len(Record._fields) - _MEMORY_FIELDS)
-
-
-def _make_record(
-    kind: type[Record], fields: tuple[Any, ...], _new: Any = tuple.__new__, _rest: tuple[None, ...] = _NOT_IN_MEMORY
-) -> Record:
-    """A record of ``kind`` from its first eleven fields (key .. assignment), made in C calls."""
-    return _new(kind, fields + _rest)  # type: ignore[no-any-return]
+_NOT_IN_MEMORY = (None,) * (len(Record._fields) - 11)
 
 
 R = TypeVar("R", bound=Record)  # the records a reader gives

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 
 from .._errors import BackendUnavailableError
-from ._base import Backend, BackendKind, Capability, Filer, InstallError, Sink
+from ._base import Backend, BackendKind, Capability, Filer, InstallError
 
 __all__ = [
     "ENV_VAR",
@@ -29,7 +29,6 @@ __all__ = [
     "InstallError",
     "KINDS",
     "Filer",
-    "Sink",
     "backend_info",
     "backends",
     "can",

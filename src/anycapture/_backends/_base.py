@@ -20,11 +20,9 @@ __all__ = [
     "BackendKind",
     "Capability",
     "EachFiler",
-    "EachSink",
     "Editor",
     "InstallError",
     "Filer",
-    "Sink",
     "Target",
     "Wants",
 ]
@@ -34,10 +32,6 @@ __all__ = [
 Filer = Callable[[Any], Any]
 # Called with a variable's value and the position of the assignment site just run; never raises.
 EachFiler = Callable[[Any, int], Any]
-# The names these had before "sink" came to mean only the user's ``sink=`` folder; kept until
-# the callers outside the engine are renamed.
-Sink = Filer
-EachSink = EachFiler
 # Called with a variable's value right after an assignment; returns the value the variable gets.
 Editor = Callable[[Any], Any]
 

@@ -81,7 +81,7 @@ class _Queue:
 class _Part:
     """A queue item: rows ``start:stop`` (of ``rows``, along ``axis``) of the record streamed as ``stream``.
 
-    ``value`` is ``_ABORT`` when the stream ended before its last rows (see ``Writer._put_rows``).
+    ``value`` is ``_ABORT`` when the stream ended before its last rows (see ``Writer.put_rows``).
     """
 
     __slots__ = ("axis", "meta", "nbytes", "rows", "start", "stop", "stream", "value")

@@ -371,10 +371,6 @@ class Writer(_WriterThread):
         self._raise_failure()
         self._finalizer.cancel()  # (raising, _raise_failure cancels it)
 
-    # The names a capture block used before put() and put_rows(): kept until its callers are renamed.
-    _put = put
-    _put_rows = put_rows
-
     def __enter__(self) -> Writer:
         return self
 

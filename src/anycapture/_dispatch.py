@@ -237,12 +237,23 @@ class _Dispatcher:
         return collector
 
     def _filer(self, watched: tuple[str, ...]) -> _DirectFiler:
-        """The _DirectFiler of the code filing directly values of ``watched``; it files late when made."""
-        filer = self._filers.get(watched)
+        """The _DirectFiler of the code filing directly values of ``watched``; it files late when made.
+
+        Every filer handed out is kept until it is evicted, so that ``_stop_direct`` can point it
+        back at ``late`` when its block ends: one left pointing at a block's list would keep
+        appending there (holding values alive, and filing them in an ended block). Beyond
+        :data:`_MAX_LAYOUTS`, the oldest is evicted, and files late for good (code built for it may
+        still run), and so are the plans that hand it out.
+        """
+        filers = self._filers
+        filer = filers.get(watched)
         if filer is None:
-            filer = _DirectFiler(functools.partial(self._file_packed, watched))
-            if len(self._filers) < _MAX_LAYOUTS:
-                self._filers[watched] = filer
+            if len(filers) >= _MAX_LAYOUTS:
+                evicted = filers.pop(next(iter(filers)))
+                evicted.append = evicted.late
+                for key in [key for key, plan in self._direct_plans.items() if plan[2] is evicted]:
+                    del self._direct_plans[key]
+            filer = filers[watched] = _DirectFiler(functools.partial(self._file_packed, watched))
         return filer
 
     def _start_direct(self, func: types.FunctionType, recorder: _Recorder) -> None:

@@ -7,7 +7,7 @@ are regressions for differences an adversarial review found in the first version
 
 Every test runs twice: once as blocks run (the short way of a block keeping values as they are,
 with no model or on a method of a module class, is filing directly: the function's code appends
-each call's values to a list itself, ``_Dispatcher._files_directly``), and once with filing
+each call's values to a list itself, ``_Dispatcher._refresh``), and once with filing
 directly turned off, so that the short way through ``_Dispatcher.record`` is checked too.
 """
 

@@ -74,7 +74,7 @@ class _Dispatcher:
         # call still running code of an earlier layout (a thread, a suspended generator, while
         # blocks came and went) says which layout its values are in (see _file_late):
         # record(watched, *values) through a functools.partial, or, when filing directly (see
-        # _files_directly), a _DirectFiler whose ``append`` the code calls with one tuple per call.
+        # _refresh), a _DirectFiler whose ``append`` the code calls with one tuple per call.
         self._collectors: dict[tuple[str, ...], Callable[..., None]] = {}
         self._filers: dict[tuple[str, ...], _DirectFiler] = {}
         # The recorder filed directly now, if any, and the last one while its block is on: a call
@@ -173,9 +173,27 @@ class _Dispatcher:
             self._shorts, self._filed = (), ()
             return
         recorders = self.recorders
-        if len(recorders) == 1 and not self.each_recorders and self._files_directly(recorders[0]):
-            self._start_direct(func, recorders[0])
-            return
+        if len(recorders) == 1 and not self.each_recorders:
+            # Whether its calls can be filed with no Python call: it is the only one, of a block with
+            # no other target (whose calls it would have to be ordered with), filing the short way,
+            # keeping values as they are, its calls not told apart by their first argument, and its
+            # layers can be told after the call from the first argument alone (no model, or a method
+            # of an ``nn.Module`` class: a plain function's layer may be found in its callers'
+            # frames, there only while it runs). Inline, not a method: each Python call costs about
+            # 3 us at a block's start, right after a forward (3.11).
+            recorder = recorders[0]
+            intake = recorder.intake
+            if (
+                _FILE_DIRECTLY
+                and intake is not None
+                and recorder.short
+                and not intake.processing
+                and intake.targets == 1
+                and recorder.objects is None
+                and (intake.layers is None or self.module_method)
+            ):
+                self._start_direct(func, recorder)
+                return
         self._stop_direct()
         if not recorders and not self.each_recorders:
             _engine.detach(func, self)
@@ -213,19 +231,6 @@ class _Dispatcher:
                 f"capturing every assignment in {self.label} needs the 'bytecode' backend, which could not "
                 f"rewrite it (backend now: {backend}); see the CaptureWarning just given"
             )
-
-    def _files_directly(self, recorder: _Recorder) -> bool:
-        """Whether ``recorder``'s calls can be filed with no Python call: it is the only one, of a
-        block with no other target (whose calls it would have to be ordered with), filing the short
-        way, keeping values as they are, and its layers can be told after the call from the first
-        argument alone (no model, or a method of an ``nn.Module`` class)."""
-        intake = recorder.intake
-        if intake is None or not recorder.short or intake.processing or intake.targets != 1:
-            return False
-        if recorder.objects is not None:  # calls are told apart by their first argument, at the call
-            return False
-        # A plain function's layer may be found in its callers' frames, there only while it runs.
-        return _FILE_DIRECTLY and (intake.layers is None or self.module_method)
 
     def _collector(self, watched: tuple[str, ...]) -> Callable[..., None]:
         """What the code hands a call's values of ``watched`` to: ``record(watched, *values)``."""
@@ -338,8 +343,11 @@ class _Dispatcher:
 
     def remove(self, recorder: _Recorder) -> None:
         with _dispatch_lock:
-            if recorder.sites is None:
-                self.recorders = _without(self.recorders, recorder)
+            recorders = self.recorders
+            if len(recorders) == 1 and recorders[0] is recorder:  # the usual case, with no call
+                self.recorders = ()
+            elif recorder.sites is None:
+                self.recorders = _without(recorders, recorder)
             else:
                 self.each_recorders = _without(self.each_recorders, recorder)
             self._refresh()
@@ -401,8 +409,6 @@ class _Dispatcher:
 
 
 def _without(recorders: tuple[_Recorder, ...], recorder: _Recorder) -> tuple[_Recorder, ...]:
-    if len(recorders) == 1:  # the usual case: one block at a time
-        return () if recorders[0] is recorder else recorders
     return tuple([r for r in recorders if r is not recorder])
 
 
@@ -484,7 +490,7 @@ def _method_of_module(func: types.FunctionType | None) -> bool:
         return False
 
 
-# Whether a block alone on its function may file directly (see _Dispatcher._files_directly);
+# Whether a block alone on its function may file directly (see _Dispatcher._refresh);
 # tests turn it off to compare that way with the others.
 _FILE_DIRECTLY = True
 _dispatch_lock = threading.RLock()

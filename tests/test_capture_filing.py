@@ -7,7 +7,7 @@ are regressions for differences an adversarial review found in the first version
 
 Every test runs twice: once as blocks run (the short way of a block keeping values as they are,
 with no model or on a method of a module class, is filing directly: the function's code appends
-each call's values to a list itself, ``_Dispatcher._files_directly``), and once with filing
+each call's values to a list itself, ``_Dispatcher._refresh``), and once with filing
 directly turned off, so that the short way through ``_Dispatcher.record`` is checked too.
 """
 
@@ -815,6 +815,61 @@ def test_call_returning_after_its_block_ended_keeps_nothing_alive(backend: str) 
     del g
     gc.collect()
     assert ref() is None
+
+
+def many_names(n: Any) -> Any:
+    x = n
+    n0 = n1 = n2 = n3 = n4 = n5 = n6 = n7 = n8 = n9 = n
+    n10 = n11 = n12 = n13 = n14 = n15 = n16 = n17 = n18 = n19 = n
+    n20 = n21 = n22 = n23 = n24 = n25 = n26 = n27 = n28 = n29 = n
+    n30 = n31 = n32 = n33 = n34 = n35 = n36 = n37 = n38 = n39 = n
+    n40 = n41 = n42 = n43 = n44 = n45 = n46 = n47 = n48 = n49 = n
+    n50 = n51 = n52 = n53 = n54 = n55 = n56 = n57 = n58 = n59 = n
+    n60 = n61 = n62 = n63 = n64 = n65 = n66 = n67 = n68 = n69 = n
+    yield weakref.ref(x) if isinstance(x, _Big) else None
+    return x
+
+
+def _many_layouts() -> None:
+    """Capture ``many_names`` in more blocks, each watching another name, than layouts are remembered."""
+    for i in range(anycapture._dispatch._MAX_LAYOUTS + 2):
+        with capture(many_names, f"n{i}", values="raw") as cap:
+            list(many_names(i))
+        assert cap[f"{many_names.__qualname__}.n{i}"] == [i]
+
+
+def test_call_returning_after_its_block_ended_keeps_nothing_alive_beyond_the_layouts_remembered(
+    backend: str,
+) -> None:
+    """With more sets of watched names than are remembered, a call returning after its block ended
+    and was dropped still leaves no value alive."""
+    _many_layouts()
+    with capture(many_names, "x", values="raw") as cap:
+        g = many_names(_Big(1))
+        ref = next(g)
+    del cap
+    assert list(g) == []  # returns now, with no block on the function
+    del g
+    gc.collect()
+    assert ref is not None
+    assert ref() is None
+
+
+def test_call_in_flight_at_a_block_end_beyond_the_layouts_remembered_is_filed_by_the_next_block(
+    backend: str,
+) -> None:
+    """With more sets of watched names than are remembered, a call in flight when its block ends
+    is filed as blocks file when it returns: in the block open then, not the ended one."""
+    _many_layouts()
+    with capture(many_names, "x", values="raw") as first:
+        g = many_names("in flight")
+        next(g)
+    with capture(many_names, "x", values="raw") as second:
+        assert list(g) == []
+        list(many_names("after"))
+    key = f"{many_names.__qualname__}.x"
+    assert first.get(key, []) == []
+    assert second[key] == ["in flight", "after"]
 
 
 _LATE_DEADLOCK = """

@@ -74,7 +74,7 @@ class _Dispatcher:
         # call still running code of an earlier layout (a thread, a suspended generator, while
         # blocks came and went) says which layout its values are in (see _file_late):
         # record(watched, *values) through a functools.partial, or, when filing directly (see
-        # _files_directly), a _DirectFiler whose ``append`` the code calls with one tuple per call.
+        # _refresh), a _DirectFiler whose ``append`` the code calls with one tuple per call.
         self._collectors: dict[tuple[str, ...], Callable[..., None]] = {}
         self._filers: dict[tuple[str, ...], _DirectFiler] = {}
         # The recorder filed directly now, if any, and the last one while its block is on: a call
@@ -173,9 +173,27 @@ class _Dispatcher:
             self._shorts, self._filed = (), ()
             return
         recorders = self.recorders
-        if len(recorders) == 1 and not self.each_recorders and self._files_directly(recorders[0]):
-            self._start_direct(func, recorders[0])
-            return
+        if len(recorders) == 1 and not self.each_recorders:
+            # Whether its calls can be filed with no Python call: it is the only one, of a block with
+            # no other target (whose calls it would have to be ordered with), filing the short way,
+            # keeping values as they are, its calls not told apart by their first argument, and its
+            # layers can be told after the call from the first argument alone (no model, or a method
+            # of an ``nn.Module`` class: a plain function's layer may be found in its callers'
+            # frames, there only while it runs). Inline, not a method: each Python call costs about
+            # 3 us at a block's start, right after a forward (3.11).
+            recorder = recorders[0]
+            intake = recorder.intake
+            if (
+                _FILE_DIRECTLY
+                and intake is not None
+                and recorder.short
+                and not intake.processing
+                and intake.targets == 1
+                and recorder.objects is None
+                and (intake.layers is None or self.module_method)
+            ):
+                self._start_direct(func, recorder)
+                return
         self._stop_direct()
         if not recorders and not self.each_recorders:
             _engine.detach(func, self)
@@ -214,19 +232,6 @@ class _Dispatcher:
                 f"rewrite it (backend now: {backend}); see the CaptureWarning just given"
             )
 
-    def _files_directly(self, recorder: _Recorder) -> bool:
-        """Whether ``recorder``'s calls can be filed with no Python call: it is the only one, of a
-        block with no other target (whose calls it would have to be ordered with), filing the short
-        way, keeping values as they are, and its layers can be told after the call from the first
-        argument alone (no model, or a method of an ``nn.Module`` class)."""
-        intake = recorder.intake
-        if intake is None or not recorder.short or intake.processing or intake.targets != 1:
-            return False
-        if recorder.objects is not None:  # calls are told apart by their first argument, at the call
-            return False
-        # A plain function's layer may be found in its callers' frames, there only while it runs.
-        return _FILE_DIRECTLY and (intake.layers is None or self.module_method)
-
     def _collector(self, watched: tuple[str, ...]) -> Callable[..., None]:
         """What the code hands a call's values of ``watched`` to: ``record(watched, *values)``."""
         collector = self._collectors.get(watched)
@@ -237,12 +242,23 @@ class _Dispatcher:
         return collector
 
     def _filer(self, watched: tuple[str, ...]) -> _DirectFiler:
-        """The _DirectFiler of the code filing directly values of ``watched``; it files late when made."""
-        filer = self._filers.get(watched)
+        """The _DirectFiler of the code filing directly values of ``watched``; it files late when made.
+
+        Every filer handed out is kept until it is evicted, so that ``_stop_direct`` can point it
+        back at ``late`` when its block ends: one left pointing at a block's list would keep
+        appending there (holding values alive, and filing them in an ended block). Beyond
+        :data:`_MAX_LAYOUTS`, the oldest is evicted, and files late for good (code built for it may
+        still run), and so are the plans that hand it out.
+        """
+        filers = self._filers
+        filer = filers.get(watched)
         if filer is None:
-            filer = _DirectFiler(functools.partial(self._file_packed, watched))
-            if len(self._filers) < _MAX_LAYOUTS:
-                self._filers[watched] = filer
+            if len(filers) >= _MAX_LAYOUTS:
+                evicted = filers.pop(next(iter(filers)))
+                evicted.append = evicted.late
+                for key in [key for key, plan in self._direct_plans.items() if plan[2] is evicted]:
+                    del self._direct_plans[key]
+            filer = filers[watched] = _DirectFiler(functools.partial(self._file_packed, watched))
         return filer
 
     def _start_direct(self, func: types.FunctionType, recorder: _Recorder) -> None:
@@ -327,8 +343,11 @@ class _Dispatcher:
 
     def remove(self, recorder: _Recorder) -> None:
         with _dispatch_lock:
-            if recorder.sites is None:
-                self.recorders = _without(self.recorders, recorder)
+            recorders = self.recorders
+            if len(recorders) == 1 and recorders[0] is recorder:  # the usual case, with no call
+                self.recorders = ()
+            elif recorder.sites is None:
+                self.recorders = _without(recorders, recorder)
             else:
                 self.each_recorders = _without(self.each_recorders, recorder)
             self._refresh()
@@ -390,8 +409,6 @@ class _Dispatcher:
 
 
 def _without(recorders: tuple[_Recorder, ...], recorder: _Recorder) -> tuple[_Recorder, ...]:
-    if len(recorders) == 1:  # the usual case: one block at a time
-        return () if recorders[0] is recorder else recorders
     return tuple([r for r in recorders if r is not recorder])
 
 
@@ -473,7 +490,7 @@ def _method_of_module(func: types.FunctionType | None) -> bool:
         return False
 
 
-# Whether a block alone on its function may file directly (see _Dispatcher._files_directly);
+# Whether a block alone on its function may file directly (see _Dispatcher._refresh);
 # tests turn it off to compare that way with the others.
 _FILE_DIRECTLY = True
 _dispatch_lock = threading.RLock()

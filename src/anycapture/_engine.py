@@ -315,7 +315,8 @@ def attach(
     :func:`assignment_sites` lists them. Returns the name of the backend now capturing, if any.
     """
     with _lock:
-        target = _target_for(func)
+        entry = _targets.get(id(func))  # _target_for, inlined: this runs at every capture block's start
+        target = entry[1] if entry is not None and entry[0]() is func else _targets.put(func, Target(func))
         collecting = None if collect is None else (tuple(collect[0]), collect[1], packed)
         # tuple.__new__: Wants(...) would run a Python __new__
         wants: Wants = tuple.__new__(Wants, (dict(filers), collecting, dict(each or {}), dict(edits or {})))

@@ -93,11 +93,13 @@ class _Gate:
     torch without them.
     """
 
-    __slots__ = ("compile_hook", "label", "warned")
+    __slots__ = ("compile_hook", "label", "marks", "warned")
 
     def __init__(self, label: str, eval_frame: Any) -> None:
         self.label = label
         self.warned: set[object] = set()
+        # What is set on the function and its twin at each block's start (see installed)
+        self.marks = {_DISABLE: self, _DISABLE_MSG: _REASON}
         count = getattr(eval_frame, "set_fullgraph_compiled_frame_count", None)
         guard = getattr(eval_frame, "get_eval_frame_callback", None)
         self.compile_hook: tuple[Callable[[], Any], Callable[[], None]] | None = None
@@ -209,8 +211,36 @@ def installed(guard: Guard, target: Target, func: FunctionType, code: CodeType) 
             _skip_frames(torch, code)
             guard.skipped_code = code
         if guard.dynamo_attributes is None:
-            guard.dynamo_attributes = _mark_function(guard, target, func, _gate(guard, target, torch))
-            _warn_if_compiled_before(target, torch)
+            # At every block's start, right after a forward: each Python call here costs about 3 us
+            # (3.11), so the usual cases make none (the gate is made once; dynamo has compiled nothing).
+            gate = guard.gate
+            if gate is None:
+                gate = _gate(guard, target, torch)
+            # Make a compiling caller graph-break at calls of ``func`` (the gate says so), or under
+            # ``fullgraph=True`` inline its original code; a function with dynamo settings of its
+            # own is left alone. Here, not in a helper: see above.
+            attributes = vars(func)
+            gate.warned.clear()  # it warns once per block
+            if not attributes.keys().isdisjoint(_NAMES):
+                guard.dynamo_attributes = False
+            else:
+                guard.dynamo_attributes = True  # before any is set: removed() takes them off if this is cut short
+                # Not cached: the twin shares the function's globals, which usually hold the function
+                # itself, so a cache keyed by the function would keep it alive for good.
+                twin = FunctionType(
+                    target.original_code, func.__globals__, func.__name__, func.__defaults__, func.__closure__
+                )
+                twin.__kwdefaults__ = func.__kwdefaults__
+                twin.__qualname__, twin.__module__ = func.__qualname__, func.__module__
+                # Dynamo checks the gate on what it would inline (the twin); on ``func`` too, for a
+                # dynamo that looks there. Set as dict updates, the marks made once with the gate.
+                vars(twin).update(gate.marks)
+                attributes.update(gate.marks)
+                attributes[_INLINE] = twin
+            convert = sys.modules.get("torch._dynamo.convert_frame")
+            # the ids of the code dynamo compiled that lives, where kept: none, nothing can have inlined it
+            if convert is not None and getattr(getattr(convert, "output_codes", None), "seen_ids", True):
+                _warn_if_compiled_before(target, torch)
     except Exception as exc:
         warn_once(
             _failures,
@@ -262,37 +292,9 @@ def _own_code(constants: tuple[Any, ...]) -> list[CodeType]:
     return found
 
 
-def _mark_function(guard: Guard, target: Target, func: FunctionType, gate: _Gate) -> bool:
-    """Make a compiling caller graph-break at calls of ``func`` (``gate`` says so), or under
-    ``fullgraph=True`` inline its original code. False when ``func`` has dynamo settings of its
-    own, which are left alone."""
-    attributes = vars(func)
-    gate.warned.clear()  # it warns once per block
-    if not attributes.keys().isdisjoint(_NAMES):
-        return False
-    guard.dynamo_attributes = True  # before any is set: removed() takes them off even if this is cut short
-    # Not cached: the twin shares the function's globals, which usually hold the function itself,
-    # so a cache keyed by the function would keep it alive for good.
-    twin = FunctionType(target.original_code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
-    twin.__kwdefaults__ = func.__kwdefaults__
-    twin.__qualname__, twin.__module__ = func.__qualname__, func.__module__
-    # Dynamo checks the gate on what it would inline (the twin); on ``func`` too, for a dynamo that
-    # looks there. Set as dict updates: this runs at every capture block's start.
-    marks = {_DISABLE: gate, _DISABLE_MSG: _REASON}
-    vars(twin).update(marks)
-    attributes.update(marks)
-    attributes[_INLINE] = twin
-    return True
-
-
 def _warn_if_compiled_before(target: Target, torch: Any) -> None:
     """Warn once when a graph compiled before capture began may have inlined the function."""
-    convert = sys.modules.get("torch._dynamo.convert_frame")
-    if convert is None:  # dynamo never ran, so nothing is compiled
-        return
-    compiled = getattr(convert, "output_codes", None)
-    if not getattr(compiled, "seen_ids", True):  # the ids of the code it compiled that lives, where kept
-        return
+    compiled = getattr(sys.modules["torch._dynamo.convert_frame"], "output_codes", None)  # see installed()
     for ref in getattr(compiled, "seen", ()):  # a loop, not any(): this runs at every block's start
         if ref() is not None:
             break

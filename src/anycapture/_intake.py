@@ -12,15 +12,15 @@ from __future__ import annotations
 import itertools
 import sys
 from collections import deque
-from collections.abc import Callable
 from threading import get_ident
 from typing import Any
 
 from . import _engine
 from ._errors import CaptureError
 from ._layers import LayerIndex
+from ._options import ValueOptions
 from ._records import Record
-from ._values import PLAIN_TYPES, Converter, compact
+from ._values import PLAIN_TYPES, compact
 
 __all__ = ["Intake", "MemoryStore", "WriterStore"]
 
@@ -162,24 +162,16 @@ class Intake:
         "warned",
     )
 
-    def __init__(
-        self,
-        layers: LayerIndex | None,
-        convert: Converter | None,
-        custom: bool,
-        reduce: Callable[[Any], Any] | None,
-        max_size: int | None,
-        grads: bool,
-        sink: Any,
-        warned: set[object],
-    ) -> None:
+    def __init__(self, layers: LayerIndex | None, options: ValueOptions, warned: set[object]) -> None:
+        # The options read once, into slots: the recorders read them at every call.
         self.layers = layers  # None without model=
-        self.convert = convert
-        self.custom = custom
-        self.reduce = reduce
-        self.grads = grads
+        self.convert = options.convert
+        self.custom = options.collate_fn is not None
+        self.reduce = reduce = options.reduce
+        self.grads = grads = options.grads
         self.warned = warned
-        self.processing = reduce is not None or convert is not None
+        sink, max_size = options.sink, options.max_size
+        self.processing = reduce is not None or self.convert is not None
         # Values kept as they are, in memory: records are made on the spot (see _Recorder.file).
         self.plain = not self.processing and not grads and sink is None
         # A block keeping its values in memory, unbounded, outside autograd files each call the

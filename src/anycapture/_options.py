@@ -61,17 +61,6 @@ class ValueOptions(NamedTuple):
         values = self.values
         return "tensor" if values == "tensor" else "raw" if values == "raw" else "numpy"
 
-    def block_keywords(self) -> dict[str, Any]:
-        """The keywords :class:`~anycapture.Capture` takes for these options (``grads`` aside)."""
-        return {
-            "convert": self.convert,
-            "custom": self.collate_fn is not None,
-            "reduce": self.reduce,
-            "max_size": self.max_size,
-            "sink": self.sink,
-            "read_as": self.read_as,
-        }
-
 
 def value_options(
     values: Any = "numpy",

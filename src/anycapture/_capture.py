@@ -12,7 +12,7 @@ from typing import Any, Literal
 from . import _engine
 from ._backends import preferred, require
 from ._copies import any_pending, resolve
-from ._dispatch import _Dispatcher, _dispatcher, drain_all
+from ._dispatch import _dispatcher, drain_all
 from ._errors import CaptureError, CaptureWarning
 from ._functions import check_when, select_sites
 from ._intake import Intake
@@ -48,7 +48,6 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
         options: ValueOptions,
         strict: bool,
         sites: Sequence[Mapping[str, frozenset[int] | None] | None] | None = None,
-        shape: tuple[_Dispatcher, tuple[str, tuple[str, ...]] | None] | None = None,
     ) -> None:
         self.model = model
         self.key_style = key_style = options.key_style
@@ -67,26 +66,20 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
         self._pending = intake.pending
         self._sink = options.sink
         # With sink=: the writer, this block's number in it (a Writer the user made may serve
-        # several blocks), and the folder as last read. Set here, not as class defaults: set first
-        # later (enter, settle), they made entering and leaving a block ~3 us slower (A/B measured).
+        # several blocks), and the folder as last read.
         self._writer: Any = None
         self._block: int | None = None
         self._on_disk: Any = None
         self._in_settle = False
-        self._active = False
         recorders = []
-        if shape is not None:  # the same block as last time (a plan's): its one target's dispatcher, label and keys
-            func, names, hints, objects = targets[0]
-            site = sites[0] if sites is not None else None
-            recorders.append(_Recorder(intake, func, shape[0], names, hints, key_style, site, objects, shape[1]))
-        else:
-            for i, (func, names, hints, objects) in enumerate(targets):
-                site = sites[i] if sites is not None else None
-                recorders.append(_Recorder(intake, func, _dispatcher(func), names, hints, key_style, site, objects))
-            if len(recorders) > 1:
-                _warn_shared_keys(recorders)
+        for i, (func, names, hints, objects) in enumerate(targets):
+            site = sites[i] if sites is not None else None
+            recorders.append(_Recorder(intake, func, _dispatcher(func), names, hints, key_style, site, objects))
         self._recorders = recorders
         intake.targets = len(recorders)
+        if len(recorders) > 1:
+            _warn_shared_keys(recorders)
+        self._active = False
 
     _api = "capture"  # the call that made the block, as error messages show it
 
@@ -547,11 +540,7 @@ def capture(
             if reduce is not None or collate_fn is not None:  # the user's callables: never in the plan
                 convert = options.convert if collate_fn is None else collate_fn
                 options = options._replace(collate_fn=collate_fn, reduce=reduce, convert=convert)
-            func, shape = targets[0][0], None
-            dispatcher = plan.dispatcher() if plan.dispatcher is not None else None
-            if dispatcher is not None and func.__qualname__ is plan.qualname and func.__module__ is plan.module:
-                shape = (dispatcher, plan.naming)
-            return Capture(targets, model=model, options=options, strict=strict, sites=plan.sites, shape=shape)
+            return Capture(targets, model=model, options=options, strict=strict, sites=plan.sites)
     check_flag("strict", strict)
     options = value_options(values, device, clone, collate_fn, reduce, max_size, sink, key_style=key_style, grads=grads)
     if when != "return" or at is not None or line is not None:
@@ -585,9 +574,4 @@ def capture(
         # others' targets were resolved before, and are checked again when used.
         plan_key = target if type(target) is str else id(target)
         plans[plan_key] = (plan, *plans.get(plan_key, ())[: PLANS_PER_TARGET - 1])
-        block = Capture(targets, model=model, options=options, strict=strict, sites=sites)
-        recorder, func = block._recorders[0], targets[0][0]
-        plan.naming, plan.qualname, plan.module = (recorder.label, recorder.keys), func.__qualname__, func.__module__
-        plan.dispatcher = weakref.ref(recorder.dispatcher)
-        return block
     return Capture(targets, model=model, options=options, strict=strict, sites=sites)

@@ -76,7 +76,6 @@ class _Recorder:
         key_style: str,
         sites: Mapping[str, frozenset[int] | None] | None = None,
         objects: tuple[Callable[[], Any], ...] | None = None,
-        naming: tuple[str, tuple[str, ...]] | None = None,
     ) -> None:
         # The block as recorders see it; None once it has ended, which breaks the cycle block ->
         # recorder -> block so that a block's records (and the tensors in them) die with it,
@@ -94,9 +93,7 @@ class _Recorder:
         # Given bound methods (layer.forward): only calls whose first argument is one of these
         # objects (weakly referenced where they can be) are kept; None: every call.
         self.objects = objects
-        # The label and keys: the dispatcher's (under the function's names now), or those the same
-        # block had last time (see _targets.Plan.naming).
-        self.label, self.keys = naming if naming is not None else routes.naming(names, key_style)
+        self.label, self.keys = routes.naming(names, key_style)
         self.method = routes.module_method
         self.calls = 0
         self.bound = [0] * len(names)

@@ -242,15 +242,11 @@ class Plan:
         "clone",
         "collate_fn",
         "device",
-        "dispatcher",
         "grads",
         "key_style",
         "line",
         "max_size",
-        "module",
-        "naming",
         "options",
-        "qualname",
         "reduce",
         "resolved",
         "sites",
@@ -287,13 +283,6 @@ class Plan:
         # values= converter, None where a collate_fn replaced it), and when="each"'s sites.
         self.options = options
         self.sites = sites
-        # The same block as last time: its function's dispatcher (weakly: it lives as long as the
-        # function, which Resolved checks), and its recorder's label and keys while the function
-        # keeps the qualified name and module they were made under (see _Dispatcher.naming).
-        self.dispatcher: weakref.ref[Any] | None = None
-        self.naming: tuple[str, tuple[str, ...]] | None = None
-        self.qualname: str | None = None
-        self.module: str | None = None
 
 
 # capture()'s plans, by the target (a str) or its id: the last plain arguments each was given.

@@ -49,8 +49,10 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
         strict: bool,
         sites: Sequence[Mapping[str, frozenset[int] | None] | None] | None = None,
     ) -> None:
+        # Unpacked, not read by name (see Intake.__init__).
+        _, _, _, _, _, _, key_style, sink, _, _ = options
         self.model = model
-        self.key_style = key_style = options.key_style
+        self.key_style = key_style
         self.strict = strict
         # What happens to a value (values=, reduce=, grads=...), and where it goes: memory, or with
         # sink= the writer of a folder, read back as values= gives them in memory (read_as).
@@ -64,7 +66,7 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
         self._records = intake.records
         self._gradients = intake.gradients
         self._pending = intake.pending
-        self._sink = options.sink
+        self._sink = sink
         # With sink=: the writer, this block's number in it (a Writer the user made may serve
         # several blocks), and the folder as last read.
         self._writer: Any = None

@@ -163,15 +163,16 @@ class Intake:
     )
 
     def __init__(self, layers: LayerIndex | None, options: ValueOptions, warned: set[object]) -> None:
-        # The options read once, into slots: the recorders read them at every call.
+        # The options read once, into slots (the recorders read them at every call), in one unpacking:
+        # each field read by name is a descriptor call, on an object of its own, cold after a forward.
+        _, _, _, collate_fn, reduce, max_size, _, sink, grads, convert = options
         self.layers = layers  # None without model=
-        self.convert = options.convert
-        self.custom = options.collate_fn is not None
-        self.reduce = reduce = options.reduce
-        self.grads = grads = options.grads
+        self.convert = convert
+        self.custom = collate_fn is not None
+        self.reduce = reduce
+        self.grads = grads
         self.warned = warned
-        sink, max_size = options.sink, options.max_size
-        self.processing = reduce is not None or self.convert is not None
+        self.processing = reduce is not None or convert is not None
         # Values kept as they are, in memory: records are made on the spot (see _Recorder.file).
         self.plain = not self.processing and not grads and sink is None
         # A block keeping its values in memory, unbounded, outside autograd files each call the

@@ -32,6 +32,8 @@ class ValueOptions(NamedTuple):
     ``convert`` is what ``values=`` (or ``collate_fn=``, which replaces it) makes of each value,
     None to keep it as it is; :meth:`asks_same` leaves it out: two option sets that ask for the same
     ask the same, whichever converter each made.
+
+    ``Intake`` and ``Capture`` unpack it by position, once per block: a new field goes last.
     """
 
     values: str = "numpy"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from . import _engine
-from ._backends import preferred, require
+from ._backends import forced_backend, preferred, require
 from ._copies import any_pending, resolve
 from ._dispatch import _dispatcher, drain_all
 from ._errors import CaptureError, CaptureWarning
@@ -152,7 +152,10 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
                 self._stop()
 
     def _start(self) -> None:
-        preferred()  # a forced ANYCAPTURE_BACKEND that cannot run is an error here, not later
+        # A forced ANYCAPTURE_BACKEND that cannot run is an error here, not later (unforced, there
+        # is nothing to check: not asking preferred() spares a block the list of every backend).
+        if forced_backend():
+            preferred()
         try:
             for recorder in self._recorders:
                 recorder.intake = self._intake

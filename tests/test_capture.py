@@ -674,3 +674,55 @@ def test_a_plan_keeps_no_reduce_alive(backend: str) -> None:
     del reduce
     gc.collect()
     assert ref() is None
+
+
+def test_blocks_of_one_plan_open_at_once_keep_their_own_records(backend: str) -> None:
+    """Blocks made from the same arguments (capture()'s remembered plan), open at once, each keep their own records."""
+    for _ in range(2):  # the first call makes the plan, the next ones use it
+        with capture(helper, "scores", values="raw"):
+            helper(0)
+    with capture(helper, "scores", values="raw") as outer:
+        helper(1)
+        with capture(helper, "scores", values="raw") as inner:
+            helper(2)
+        helper(3)
+    assert outer["helper.scores"] == [1.5, 2.5, 3.5]
+    assert inner["helper.scores"] == [2.5]
+    assert [r.call for r in outer.records] == [0, 1, 2]
+    assert [r.call for r in inner.records] == [0]
+
+
+def test_a_plan_gives_a_collate_fn_only_to_the_blocks_given_it(backend: str) -> None:
+    """A collate_fn= given with the same other arguments converts that block's values only; the next
+    block without it converts as values= says, and the collate_fn is not kept alive."""
+    import gc
+    import weakref
+
+    def tag(value: object) -> object:
+        return ("tagged", value)
+
+    for _ in range(2):
+        with capture(helper, "scores", values="raw", collate_fn=tag) as cap:
+            helper(1)
+        assert cap["helper.scores"] == [("tagged", 1.5)]
+        with capture(helper, "scores", values="raw") as cap:
+            helper(1)
+        assert cap["helper.scores"] == [1.5]
+    ref = weakref.ref(tag)
+    del tag
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_plan_follows_a_function_renamed_between_blocks(backend: str) -> None:
+    """A block made from remembered arguments keys its values by the function's qualified name now."""
+
+    def forward(x: int) -> int:
+        attn = x * 2
+        return attn
+
+    for name in ("Attention.forward", "Attention.forward", "Renamed.forward", "Renamed.forward"):
+        forward.__qualname__ = name
+        with capture(forward, "attn", values="raw") as cap:
+            forward(1)
+        assert list(cap) == [f"{name}.attn"]

@@ -365,3 +365,27 @@ def test_keys_follow_a_function_renamed_between_blocks(backend: str) -> None:
     assert list(second) == ["Other.renamed.y"]
     assert [r.function for r in second.records] == ["pkg.mod:Other.renamed"]
     assert list(third) == ["pkg.mod:Other.renamed.y"]
+
+
+def test_entering_a_block_under_a_backend_that_cannot_run_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entering a capture block while ANYCAPTURE_BACKEND forces a backend that cannot run raises there,
+    naming it, and leaves the function as it was; once the setting is removed, blocks capture."""
+
+    def forward(x: int) -> int:
+        attn = x * 2
+        return attn
+
+    code = forward.__code__
+    for _ in range(2):  # the second block is made from capture()'s remembered plan
+        with capture(forward, "attn", values="raw") as cap:
+            forward(1)
+        assert list(cap.values()) == [[2]]
+    monkeypatch.setenv("ANYCAPTURE_BACKEND", "nonsense")
+    block = capture(forward, "attn", values="raw")
+    with pytest.raises(anycapture.BackendUnavailableError, match="'nonsense' cannot be used"):
+        block.__enter__()
+    assert forward.__code__ is code
+    monkeypatch.delenv("ANYCAPTURE_BACKEND")
+    with capture(forward, "attn", values="raw") as cap:
+        forward(2)
+    assert list(cap.values()) == [[4]]

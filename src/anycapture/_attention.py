@@ -31,7 +31,7 @@ from typing import Any, Literal, NamedTuple
 
 from . import _engine
 from ._capture import Capture
-from ._options import check_flag, value_options
+from ._options import ValueOptions, check_flag, value_options
 from ._values import compact
 
 __all__ = [
@@ -426,13 +426,15 @@ class AttentionCapture(Capture):
 
     _api = "capture_attention"
 
-    def __init__(self, *, queries: Any = None, chunk: int | None = None, **options: Any) -> None:
-        reduce = options.get("reduce")
+    def __init__(
+        self, *, model: Any, options: ValueOptions, strict: bool, queries: Any = None, chunk: int | None = None
+    ) -> None:
+        reduce = options.reduce
         # A row-wise reduce runs here, on each chunk of rows; the block files what it gives.
         self._rowwise = reduce if isinstance(reduce, RowwiseReduce) else None
         if self._rowwise is not None:
-            options = {**options, "reduce": None}
-        super().__init__([], **options)
+            options = options._replace(reduce=None)
+        super().__init__([], model=model, options=options, strict=strict)
         self._queries = queries
         self._chunk = chunk
         self._calls = itertools.count()
@@ -599,6 +601,4 @@ def capture_attention(
     queries = _check_queries(queries)
     chunk = _check_chunk(chunk)
     options = value_options(values, device, clone, collate_fn, reduce, max_size, sink)
-    return AttentionCapture(
-        queries=queries, chunk=chunk, model=model, key_style="qualname", strict=strict, **options.block_keywords()
-    )
+    return AttentionCapture(model=model, options=options, strict=strict, queries=queries, chunk=chunk)

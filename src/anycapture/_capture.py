@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import types
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from . import _engine
-from ._backends import preferred, require
+from ._backends import forced_backend, preferred, require
 from ._copies import any_pending, resolve
 from ._dispatch import _dispatcher, drain_all
 from ._errors import CaptureError, CaptureWarning
 from ._functions import check_when, select_sites
 from ._intake import Intake
 from ._layers import LayerIndex
-from ._options import check_flag, shared_keys, value_options
+from ._options import ValueOptions, check_flag, shared_keys, value_options
 from ._recorder import _bound_to, _Recorder, make_records
 from ._records import Record, RecordReader, _label, _no_paths, _stack
-from ._targets import PLANS_MAX, PLANS_PER_TARGET, Plan, TargetSpec, normalise_targets, plans, weakly
-from ._values import Converter
+from ._targets import PLANS_MAX, PLANS_PER_TARGET, Plan, Targets, TargetSpec, normalise_targets, plans, weakly
 
 __all__ = ["Capture", "EmptyCaptureError", "Record", "capture"]
 
@@ -44,40 +42,31 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
 
     def __init__(
         self,
-        targets: list[
-            tuple[types.FunctionType, tuple[str, ...], tuple[str, str], tuple[Callable[[], Any], ...] | None]
-        ],
+        targets: Targets,
         *,
         model: Any,
-        convert: Converter | None,
-        custom: bool,
-        reduce: Callable[[Any], Any] | None,
-        max_size: int | None,
-        key_style: str,
+        options: ValueOptions,
         strict: bool,
         sites: Sequence[Mapping[str, frozenset[int] | None] | None] | None = None,
-        sink: Any = None,
-        read_as: Literal["numpy", "tensor", "raw"] = "numpy",
-        grads: bool = False,
     ) -> None:
+        # Unpacked, not read by name (see Intake.__init__).
+        _, _, _, _, _, _, key_style, sink, _, _ = options
         self.model = model
         self.key_style = key_style
         self.strict = strict
+        # What happens to a value (values=, reduce=, grads=...), and where it goes: memory, or with
+        # sink= the writer of a folder, read back as values= gives them in memory (read_as).
+        self._options = options
         self._warned: set[object] = set()
         # Which layer a module is (see LayerIndex); None without model=.
         self._layers = LayerIndex(model) if model is not None else None
-        # What happens to a value (reduce, convert, gradients), and where it goes: memory, or with
-        # sink= the writer of a folder, read back from disk as numpy arrays or tensors (read_as:
-        # what values= gives in memory). The recorders see the block through it alone.
-        self._intake = intake = Intake(self._layers, convert, custom, reduce, max_size, grads, sink, self._warned)
+        # The options at work: the recorders see the block through the intake alone.
+        self._intake = intake = Intake(self._layers, options, self._warned)
         # The intake's, under the names the reading methods use.
         self._records = intake.records
         self._gradients = intake.gradients
         self._pending = intake.pending
-        self._track_grads = grads
-        self._reduce = reduce
         self._sink = sink
-        self._read_as = read_as
         # With sink=: the writer, this block's number in it (a Writer the user made may serve
         # several blocks), and the folder as last read.
         self._writer: Any = None
@@ -163,7 +152,10 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
                 self._stop()
 
     def _start(self) -> None:
-        preferred()  # a forced ANYCAPTURE_BACKEND that cannot run is an error here, not later
+        # A forced ANYCAPTURE_BACKEND that cannot run is an error here, not later (unforced, there
+        # is nothing to check: not asking preferred() spares a block the list of every backend).
+        if forced_backend():
+            preferred()
         try:
             for recorder in self._recorders:
                 recorder.intake = self._intake
@@ -269,7 +261,7 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
     @property
     def reduced(self) -> bool:
         """Whether the block keeps what ``reduce=`` made of each value rather than the value itself."""
-        return self._reduce is not None
+        return self._options.reduce is not None
 
     def stored(self) -> Any:
         """With ``sink=``: the folder's records, read lazily (an :class:`anycapture.CaptureFolder`).
@@ -289,7 +281,7 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
         # Read again while the folder may grow, and once after the block's end closed it (a read
         # inside the block saw it unfinished); the shards read before are kept, not parsed again.
         if growing or self._on_disk is None or not self._on_disk.complete:
-            self._on_disk = CaptureFolder(writer.folder, self._read_as, earlier=self._on_disk)
+            self._on_disk = CaptureFolder(writer.folder, self._options.read_as, earlier=self._on_disk)
         # With a Writer shared between blocks, this block's records.
         return self._on_disk.only_block(self._block, known=self._known())
 
@@ -312,7 +304,7 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
         return slot[0] if slot is not None and slot[1] == id(record.value) else None
 
     def _require_grads(self) -> None:
-        if not self._track_grads:
+        if not self._options.grads:
             raise TypeError("this capture block does not follow gradients; use capture(..., grads=True)")
 
     def grads(self, name: str | None = None, pattern: str = "*") -> list[Any]:
@@ -549,8 +541,11 @@ def capture(
                 break
             if when != "return":  # the backend forced may have changed since
                 require("sees_assignments", "capture(..., when='each')")
-            convert = plan.convert if collate_fn is None else collate_fn
-            return Capture(targets, model=model, reduce=reduce, convert=convert, **plan.keywords)
+            options = plan.options
+            if reduce is not None or collate_fn is not None:  # the user's callables: never in the plan
+                convert = options.convert if collate_fn is None else collate_fn
+                options = options._replace(collate_fn=collate_fn, reduce=reduce, convert=convert)
+            return Capture(targets, model=model, options=options, strict=strict, sites=plan.sites)
     check_flag("strict", strict)
     options = value_options(values, device, clone, collate_fn, reduce, max_size, sink, key_style=key_style, grads=grads)
     if when != "return" or at is not None or line is not None:
@@ -566,20 +561,22 @@ def capture(
             }
             for func, names, _, _ in targets
         ]
-    # Capture.__init__ takes the options one by one for now (the lead's merge passes ValueOptions whole).
-    keywords = {"key_style": key_style, "strict": strict, "sites": sites, "grads": grads, **options.block_keywords()}
     # Nothing of the user's is kept: a callable weakly, or not at all where it takes no weak reference.
     kept = sink is None and (device is None or type(device) is str) and weakly(reduce) and weakly(collate_fn)
     if resolved is not None and kept:
         if len(plans) >= PLANS_MAX:
             plans.clear()
-        plan = Plan(varnames, values, device, clone, max_size, key_style, strict, when, at, line, grads, resolved)
+        held = options
+        if reduce is not None or collate_fn is not None:
+            convert = None if collate_fn is not None else options.convert
+            held = options._replace(collate_fn=None, reduce=None, convert=convert)
+        plan = Plan(
+            varnames, values, device, clone, max_size, key_style, strict, when, at, line, grads, resolved, held, sites
+        )
         plan.reduce = None if reduce is None else weakref.ref(reduce)
         plan.collate_fn = None if collate_fn is None else weakref.ref(collate_fn)
-        plan.convert = None if collate_fn is not None else options.convert
-        plan.keywords = {name: value for name, value in keywords.items() if name not in ("reduce", "convert")}
         # The newest first, beside the few others kept (a loop may alternate values= modes); the
         # others' targets were resolved before, and are checked again when used.
         plan_key = target if type(target) is str else id(target)
         plans[plan_key] = (plan, *plans.get(plan_key, ())[: PLANS_PER_TARGET - 1])
-    return Capture(targets, model=model, **keywords)
+    return Capture(targets, model=model, options=options, strict=strict, sites=sites)

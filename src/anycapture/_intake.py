@@ -12,15 +12,15 @@ from __future__ import annotations
 import itertools
 import sys
 from collections import deque
-from collections.abc import Callable
 from threading import get_ident
 from typing import Any
 
 from . import _engine
 from ._errors import CaptureError
 from ._layers import LayerIndex
+from ._options import ValueOptions
 from ._records import Record
-from ._values import PLAIN_TYPES, Converter, compact
+from ._values import PLAIN_TYPES, compact
 
 __all__ = ["Intake", "MemoryStore", "WriterStore"]
 
@@ -162,20 +162,13 @@ class Intake:
         "warned",
     )
 
-    def __init__(
-        self,
-        layers: LayerIndex | None,
-        convert: Converter | None,
-        custom: bool,
-        reduce: Callable[[Any], Any] | None,
-        max_size: int | None,
-        grads: bool,
-        sink: Any,
-        warned: set[object],
-    ) -> None:
+    def __init__(self, layers: LayerIndex | None, options: ValueOptions, warned: set[object]) -> None:
+        # The options read once, into slots (the recorders read them at every call), in one unpacking:
+        # each field read by name is a descriptor call, on an object of its own, cold after a forward.
+        _, _, _, collate_fn, reduce, max_size, _, sink, grads, convert = options
         self.layers = layers  # None without model=
         self.convert = convert
-        self.custom = custom
+        self.custom = collate_fn is not None
         self.reduce = reduce
         self.grads = grads
         self.warned = warned

@@ -32,6 +32,8 @@ class ValueOptions(NamedTuple):
     ``convert`` is what ``values=`` (or ``collate_fn=``, which replaces it) makes of each value,
     None to keep it as it is; :meth:`asks_same` leaves it out: two option sets that ask for the same
     ask the same, whichever converter each made.
+
+    ``Intake`` and ``Capture`` unpack it by position, once per block: a new field goes last.
     """
 
     values: str = "numpy"
@@ -60,17 +62,6 @@ class ValueOptions(NamedTuple):
         the type it had, a torch tensor or a numpy array)."""
         values = self.values
         return "tensor" if values == "tensor" else "raw" if values == "raw" else "numpy"
-
-    def block_keywords(self) -> dict[str, Any]:
-        """The keywords :class:`~anycapture.Capture` takes for these options (``grads`` aside)."""
-        return {
-            "convert": self.convert,
-            "custom": self.collate_fn is not None,
-            "reduce": self.reduce,
-            "max_size": self.max_size,
-            "sink": self.sink,
-            "read_as": self.read_as,
-        }
 
 
 def value_options(

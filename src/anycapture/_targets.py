@@ -6,12 +6,12 @@ import operator
 import sys
 import types
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from . import _engine
 from ._functions import bound_object, check_varnames, locate_target, resolve_function
-from ._values import Converter
+from ._options import ValueOptions
 from .recipes import Recipe, recipe_hints
 
 __all__ = [
@@ -241,15 +241,15 @@ class Plan:
         "at",
         "clone",
         "collate_fn",
-        "convert",
         "device",
         "grads",
         "key_style",
-        "keywords",
         "line",
         "max_size",
+        "options",
         "reduce",
         "resolved",
+        "sites",
         "strict",
         "values",
         "varnames",
@@ -270,6 +270,8 @@ class Plan:
         line: int | None,
         grads: bool,
         resolved: Resolved,
+        options: ValueOptions,
+        sites: Sequence[Mapping[str, frozenset[int] | None] | None] | None,
     ) -> None:
         self.varnames, self.values, self.device, self.clone, self.max_size = varnames, values, device, clone, max_size
         self.key_style, self.strict, self.when, self.at, self.line = key_style, strict, when, at, line
@@ -277,8 +279,10 @@ class Plan:
         self.resolved = resolved  # the target as it resolved, and how to check it still does
         self.reduce: weakref.ref[Any] | None = None
         self.collate_fn: weakref.ref[Any] | None = None
-        self.convert: Converter | None = None  # values='s converter (None with a collate_fn: that one)
-        self.keywords: dict[str, Any] = {}  # what else Capture takes
+        # The options checked, without the user's callables (reduce=None, collate_fn=None, and the
+        # values= converter, None where a collate_fn replaced it), and when="each"'s sites.
+        self.options = options
+        self.sites = sites
 
 
 # capture()'s plans, by the target (a str) or its id: the last plain arguments each was given.

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, FunctionType
+from types import CodeType, FrameType, FunctionType
 from typing import Any
 
 import pytest
@@ -77,17 +77,28 @@ def _leaving_with(frame: FrameType) -> bool:
 
 
 def _in_gc_callback(frame: FrameType | None) -> bool:
-    """Whether ``frame`` runs under the callback of a captured function being garbage-collected:
-    the collector runs it at an instant of its own, not on the path, and CPython does not let an
-    exception out of it (docs/guarantees.md), so no point is placed there."""
+    """Whether ``frame`` runs under a weak reference's callback (a captured function being
+    garbage-collected, or an entry of the engine's ``WeakIdMap`` forgotten): the collector runs it
+    at an instant of its own, not on the path, and CPython does not let an exception out of it
+    (docs/guarantees.md), so no point is placed there."""
     while frame is not None:
-        if frame.f_code is _ON_COLLECTED:
+        if frame.f_code in _GC_CALLBACKS:
             return True
         frame = frame.f_back
     return False
 
 
-_ON_COLLECTED = anycapture._engine.Target._on_collected.__code__
+_GC_CALLBACKS = frozenset(
+    {
+        anycapture._engine.Target._on_collected.__code__,
+        *(
+            const
+            for const in anycapture._engine.WeakIdMap.put.__code__.co_consts
+            if isinstance(const, CodeType) and const.co_name == "forget"
+        ),
+    }
+)
+assert len(_GC_CALLBACKS) == 2, "WeakIdMap.put's forget callback not found"
 
 
 class Injector:

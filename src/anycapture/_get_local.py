@@ -104,7 +104,7 @@ class get_local(metaclass=_GetLocalMeta):  # noqa: N801 - the seed's public name
     )
     _key_owners: ClassVar[dict[str, tuple[object, str]]] = {}  # key -> its first function's label (as owner, as label)
     _warned: ClassVar[set[object]] = set()  # warnings already given since the last activate()
-    # Sinks by key, reused across activate() calls while options and containers stay the same,
+    # Filers by key, reused across activate() calls while options and containers stay the same,
     # so that re-activation reuses the instrumented code already bound to them.
     _filers: ClassVar[dict[str, Filer]] = {}
     # Code objects whose functions were rewritten ahead when decorated (see __call__).

@@ -20,7 +20,7 @@ from ._errors import CaptureError
 from ._layers import LayerIndex
 from ._options import ValueOptions
 from ._records import Record
-from ._values import PLAIN_TYPES, compact
+from ._values import PLAIN_TYPES, compact, kept_raw
 
 __all__ = ["Intake", "MemoryStore", "WriterStore"]
 
@@ -193,7 +193,7 @@ class Intake:
         # Calls filed the short way, waiting to become records: (recorder, values, path, thread),
         # the value alone when the recorder has one variable, the path a str, None or Unresolved.
         self.pending: list[tuple[Any, Any, Any, int]] = []
-        self.unresolved = False  # some pending entry has a path to look up (see _Unresolved)
+        self.unresolved = False  # some pending entry has a path to look up (see _layers.Unresolved)
         self.targets = 0  # how many functions the block captures (one alone may file directly)
 
     def records_of(self, key: str) -> deque[Record]:
@@ -211,13 +211,7 @@ class Intake:
             if self.convert is not None and (self.custom or type(value) not in PLAIN_TYPES):
                 value = self.convert(value)
         except Exception as exc:
-            _engine.warn_once(
-                self.warned,
-                ("convert", key),
-                f"could not reduce or convert a value captured as {key} ({type(exc).__name__}: {exc}); "
-                "the raw value was kept (this warning is shown once per key)",
-                stacklevel=None,
-            )
+            _engine.warn_once(self.warned, ("convert", key), kept_raw(key, exc, "reduce or convert"), stacklevel=None)
             return raw
         return value
 

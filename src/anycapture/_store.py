@@ -29,7 +29,7 @@ class Store:
 
     Sinks are the containers' own ``append`` methods (a list, or a ``deque(maxlen=...)`` when
     bounded, which drops the oldest value in O(1)), so containers are emptied in place and never
-    replaced except by :meth:`resize`, after which sinks must be rebuilt.
+    replaced except by :meth:`resize`, after which filers must be rebuilt.
     """
 
     def __init__(self) -> None:
@@ -51,11 +51,11 @@ class Store:
     def resize(self, max_size: int | None) -> bool:
         """Keep at most ``max_size`` newest values per key from now on (``None``: no limit).
 
-        Returns whether the containers were replaced (and sinks bound to them must be rebuilt).
+        Returns whether the containers were replaced (and filers bound to them must be rebuilt).
         """
         with self._lock:
             if max_size == self.max_size:
-                return False  # keep the containers: lists users hold, and the sinks bound to them, stay live
+                return False  # keep the containers: lists users hold, and the filers bound to them, stay live
             containers: dict[str, MutableSequence[Any]] = {
                 key: list(values) if max_size is None else deque(values, maxlen=max_size)
                 for key, values in self._containers.items()

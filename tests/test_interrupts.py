@@ -722,14 +722,27 @@ class WriterClose(Scenario):
         super().cleanup(run)
 
 
-class EditBlock(Scenario):
-    """An ``edit`` block's start or end (bytecode only)."""
+class _BlockPhase(Scenario):
+    """A block's start (``phase="enter"``) or end (``"exit"``): the interrupt lands in that method."""
 
-    rewriting_only = True
+    label = ""
 
     def __init__(self, phase: str) -> None:
         self.phase = phase
-        self.name = f"edit {phase}"
+        self.name = f"{self.label} {phase}"
+
+    def act(self, run: Run) -> None:
+        if self.phase == "exit":
+            run.blocks[0].__exit__(None, None, None)
+        else:
+            run.blocks[0].__enter__()
+
+
+class EditBlock(_BlockPhase):
+    """An ``edit`` block's start or end (bytecode only)."""
+
+    rewriting_only = True
+    label = "edit"
 
     def setup(self) -> Run:
         run = Run(funcs=fresh_functions())
@@ -740,12 +753,6 @@ class EditBlock(Scenario):
             block.__enter__()
             run.extra["edited"] = run.funcs[0](3)
         return run
-
-    def act(self, run: Run) -> None:
-        if self.phase == "exit":
-            run.blocks[0].__exit__(None, None, None)
-        else:
-            run.blocks[0].__enter__()
 
     def after_interrupt(self, run: Run) -> list[str]:
         f = run.funcs[0]
@@ -769,14 +776,11 @@ class EditBlock(Scenario):
         self.retry(run)
 
 
-class AttentionBlock(Scenario):
+class AttentionBlock(_BlockPhase):
     """A ``capture_attention`` block's end or start (torch)."""
 
     needs_torch = True
-
-    def __init__(self, phase: str) -> None:
-        self.phase = phase
-        self.name = f"capture_attention {phase}"
+    label = "capture_attention"
 
     def setup(self) -> Run:
         import torch
@@ -797,12 +801,6 @@ class AttentionBlock(Scenario):
 
         q = run.extra["q"]
         F.scaled_dot_product_attention(q, q, q)
-
-    def act(self, run: Run) -> None:
-        if self.phase == "exit":
-            run.blocks[0].__exit__(None, None, None)
-        else:
-            run.blocks[0].__enter__()
 
     def after_interrupt(self, run: Run) -> list[str]:
         import torch.nn.functional as F  # noqa: N812

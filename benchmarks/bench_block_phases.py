@@ -11,6 +11,13 @@ most of its cost), and prints the median of each:
 * ``exit``: ``__exit__`` after a forward (restoring the code, filing the 12 calls, looking up their layers);
 * ``read``: ``cap["Attention.forward.attn"]`` after the block.
 
+Beside them, in the same loop, what a block per forward is measured against: a forward hook on each
+block's ``attn_drop`` registered before the forward and removed after it (``register``, the hooked
+``forward``, ``remove``). The forward before each block (or registering) is timed too, as the
+reference: a block's whole cost is make + enter + exit + read + its forward minus that reference, the
+hooks' register + remove + their forward minus theirs; the last table gives the median of each over
+the iterations, and their ratio.
+
 Run from the repository root in a venv with timm (``benchmarks/run_vit.sh`` makes one). To compare two
 versions of anycapture, ``--against`` imports the other one's ``src/anycapture`` beside this one and
 alternates their blocks in one process (the machine's drift then hits both alike)::
@@ -36,7 +43,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-PHASES = ("make", "enter", "forward", "exit", "read")
+PHASES = ("reference", "make", "enter", "forward", "exit", "read")
+HOOK_PHASES = ("reference", "register", "forward", "remove")
 
 
 def load_copy(src: Path) -> Any:
@@ -53,8 +61,9 @@ def load_copy(src: Path) -> Any:
 
 
 def measure(blocks: int, values: str, versions: list[Any]) -> list[dict[str, list[float]]]:
-    """Time each phase of ``blocks`` blocks per version, the versions alternating block by block
-    (their order swapped every block), so that the machine's drift hits them alike."""
+    """Time each phase of ``blocks`` blocks per version, and of as many forwards with hooks registered
+    and removed around them (the last dict), the versions and the hooks alternating (their order
+    rotated every block), so that the machine's drift hits them alike."""
     import timm
     import torch
 
@@ -65,15 +74,39 @@ def measure(blocks: int, values: str, versions: list[Any]) -> list[dict[str, lis
     x = torch.randn(1, 3, TINY["img_size"], TINY["img_size"])
     clock = time.perf_counter_ns
     times: list[dict[str, list[float]]] = [{phase: [] for phase in PHASES} for _ in versions]
+    times.append({phase: [] for phase in HOOK_PHASES})
+    hooked: list[Any] = []
+
+    def hook(_module: Any, _args: Any, output: Any) -> None:
+        hooked.append(output)
+
     warmup = max(1, blocks // 10)
     gc.disable()
     try:
         with torch.no_grad():
             for i in range(warmup + blocks):
-                order = list(enumerate(versions))
-                if i % 2:
-                    order.reverse()
-                for v, module in order:
+                order: list[tuple[int, Any]] = [*enumerate(versions), (len(versions), None)]
+                shift = i % len(order)
+                for v, module in order[shift:] + order[:shift]:
+                    if module is None:
+                        t0 = clock()
+                        model(x)
+                        t1 = clock()
+                        handles = [block.attn.attn_drop.register_forward_hook(hook) for block in model.blocks]
+                        t2 = clock()
+                        model(x)
+                        t3 = clock()
+                        for handle in handles:
+                            handle.remove()
+                        t4 = clock()
+                        if len(hooked) != LAYERS:
+                            raise RuntimeError(f"the hooks got {len(hooked)} maps, not {LAYERS}")
+                        hooked.clear()
+                        if i >= warmup:
+                            for phase, start, end in zip(HOOK_PHASES, (t0, t1, t2, t3), (t1, t2, t3, t4), strict=True):
+                                times[v][phase].append((end - start) / 1000)
+                        continue
+                    tr = clock()
                     model(x)
                     t0 = clock()
                     cap: Any = module.capture(module.recipes.TIMM_VIT, model=model, values=values)
@@ -89,8 +122,8 @@ def measure(blocks: int, values: str, versions: list[Any]) -> list[dict[str, lis
                     if len(maps) != LAYERS:
                         raise RuntimeError(f"a block captured {len(maps)} maps, not {LAYERS}")
                     if i >= warmup:
-                        ends = (t1, t2, t3, t4, t5)
-                        for phase, start, end in zip(PHASES, (t0, t1, t2, t3, t4), ends, strict=True):
+                        ends = (t0, t1, t2, t3, t4, t5)
+                        for phase, start, end in zip(PHASES, (tr, t0, t1, t2, t3, t4), ends, strict=True):
                             times[v][phase].append((end - start) / 1000)
                 if i % 500 == 0:
                     gc.collect()
@@ -103,13 +136,39 @@ def table(times: dict[str, list[float]], blocks: int) -> None:
     print("| phase | median | IQR |")
     print("|---|---:|---:|")
     for phase in PHASES:
-        if phase == "forward":
+        if phase in ("reference", "forward"):
             continue
         low, _, high = statistics.quantiles(times[phase], n=4)
         print(f"| {phase} | {statistics.median(times[phase]):.1f} | {low:.1f} to {high:.1f} |")
-    total = [sum(times[p][i] for p in PHASES if p != "forward") for i in range(blocks)]
+    total = [sum(times[p][i] for p in PHASES if p not in ("reference", "forward")) for i in range(blocks)]
     low, _, high = statistics.quantiles(total, n=4)
     print(f"| **all but the forward** | **{statistics.median(total):.1f}** | {low:.1f} to {high:.1f} |")
+
+
+def whole(times: dict[str, list[float]], parts: tuple[str, ...], blocks: int) -> tuple[list[float], list[float]]:
+    """Per iteration: the sum of ``parts``, and the forward's extra time over the reference forward."""
+    extra = [times["forward"][i] - times["reference"][i] for i in range(blocks)]
+    return [sum(times[part][i] for part in parts) + extra[i] for i in range(blocks)], extra
+
+
+def compare(versions: list[Any], times: list[dict[str, list[float]]], blocks: int) -> None:
+    """The whole cost of a block per forward beside that of hooks registered and removed around a forward."""
+    hooks, hook_forward = whole(times[-1], ("register", "remove"), blocks)
+    print("Against hooks registered and removed around each forward, in the same loop (the forward's extra time")
+    print("is the hooked or captured forward minus the uncaptured forward timed just before):\n")
+    print("| way | whole extra (median) | IQR | of which in the forward | / hooks |")
+    print("|---|---:|---:|---:|---:|")
+    rows = [("hooks around each forward", hooks, hook_forward)]
+    for module, measured in zip(versions, times[:-1], strict=True):
+        total, forward = whole(measured, ("make", "enter", "exit", "read"), blocks)
+        rows.append((f"block per forward ({Path(module.__file__).parent})", total, forward))
+    reference = statistics.median(hooks)
+    for label, total, forward in rows:
+        low, _, high = statistics.quantiles(total, n=4)
+        median = statistics.median(total)
+        print(f"| {label} | {median:+.1f} | {low:+.1f} to {high:+.1f} | {statistics.median(forward):+.1f} | "
+              f"{median / reference:.2f} |")  # fmt: skip
+    print()
 
 
 def main() -> int:
@@ -141,16 +200,17 @@ def main() -> int:
         f"timm {timm.__version__}, torch {torch.__version__}, Python {platform.python_version()}; tiny ViT (12 maps), "
         f"`values={args.values!r}`, {args.blocks} blocks, a forward before each phase. Microseconds.\n"
     )
-    for module, measured in zip(versions, times, strict=True):
+    for module, measured in zip(versions, times[:-1], strict=True):
         print(f"anycapture from {Path(module.__file__).parent}:\n")
         table(measured, args.blocks)
         print()
+    compare(versions, times, args.blocks)
     if len(versions) == 2:
         print("This checkout minus the other, median of the per-block differences (blocks alternated):\n")
         print("| phase | difference |")
         print("|---|---:|")
         for phase in PHASES:
-            if phase != "forward":
+            if phase not in ("reference", "forward"):
                 diffs = [a - b for a, b in zip(times[0][phase], times[1][phase], strict=True)]
                 print(f"| {phase} | {statistics.median(diffs):+.1f} |")
     return 0

@@ -133,12 +133,34 @@ def test_short_way_is_taken_and_records_are_made_when_read(backend: str, filing:
         else:
             assert (len(direct), len(cap._pending)) == (0, 2)
         assert cap["plain.y"] == [2, 4]
-        assert cap._pending == []
         assert direct == []
+        # A key read takes the values of the calls waiting on the block's list, making no records;
+        # calls filed directly are moved onto that list first, as records are made of them.
+        assert len(cap._pending) == (0 if filing == "direct" else 2)
+        assert [record.value for record in cap.records] == [2, 4]
+        assert cap._pending == []
     with capture(plain, "y", values="raw", **PER_CALL) as cap2:
         plain(1)
         assert cap2._pending == []
         assert cap2["plain.y"] == [2]
+
+
+def test_block_end_leaves_records_to_the_first_read(backend: str, filing: str) -> None:
+    """A block's end makes no records of the calls filed the short way: a key read gives their values
+    from the block's list, and the records made at a later read are numbered as if made at the end."""
+    with capture(plain, "y", values="raw") as cap:
+        plain(1)
+        plain(2)
+        plain(3)
+    assert len(cap._pending) == 3  # moved onto the block's list (those filed directly too), not made
+    assert cap["plain.y"] == [2, 4, 6]
+    assert len(cap._pending) == 3
+    records = cap.records
+    assert [(record.value, record.call, record.order) for record in records] == [(2, 0, 0), (4, 1, 1), (6, 2, 2)]
+    assert cap._pending == []
+    assert cap["plain.y"] == [2, 4, 6]  # now from the records
+    plain(4)  # after the block: nothing more
+    assert cap["plain.y"] == [2, 4, 6]
 
 
 # -- the same records both ways ------------------------------------------------------------------

@@ -78,11 +78,13 @@ def _leaving_with(frame: FrameType) -> bool:
 
 def _in_gc_callback(frame: FrameType | None) -> bool:
     """Whether ``frame`` runs under a weak reference's callback (a captured function being
-    garbage-collected, or an entry of the engine's ``WeakIdMap`` forgotten): the collector runs it
-    at an instant of its own, not on the path, and CPython does not let an exception out of it
-    (docs/guarantees.md), so no point is placed there."""
+    garbage-collected, or an entry of the engine's ``WeakIdMap`` forgotten) or a function of
+    ``gc.callbacks`` (hypothesis registers one): the collector runs it at an instant of its own, not
+    on the path, and CPython does not let an exception out of it (docs/guarantees.md), so no point
+    is placed there."""
+    registered = {getattr(callback, "__code__", None) for callback in gc.callbacks}
     while frame is not None:
-        if frame.f_code in _GC_CALLBACKS:
+        if frame.f_code in _GC_CALLBACKS or frame.f_code in registered:
             return True
         frame = frame.f_back
     return False

@@ -24,6 +24,8 @@ from ._targets import PLANS_MAX, PLANS_PER_TARGET, Plan, Targets, TargetSpec, no
 
 __all__ = ["Capture", "EmptyCaptureError", "Record", "capture"]
 
+_MISSING = _engine.MISSING
+
 # Held while a block makes its records (Capture._settle), so that a reader in another thread waits
 # for them; one for all blocks, since it is held only for a loop that takes no other lock.
 _settling = threading.RLock()
@@ -129,7 +131,6 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
             if not self._active:
                 return
             self._stop()
-            self._settle()
             failed = self._intake.store.close(raising=report)
         except BaseException:
             self._unhook()
@@ -159,11 +160,9 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
         try:
             for recorder in self._recorders:
                 recorder.intake = self._intake
-                recorder.dispatcher.add(recorder)
-                target = _engine.target_of(recorder.func)
-                # No backend could capture it (a CaptureWarning said why): the report says so,
-                # not that it never ran.
-                recorder.uncapturable = target is None or target.backend is None
+                # None: no backend could capture it (a CaptureWarning said why); the report says
+                # so, not that it never ran.
+                recorder.uncapturable = recorder.dispatcher.add(recorder) is None
         except BaseException:
             # Every one, added or not (removing is idempotent): one an interrupt (Ctrl-C) cut
             # short half way through add() is undone too.
@@ -205,6 +204,9 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
                 raise
 
     def _report(self) -> None:
+        if self._nothing_to_report():
+            return
+        self._settle()  # the counts of calls and bound values, from the calls still waiting too
         problems = self._problems()
         if not problems:
             return
@@ -212,6 +214,23 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
         if self.strict:
             raise EmptyCaptureError(message)
         warnings.warn(message, CaptureWarning, stacklevel=4)
+
+    def _nothing_to_report(self) -> bool:
+        """Whether the block's one target ran and bound its one variable, told without making the
+        records: those of the calls filed the short way are made when the block is first read (a
+        block per forward read with ``cap[key]`` makes none). Other blocks: see _problems."""
+        recorders = self._recorders
+        if len(recorders) != 1 or len(recorders[0].slots) != 1:
+            return False
+        recorder = recorders[0]
+        if recorder.calls and recorder.bound[0]:  # records made already (filed one by one, or read)
+            return True
+        # (recorder, the value alone, path, thread); a loop, not any(): a generator is a frame of its
+        # own, and this runs at a block per forward's end
+        for _, value, _, _ in self._pending:  # noqa: SIM110
+            if value is not _MISSING:
+                return True
+        return False
 
     def _problems(self) -> list[str]:
         problems = []
@@ -315,6 +334,9 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
     def __getitem__(self, key: str) -> list[Any]:
         if self._sink is not None:
             return self.stored()[key]  # type: ignore[no-any-return]
+        waiting = self._waiting_values(key)
+        if waiting:
+            return waiting
         self._settle()
         records = self._records.get(key)
         if not records:
@@ -323,6 +345,25 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
         if any_pending():  # values still being copied from a device: wait for them now
             return [resolve(record.value) for record in taken]
         return [record.value for record in taken]
+
+    def _waiting_values(self, key: str) -> list[Any] | None:
+        """``key``'s values read straight from the calls waiting on the block's list, when they are
+        all it has: one target with one variable, filed the short way, none of its records made
+        yet (see _nothing_to_report). Making records of them is left to the readers that need them."""
+        recorders = self._recorders
+        if len(recorders) != 1 or not self._pending or self._in_settle:
+            return None
+        recorder = recorders[0]
+        slots = recorder.slots
+        if len(slots) != 1 or slots[0][1] != key or slots[0][3] or recorder.direct:
+            return None
+        values = []
+        for _, value, _, _ in self._pending[:]:  # one C call: other threads may be appending
+            if value is not _MISSING:
+                values.append(value)
+        if any_pending():  # values still being copied from a device: wait for them now
+            return [resolve(value) for value in values]
+        return values
 
     def _missing(self, key: str) -> str:
         """What a lookup of ``key`` that found nothing says: a variable's name is not a key."""

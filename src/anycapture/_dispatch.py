@@ -167,11 +167,12 @@ class _Dispatcher:
             calls.pop(key, None)
         self._sweep_at = max(_SWEEP_AT, 2 * len(calls))
 
-    def _refresh(self) -> None:
+    def _refresh(self) -> str | None:
+        """Hand the engine what the recorders now want; returns the backend capturing now (None: none)."""
         func = self._func()
         if func is None:
             self._shorts, self._filed = (), ()
-            return
+            return None
         recorders = self.recorders
         if len(recorders) == 1 and not self.each_recorders:
             # Whether its calls can be filed with no Python call: it is the only one, of a block with
@@ -192,15 +193,14 @@ class _Dispatcher:
                 and recorder.objects is None
                 and (intake.layers is None or self.module_method)
             ):
-                self._start_direct(func, recorder)
-                return
+                return self._start_direct(func, recorder)
         self._stop_direct()
         if not recorders and not self.each_recorders:
             _engine.detach(func, self)
             self._shorts, self._filed = (), ()
             self._calls.clear()
             self._sweep_at = _SWEEP_AT
-            return
+            return None
         if recorders:
             names = (recorders[0].names,) if len(recorders) == 1 else tuple([r.names for r in recorders])
             watched, self._index_of, positions = self._layout(names)
@@ -231,6 +231,7 @@ class _Dispatcher:
                 f"capturing every assignment in {self.label} needs the 'bytecode' backend, which could not "
                 f"rewrite it (backend now: {backend}); see the CaptureWarning just given"
             )
+        return backend
 
     def _collector(self, watched: tuple[str, ...]) -> Callable[..., None]:
         """What the code hands a call's values of ``watched`` to: ``record(watched, *values)``."""
@@ -261,7 +262,7 @@ class _Dispatcher:
             filer = filers[watched] = _DirectFiler(functools.partial(self._file_packed, watched))
         return filer
 
-    def _start_direct(self, func: types.FunctionType, recorder: _Recorder) -> None:
+    def _start_direct(self, func: types.FunctionType, recorder: _Recorder) -> str | None:
         """Have the function's code append ``(first argument?, *values, thread id)`` to the
         recorder's list itself at each return: a C call, no Python frame (see _drain)."""
         intake = recorder.intake
@@ -274,10 +275,14 @@ class _Dispatcher:
             else:
                 watched, _, (positions,) = self._layout((recorder.names,))
                 context = 0
-            plan = (watched, (positions, positions[0] if len(positions) == 1 else None, context), self._filer(watched))
+            filer = self._filer(watched)
+            # The engine is handed the same (watched, filer) each time, so that it knows the block
+            # wants what the last one did without comparing (see _engine.attach).
+            layout = (positions, positions[0] if len(positions) == 1 else None, context)
+            plan = (watched, layout, filer, (watched, filer))
             if len(self._direct_plans) < _MAX_LAYOUTS:
                 self._direct_plans[key] = plan
-        watched, layout, filer = plan
+        watched, layout, filer, collect = plan
         if recorder is not self._direct_recorder:
             # With no recorder filing directly, every filer files late already (_stop_direct sets
             # them before it forgets the recorder), and a backlog is what remains to stop.
@@ -288,7 +293,7 @@ class _Dispatcher:
         filer.append = recorder.direct.append
         self._shorts, self._filed, self.each_watched = (), (), ()
         self.watched = watched
-        _engine.attach(func, self, {}, (watched, filer), packed=True)
+        return _engine.attach(func, self, {}, collect, packed=True)
 
     def _stop_direct(self) -> None:
         """Code filing directly files late from now on, and the calls it filed so far go to their
@@ -326,7 +331,8 @@ class _Dispatcher:
         except Exception as exc:
             _engine.warn_once(self._warned, "file", f"capture from {self.label} failed: {exc!r}", 3)
 
-    def add(self, recorder: _Recorder) -> None:
+    def add(self, recorder: _Recorder) -> str | None:
+        """Route the function's calls to ``recorder`` too; returns the backend capturing it (None: none can)."""
         with _dispatch_lock:
             if recorder.sites is None:
                 self.recorders = (*self.recorders, recorder)
@@ -334,7 +340,7 @@ class _Dispatcher:
                 recorder.base = next(self._serial)  # calls begun from now on get later serials
                 self.each_recorders = (*self.each_recorders, recorder)
             try:
-                self._refresh()
+                return self._refresh()
             except BaseException:
                 self.recorders = tuple(r for r in self.recorders if r is not recorder)
                 self.each_recorders = tuple(r for r in self.each_recorders if r is not recorder)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import linecache
 import subprocess
 import sys
 import textwrap
@@ -161,6 +162,55 @@ def test_block_end_leaves_records_to_the_first_read(backend: str, filing: str) -
     assert cap["plain.y"] == [2, 4, 6]  # now from the records
     plain(4)  # after the block: nothing more
     assert cap["plain.y"] == [2, 4, 6]
+
+
+def test_key_read_racing_another_threads_settle_gets_every_value(backend: str) -> None:
+    """A key read that finds no records made yet, while another thread makes them and a new call
+    comes, still gives every value in order (it reads the records, not only the newest call)."""
+    paused, go = threading.Event(), threading.Event()
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code.co_name != "_waiting_values":
+            return None
+
+        def local(frame: Any, event: str, arg: Any) -> Any:
+            # Just before the list is copied: the other thread makes the records, then files a call.
+            if (
+                event == "line"
+                and not paused.is_set()
+                and "self._pending[:]" in linecache.getline(frame.f_code.co_filename, frame.f_lineno)
+            ):
+                paused.set()
+                go.wait(10)
+            return local
+
+        return local
+
+    read: list[Any] = []
+
+    def reader() -> None:
+        sys.settrace(tracer)
+        try:
+            read.append(cap["plain.y"])
+        finally:
+            sys.settrace(None)
+
+    def settler() -> None:
+        len(cap)  # makes the records of the two calls
+        plain(3)
+
+    with capture(plain, "y", values="numpy") as cap:  # converting: filed through record(), onto the list
+        plain(1)
+        plain(2)
+        first = threading.Thread(target=reader)
+        first.start()
+        assert paused.wait(10)
+        second = threading.Thread(target=settler)
+        second.start()
+        second.join()
+        go.set()
+        first.join()
+    assert [int(value) for value in read[0]] == [2, 4, 6]
 
 
 # -- the same records both ways ------------------------------------------------------------------

@@ -389,3 +389,38 @@ def test_entering_a_block_under_a_backend_that_cannot_run_raises(monkeypatch: py
     with capture(forward, "attn", values="raw") as cap:
         forward(2)
     assert list(cap.values()) == [[4]]
+
+
+def test_second_close_reports_after_an_interrupt_while_making_records(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while a block's end makes the records its report needs leaves the block open: a second
+    close() makes them and reports the target that never ran."""
+    import anycapture._capture
+
+    def y_of(x: int) -> int:
+        y = x * 2
+        return y
+
+    def z_of(x: int) -> int:
+        z = x + 1
+        return z
+
+    made = anycapture._capture.make_records
+    interrupted: list[bool] = []
+
+    def make_once(intake: Any, recorders: Any) -> None:
+        if not interrupted:
+            interrupted.append(True)
+            raise KeyboardInterrupt
+        made(intake, recorders)
+
+    monkeypatch.setattr(anycapture._capture, "make_records", make_once)
+    cap = capture({y_of: "y", z_of: "z"}, values="raw")
+    cap.__enter__()
+    y_of(1)
+    with pytest.raises(KeyboardInterrupt):
+        cap.close()
+    with pytest.warns(CaptureWarning, match="z_of never ran"):
+        cap.close()
+    assert [record.value for record in cap.records] == [2]

@@ -319,3 +319,27 @@ def test_by_path_says_why_calls_outside_the_model_have_no_path() -> None:
         Scale()(torch.ones(1))
     with pytest.raises(ValueError, match=r"none of the calls selected ran for a module of the model= given"):
         cap.by_path("score")
+
+
+def test_a_layer_swapped_in_gets_its_path_at_the_block_end_and_is_not_held(backend: str) -> None:
+    """A module the model's index does not know (swapped in since) gets its path when the block
+    ends, as the model is then, and the block does not keep it alive, even read with ``cap[key]`` only."""
+    import gc
+    import weakref
+
+    model = nn.Sequential(Scale(), Scale())
+    x = torch.ones(1)
+    with capture(Scale.forward, "score", model=model, values="raw") as first:
+        model(x)
+    assert [record.path for record in first.records] == ["0", "1"]
+    new = Scale()
+    model[1] = new
+    with capture(Scale.forward, "score", model=model, values="raw") as cap:
+        model(x)
+    assert len(cap["Scale.forward.score"]) == 2
+    held = weakref.ref(new)
+    model[1] = Scale()  # swapped again after the block, before the records are read
+    del new
+    gc.collect()
+    assert held() is None
+    assert [record.path for record in cap.records] == ["0", "1"]

@@ -131,6 +131,13 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
             if not self._active:
                 return
             self._stop()
+            # The records are left to the first read that needs them, unless the report needs their
+            # counts, or a layer's path is still to look up (a module not in the model's index, or
+            # moved: looked up as the model is now, and not held). Made while the block is still
+            # active, so that a second close() after an interrupt here finishes them and reports.
+            settle = self._intake.unresolved or (report and not self._nothing_to_report())
+            if settle:
+                self._settle()
             failed = self._intake.store.close(raising=report)
         except BaseException:
             self._unhook()
@@ -139,7 +146,7 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
         try:
             if failed is not None:
                 raise failed
-            if report:
+            if report and settle:
                 self._report()
         finally:
             for recorder in self._recorders:
@@ -204,9 +211,6 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
                 raise
 
     def _report(self) -> None:
-        if self._nothing_to_report():
-            return
-        self._settle()  # the counts of calls and bound values, from the calls still waiting too
         problems = self._problems()
         if not problems:
             return
@@ -357,8 +361,11 @@ class Capture(Mapping[str, list[Any]], RecordReader[Record]):
         slots = recorder.slots
         if len(slots) != 1 or slots[0][1] != key or slots[0][3] or recorder.direct:
             return None
+        taken = self._pending[:]  # one C call: other threads may be appending
+        if self._in_settle or slots[0][3]:  # another thread began making the records meanwhile
+            return None
         values = []
-        for _, value, _, _ in self._pending[:]:  # one C call: other threads may be appending
+        for _, value, _, _ in taken:
             if value is not _MISSING:
                 values.append(value)
         if any_pending():  # values still being copied from a device: wait for them now

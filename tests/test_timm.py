@@ -269,7 +269,11 @@ def test_bench_fixed_checks_its_rows() -> None:
 
 
 def test_bench_block_phases_runs() -> None:
-    """benchmarks/bench_block_phases.py runs and times each phase (it checks 12 maps per block itself)."""
+    """benchmarks/bench_block_phases.py runs, times each phase and sets a block per forward beside hooks
+    registered and removed around each forward (it checks 12 maps per block and per hooked forward itself)."""
     stdout = _benchmark("bench_block_phases.py", "--blocks", "20", timeout=300)
-    phases = [line.split("|")[1].strip() for line in stdout.splitlines() if line.startswith("| ")][1:]
-    assert phases == ["make", "enter", "exit", "read", "**all but the forward**"], stdout
+    rows = [line.split("|")[1].strip() for line in stdout.splitlines() if line.startswith("| ")]
+    assert rows[:6] == ["phase", "make", "enter", "exit", "read", "**all but the forward**"], stdout
+    assert rows[6:8] == ["way", "hooks around each forward"], stdout
+    assert len(rows) == 9, stdout
+    assert rows[8].startswith("block per forward ("), stdout

@@ -275,14 +275,10 @@ class _Dispatcher:
             else:
                 watched, _, (positions,) = self._layout((recorder.names,))
                 context = 0
-            filer = self._filer(watched)
-            # The engine is handed the same (watched, filer) each time, so that it knows the block
-            # wants what the last one did without comparing (see _engine.attach).
-            layout = (positions, positions[0] if len(positions) == 1 else None, context)
-            plan = (watched, layout, filer, (watched, filer))
+            plan = (watched, (positions, positions[0] if len(positions) == 1 else None, context), self._filer(watched))
             if len(self._direct_plans) < _MAX_LAYOUTS:
                 self._direct_plans[key] = plan
-        watched, layout, filer, collect = plan
+        watched, layout, filer = plan
         if recorder is not self._direct_recorder:
             # With no recorder filing directly, every filer files late already (_stop_direct sets
             # them before it forgets the recorder), and a backlog is what remains to stop.
@@ -293,7 +289,7 @@ class _Dispatcher:
         filer.append = recorder.direct.append
         self._shorts, self._filed, self.each_watched = (), (), ()
         self.watched = watched
-        return _engine.attach(func, self, {}, collect, packed=True)
+        return _engine.attach(func, self, {}, (watched, filer), packed=True)
 
     def _stop_direct(self) -> None:
         """Code filing directly files late from now on, and the calls it filed so far go to their

@@ -317,25 +317,12 @@ def attach(
     with _lock:
         entry = _targets.get(id(func))  # _target_for, inlined: this runs at every capture block's start
         target = entry[1] if entry is not None and entry[0]() is func else _targets.put(func, Target(func))
+        collecting = None if collect is None else (tuple(collect[0]), collect[1], packed)
+        # tuple.__new__: Wants(...) would run a Python __new__
+        wants: Wants = tuple.__new__(Wants, (dict(filers), collecting, dict(each or {}), dict(edits or {})))
         parked, target.parked = target.parked, None
         target.changing = True
-        wants: Wants | None = None
-        if parked is not None and collect is not None and not filers and not each and not edits:
-            # A block per forward asks again with the very objects of its last block: what it wanted
-            # then is what it wants now, taken as it is (no copies made and compared).
-            kept = parked[1].collect
-            if kept is not None and kept[0] is collect[0] and kept[1] is collect[1] and kept[2] is packed:
-                wants = parked[1] if not parked[1].each else None
-        if wants is None:
-            collecting = None if collect is None else (tuple(collect[0]), collect[1], packed)
-            # tuple.__new__: Wants(...) would run a Python __new__
-            wants = tuple.__new__(Wants, (dict(filers), collecting, dict(each or {}), dict(edits or {})))
-        if (
-            parked is not None
-            and not target.subscriptions
-            and parked[0] is owner
-            and (wants is parked[1] or parked[1] == wants)
-        ):
+        if parked is not None and not target.subscriptions and parked[0] is owner and parked[1] == wants:
             if parked[3] == forced_backend() and func.__code__ is target.original_code:
                 # The backend that had it installs the same again, without planning anew (it may
                 # reuse the very code object: nothing about the function or the plan changed).
